@@ -1,0 +1,212 @@
+/*
+ * odconv.h: the C ABI of the odconv library.
+ *
+ * ODConv (Omni-Dimensional Dynamic Convolution, Li, Zhou, Yao, ICLR 2022) forward pass in inference
+ * mode, with the semantics of the YOLO-style PyTorch module `ODConv2d` (eval mode): attention trunk,
+ * four attention heads, the per-sample aggregated convolution, then BatchNorm and an activation.
+ *
+ * Conventions
+ * - Every function that can fail returns odconv_status; ODCONV_STATUS_SUCCESS (0) means success.
+ *   On failure, odconv_last_error_message() describes the failure on the calling thread.
+ * - No C++ exception, abort() or exit() ever crosses this boundary.
+ * - Handles are opaque; every *_create has a *_destroy that accepts NULL.
+ * - Tensors are dense, contiguous, float32, NCHW, in host memory.
+ *
+ * Threading rules
+ * - odconv_layer_forward and odconv_layer_output_shape may run concurrently on the same layer from
+ *   any number of threads. Each concurrent call uses its own scratch memory, taken from a per-layer
+ *   pool, so steady-state calls do not allocate.
+ * - odconv_layer_set_num_threads may run concurrently with forward; a forward that has already
+ *   started keeps the thread count it read when it started.
+ * - odconv_layer_destroy must not run concurrently with any other call on the same layer, and the
+ *   layer must not be used after it. (The Java API enforces this.)
+ * - Functions without a layer argument are thread-safe.
+ * - Thread count: forward runs on the calling thread plus an OpenMP team. A layer's thread count,
+ *   when set (> 0), applies to each forward on it; otherwise the calling thread's OpenMP setting
+ *   applies (OMP_NUM_THREADS or the number of cores).
+ */
+#ifndef ODCONV_H
+#define ODCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define ODCONV_API __declspec(dllexport)
+#else
+#define ODCONV_API __attribute__((visibility("default")))
+#endif
+
+/* Library version, as major * 10000 + minor * 100 + patch. */
+#define ODCONV_VERSION_MAJOR 0
+#define ODCONV_VERSION_MINOR 1
+#define ODCONV_VERSION_PATCH 0
+
+typedef enum odconv_status {
+    ODCONV_STATUS_SUCCESS = 0,
+    /* An argument is invalid: a NULL pointer, a size out of range, an inconsistent configuration. */
+    ODCONV_STATUS_INVALID_ARGUMENT = 1,
+    ODCONV_STATUS_OUT_OF_MEMORY = 2,
+    /* The configuration is valid but this build or backend cannot run it. */
+    ODCONV_STATUS_UNSUPPORTED = 3,
+    /* The compute backend (oneDNN) reported an error; the message carries its text. */
+    ODCONV_STATUS_BACKEND_ERROR = 4,
+    /* A bug in odconv; please report the message. */
+    ODCONV_STATUS_INTERNAL_ERROR = 5
+} odconv_status;
+
+typedef enum odconv_activation {
+    ODCONV_ACTIVATION_IDENTITY = 0,
+    ODCONV_ACTIVATION_RELU = 1,
+    /* x * sigmoid(x), PyTorch's nn.SiLU. */
+    ODCONV_ACTIVATION_SILU = 2
+} odconv_activation;
+
+/* An ODConv2d layer. Opaque. */
+typedef struct odconv_layer *odconv_layer_t;
+
+/*
+ * The configuration of one layer, the constructor arguments of the PyTorch module.
+ * Copied by odconv_layer_create; the caller may free or reuse it afterwards.
+ */
+typedef struct odconv_config {
+    int32_t in_planes;   /* input channels, >= 1 */
+    int32_t out_planes;  /* output channels, >= 1 */
+    int32_t kernel_size; /* square kernel side k, >= 1 */
+    int32_t stride;      /* >= 1 */
+    int32_t padding;     /* zero padding on each side, >= 0 (the seed's autopad gives k / 2) */
+    int32_t dilation;    /* >= 1 */
+    int32_t groups;      /* >= 1, divides in_planes and out_planes */
+    int32_t kernel_num;  /* number of static kernels in the bank, >= 1 */
+    /* Attention width is max((int32_t)(in_planes * reduction), min_channel), as in PyTorch. */
+    double reduction;    /* > 0 */
+    int32_t min_channel; /* >= 1 */
+    /* 1 when a trailing BatchNorm follows the convolution (YOLO-style), 0 for the official variant. */
+    int32_t has_batch_norm;
+    float temperature;      /* > 0; every attention logit is divided by it */
+    float bn_eps;           /* > 0; eps of the trailing BatchNorm (ignored without one) */
+    float attention_bn_eps; /* > 0; eps of the attention trunk's BatchNorm */
+    int32_t activation;     /* an odconv_activation */
+} odconv_config_t;
+
+/*
+ * The parameters of one layer, float32, contiguous, named after the PyTorch state_dict() entries.
+ * A = attention width (see odconv_config_t), G = groups, K = kernel_size.
+ *
+ * BORROWED: odconv_layer_create keeps these pointers, not copies of the data. Every buffer must stay
+ * valid and unchanged until odconv_layer_destroy returns. (This is what lets a memory-mapped model file
+ * feed the library without a copy.) The struct itself is copied; only the buffers are borrowed.
+ * Pointers to heads the configuration skips must be NULL.
+ */
+typedef struct odconv_weights {
+    const float *weight;                /* [kernel_num, out_planes, in_planes / G, K, K] */
+    const float *attention_fc_weight;   /* [A, in_planes, 1, 1] (attention.fc.conv.weight) */
+    const float *attention_bn_weight;   /* [A] (attention.fc.bn.weight) */
+    const float *attention_bn_bias;     /* [A] */
+    const float *attention_bn_mean;     /* [A] (running_mean) */
+    const float *attention_bn_var;      /* [A] (running_var) */
+    const float *channel_fc_weight;     /* [in_planes, A, 1, 1] */
+    const float *channel_fc_bias;       /* [in_planes] */
+    const float *filter_fc_weight;      /* [out_planes, A, 1, 1]; NULL when depthwise (in == out == G) */
+    const float *filter_fc_bias;        /* [out_planes]; NULL when depthwise */
+    const float *spatial_fc_weight;     /* [K * K, A, 1, 1]; NULL when K == 1 */
+    const float *spatial_fc_bias;       /* [K * K]; NULL when K == 1 */
+    const float *kernel_fc_weight;      /* [kernel_num, A, 1, 1]; NULL when kernel_num == 1 */
+    const float *kernel_fc_bias;        /* [kernel_num]; NULL when kernel_num == 1 */
+    const float *bn_weight;             /* [out_planes]; NULL when has_batch_norm == 0 */
+    const float *bn_bias;               /* [out_planes]; NULL when has_batch_norm == 0 */
+    const float *bn_mean;               /* [out_planes]; NULL when has_batch_norm == 0 */
+    const float *bn_var;                /* [out_planes]; NULL when has_batch_norm == 0 */
+} odconv_weights_t;
+
+/* ODCONV_VERSION_MAJOR * 10000 + ODCONV_VERSION_MINOR * 100 + ODCONV_VERSION_PATCH of the loaded library. */
+ODCONV_API uint32_t odconv_version(void);
+
+/*
+ * A static, NUL-terminated description of the compute backend, e.g. "oneDNN 3.13.0 (cpu: omp)".
+ * Never NULL; valid for the life of the process.
+ */
+ODCONV_API const char *odconv_backend_description(void);
+
+/* A static, NUL-terminated name for a status, e.g. "invalid argument". Never NULL. */
+ODCONV_API const char *odconv_status_string(odconv_status status);
+
+/*
+ * The message of the last failed call on the calling thread, or "" if none failed yet.
+ * Owned by the library; valid on this thread until its next odconv call.
+ */
+ODCONV_API const char *odconv_last_error_message(void);
+
+/*
+ * Checks a configuration without creating a layer. config is borrowed for the call only.
+ * Returns ODCONV_STATUS_INVALID_ARGUMENT, with a message naming the field and value, if it is invalid.
+ */
+ODCONV_API odconv_status odconv_config_validate(const odconv_config_t *config);
+
+/*
+ * The attention width of a valid configuration: max((int32_t)(in_planes * reduction), min_channel).
+ * config is borrowed for the call only; *attention_channels receives the result.
+ */
+ODCONV_API odconv_status odconv_config_attention_channels(const odconv_config_t *config,
+                                                          int32_t *attention_channels);
+
+/*
+ * Creates a layer. *layer receives the handle (NULL on failure).
+ * config: copied. weights: the struct is copied, the buffers it points to are BORROWED until
+ * odconv_layer_destroy returns (see odconv_weights_t). Attention parameters are pre-folded at creation,
+ * so the layer also owns a small amount of derived memory.
+ */
+ODCONV_API odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
+                                             const odconv_weights_t *weights);
+
+/* Destroys a layer and every cached primitive and buffer of it. Accepts NULL. */
+ODCONV_API odconv_status odconv_layer_destroy(odconv_layer_t layer);
+
+/*
+ * Sets how many threads each forward on this layer uses; 0 restores the default (the calling thread's
+ * OpenMP setting). num_threads >= 0.
+ */
+ODCONV_API odconv_status odconv_layer_set_num_threads(odconv_layer_t layer, int32_t num_threads);
+
+/*
+ * The output height and width for an input of height x width. The output is
+ * [batch, out_planes, *out_height, *out_width]. Fails with ODCONV_STATUS_INVALID_ARGUMENT when the
+ * input is too small for a non-empty output. out_height and out_width are written on success only.
+ */
+ODCONV_API odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t height, int64_t width,
+                                                   int64_t *out_height, int64_t *out_width);
+
+/*
+ * Runs the forward pass.
+ * input: [batch, in_planes, height, width], BORROWED for the call only, read-only.
+ * output: [batch, out_planes, out_height, out_width] (see odconv_layer_output_shape), BORROWED for the
+ * call only, written entirely. input and output must not overlap.
+ * The first call for a given (height, width) creates and caches the convolution primitives; later calls
+ * with the same spatial size reuse them.
+ */
+ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height,
+                                              int64_t width, const float *input, float *output);
+
+/*
+ * ABI self-description, for bindings that must prove they match this header.
+ * struct_name is one of "odconv_config_t" and "odconv_weights_t"; field names are as declared above.
+ * All strings are borrowed for the call only; returned strings are static.
+ */
+/* sizeof the struct, or -1 for an unknown struct. */
+ODCONV_API int64_t odconv_abi_struct_size(const char *struct_name);
+/* Number of fields of the struct, or -1 for an unknown struct. */
+ODCONV_API int32_t odconv_abi_field_count(const char *struct_name);
+/* The name of field index (declaration order), or NULL when out of range or unknown. */
+ODCONV_API const char *odconv_abi_field_name(const char *struct_name, int32_t index);
+/* offsetof the field, or -1 when unknown. */
+ODCONV_API int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ODCONV_H */

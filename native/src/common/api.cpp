@@ -1,0 +1,250 @@
+// The C entry points: argument checks that do not depend on the backend, exception-to-status
+// translation, the thread-local error message and the ABI self-description.
+#include <cstddef>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+#include "../cpu/cpu_layer.hpp"
+#include "config.hpp"
+#include "errors.hpp"
+#include "layer.hpp"
+
+namespace odconv {
+namespace {
+
+thread_local std::string last_error;
+
+template <typename T>
+void require_non_null(const T *pointer, const char *name) {
+    if (pointer == nullptr) invalid_argument(name, " is NULL");
+}
+
+}  // namespace
+
+void set_last_error(const std::string &message) noexcept {
+    try {
+        last_error = message;
+    } catch (...) {
+        last_error.clear();  // Out of memory while reporting: an empty message beats none.
+    }
+}
+
+odconv_status status_from_current_exception() noexcept {
+    try {
+        throw;
+    } catch (const Error &e) {
+        set_last_error(e.what());
+        return e.status();
+    } catch (const dnnl::error &e) {
+        set_last_error(std::string("oneDNN: ") + e.what() + " (dnnl_status " + std::to_string(int(e.status)) + ")");
+        return e.status == dnnl_out_of_memory ? ODCONV_STATUS_OUT_OF_MEMORY : ODCONV_STATUS_BACKEND_ERROR;
+    } catch (const std::bad_alloc &) {
+        set_last_error("out of memory");
+        return ODCONV_STATUS_OUT_OF_MEMORY;
+    } catch (const std::exception &e) {
+        set_last_error(std::string("internal error: ") + e.what());
+        return ODCONV_STATUS_INTERNAL_ERROR;
+    } catch (...) {
+        set_last_error("internal error: unknown exception");
+        return ODCONV_STATUS_INTERNAL_ERROR;
+    }
+}
+
+}  // namespace odconv
+
+using odconv::guard;
+using odconv::invalid_argument;
+using odconv::require_non_null;
+
+extern "C" {
+
+uint32_t odconv_version(void) {
+    return ODCONV_VERSION_MAJOR * 10000 + ODCONV_VERSION_MINOR * 100 + ODCONV_VERSION_PATCH;
+}
+
+const char *odconv_backend_description(void) { return odconv::cpu::backend_description(); }
+
+const char *odconv_status_string(odconv_status status) {
+    switch (status) {
+        case ODCONV_STATUS_SUCCESS: return "success";
+        case ODCONV_STATUS_INVALID_ARGUMENT: return "invalid argument";
+        case ODCONV_STATUS_OUT_OF_MEMORY: return "out of memory";
+        case ODCONV_STATUS_UNSUPPORTED: return "unsupported";
+        case ODCONV_STATUS_BACKEND_ERROR: return "backend error";
+        case ODCONV_STATUS_INTERNAL_ERROR: return "internal error";
+    }
+    return "unknown status";
+}
+
+const char *odconv_last_error_message(void) { return odconv::last_error.c_str(); }
+
+odconv_status odconv_config_validate(const odconv_config_t *config) {
+    return guard([&] {
+        require_non_null(config, "config");
+        odconv::validate_config(*config);
+    });
+}
+
+odconv_status odconv_config_attention_channels(const odconv_config_t *config, int32_t *attention_channels) {
+    return guard([&] {
+        require_non_null(config, "config");
+        require_non_null(attention_channels, "attention_channels");
+        odconv::validate_config(*config);
+        *attention_channels = odconv::attention_channels(*config);
+    });
+}
+
+odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
+                                  const odconv_weights_t *weights) {
+    if (layer != nullptr) *layer = nullptr;
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(config, "config");
+        require_non_null(weights, "weights");
+        odconv::validate_config(*config);
+        odconv::validate_weights(*config, *weights);
+        auto created = std::make_unique<odconv_layer>();
+        created->config = *config;
+        created->impl = odconv::cpu::create_layer(*config, *weights);
+        *layer = created.release();
+    });
+}
+
+odconv_status odconv_layer_destroy(odconv_layer_t layer) {
+    return guard([&] { delete layer; });
+}
+
+odconv_status odconv_layer_set_num_threads(odconv_layer_t layer, int32_t num_threads) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
+        layer->impl->set_num_threads(num_threads);
+    });
+}
+
+odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t height, int64_t width, int64_t *out_height,
+                                        int64_t *out_width) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(out_height, "out_height");
+        require_non_null(out_width, "out_width");
+        const int64_t h = odconv::output_extent(layer->config, height, "height");
+        const int64_t w = odconv::output_extent(layer->config, width, "width");
+        *out_height = h;
+        *out_width = w;
+    });
+}
+
+odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
+                                   const float *input, float *output) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(input, "input");
+        require_non_null(output, "output");
+        const odconv_config_t &c = layer->config;
+        if (batch < 1 || batch > odconv::kMaxElements)
+            invalid_argument("batch = ", batch, " is out of range [1, ", odconv::kMaxElements, "]");
+        const int64_t out_h = odconv::output_extent(c, height, "height");
+        const int64_t out_w = odconv::output_extent(c, width, "width");
+        const int64_t in_elements = odconv::checked_mul(
+            odconv::checked_mul(batch, c.in_planes, "input"), odconv::checked_mul(height, width, "input"), "input");
+        const int64_t out_elements = odconv::checked_mul(
+            odconv::checked_mul(batch, c.out_planes, "output"), odconv::checked_mul(out_h, out_w, "output"), "output");
+        const auto *in_begin = reinterpret_cast<const char *>(input);
+        const auto *out_begin = reinterpret_cast<const char *>(output);
+        if (in_begin < out_begin + out_elements * int64_t(sizeof(float)) &&
+            out_begin < in_begin + in_elements * int64_t(sizeof(float)))
+            invalid_argument("input and output overlap");
+        layer->impl->forward(batch, height, width, input, output);
+    });
+}
+
+}  // extern "C"
+
+// ABI self-description: one table per public struct, in declaration order.
+namespace {
+
+struct FieldInfo {
+    const char *name;
+    int64_t offset;
+};
+
+#define ODCONV_FIELD(type, field) FieldInfo{#field, static_cast<int64_t>(offsetof(type, field))}
+
+const FieldInfo kConfigFields[] = {
+    ODCONV_FIELD(odconv_config_t, in_planes),      ODCONV_FIELD(odconv_config_t, out_planes),
+    ODCONV_FIELD(odconv_config_t, kernel_size),    ODCONV_FIELD(odconv_config_t, stride),
+    ODCONV_FIELD(odconv_config_t, padding),        ODCONV_FIELD(odconv_config_t, dilation),
+    ODCONV_FIELD(odconv_config_t, groups),         ODCONV_FIELD(odconv_config_t, kernel_num),
+    ODCONV_FIELD(odconv_config_t, reduction),      ODCONV_FIELD(odconv_config_t, min_channel),
+    ODCONV_FIELD(odconv_config_t, has_batch_norm), ODCONV_FIELD(odconv_config_t, temperature),
+    ODCONV_FIELD(odconv_config_t, bn_eps),         ODCONV_FIELD(odconv_config_t, attention_bn_eps),
+    ODCONV_FIELD(odconv_config_t, activation),
+};
+
+const FieldInfo kWeightsFields[] = {
+    ODCONV_FIELD(odconv_weights_t, weight),              ODCONV_FIELD(odconv_weights_t, attention_fc_weight),
+    ODCONV_FIELD(odconv_weights_t, attention_bn_weight), ODCONV_FIELD(odconv_weights_t, attention_bn_bias),
+    ODCONV_FIELD(odconv_weights_t, attention_bn_mean),   ODCONV_FIELD(odconv_weights_t, attention_bn_var),
+    ODCONV_FIELD(odconv_weights_t, channel_fc_weight),   ODCONV_FIELD(odconv_weights_t, channel_fc_bias),
+    ODCONV_FIELD(odconv_weights_t, filter_fc_weight),    ODCONV_FIELD(odconv_weights_t, filter_fc_bias),
+    ODCONV_FIELD(odconv_weights_t, spatial_fc_weight),   ODCONV_FIELD(odconv_weights_t, spatial_fc_bias),
+    ODCONV_FIELD(odconv_weights_t, kernel_fc_weight),    ODCONV_FIELD(odconv_weights_t, kernel_fc_bias),
+    ODCONV_FIELD(odconv_weights_t, bn_weight),           ODCONV_FIELD(odconv_weights_t, bn_bias),
+    ODCONV_FIELD(odconv_weights_t, bn_mean),             ODCONV_FIELD(odconv_weights_t, bn_var),
+};
+
+#undef ODCONV_FIELD
+
+struct StructInfo {
+    const char *name;
+    int64_t size;
+    const FieldInfo *fields;
+    int32_t field_count;
+};
+
+const StructInfo kStructs[] = {
+    {"odconv_config_t", sizeof(odconv_config_t), kConfigFields,
+     static_cast<int32_t>(sizeof(kConfigFields) / sizeof(FieldInfo))},
+    {"odconv_weights_t", sizeof(odconv_weights_t), kWeightsFields,
+     static_cast<int32_t>(sizeof(kWeightsFields) / sizeof(FieldInfo))},
+};
+
+const StructInfo *find_struct(const char *name) {
+    if (name == nullptr) return nullptr;
+    for (const auto &s : kStructs)
+        if (std::strcmp(s.name, name) == 0) return &s;
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+int64_t odconv_abi_struct_size(const char *struct_name) {
+    const StructInfo *s = find_struct(struct_name);
+    return s ? s->size : -1;
+}
+
+int32_t odconv_abi_field_count(const char *struct_name) {
+    const StructInfo *s = find_struct(struct_name);
+    return s ? s->field_count : -1;
+}
+
+const char *odconv_abi_field_name(const char *struct_name, int32_t index) {
+    const StructInfo *s = find_struct(struct_name);
+    return s && index >= 0 && index < s->field_count ? s->fields[index].name : nullptr;
+}
+
+int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name) {
+    const StructInfo *s = find_struct(struct_name);
+    if (s == nullptr || field_name == nullptr) return -1;
+    for (int32_t i = 0; i < s->field_count; ++i)
+        if (std::strcmp(s->fields[i].name, field_name) == 0) return s->fields[i].offset;
+    return -1;
+}
+
+}  // extern "C"

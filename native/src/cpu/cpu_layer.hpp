@@ -1,0 +1,19 @@
+// ODConv on oneDNN. Per sample, the four attentions and the trailing BatchNorm's scale are folded into
+// one aggregated kernel, the BatchNorm's shift into a bias and the activation into a post-op, so a
+// single oneDNN convolution produces the layer's final output. The only other pass over the
+// activations is the attention's global average pool.
+#pragma once
+
+#include <memory>
+
+#include "../common/layer.hpp"
+
+namespace odconv::cpu {
+
+// weights' buffers are borrowed for the layer's lifetime (see odconv_weights_t).
+std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights);
+
+// "oneDNN 3.13.0 (cpu runtime: OpenMP)".
+const char *backend_description();
+
+}  // namespace odconv::cpu

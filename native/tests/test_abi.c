@@ -1,0 +1,307 @@
+/* Tests of the odconv C ABI: error reporting, validation, ABI self-description, lifecycle, forward
+ * results against a double-precision reference, and concurrent forwards on one layer. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "odconv.h"
+#include "reference.h"
+
+static int failures = 0, checks = 0;
+
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        ++checks;                                                     \
+        if (!(cond)) {                                                \
+            ++failures;                                               \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                             \
+            fprintf(stderr, "\n");                                    \
+        }                                                             \
+    } while (0)
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static double uniform(void) { /* xorshift64*, in [0, 1) */
+    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
+}
+static float *random_buffer(int64_t count, double low, double high) {
+    float *b = malloc(sizeof(float) * (size_t)count);
+    for (int64_t i = 0; i < count; ++i) b[i] = (float)(low + (high - low) * uniform());
+    return b;
+}
+
+static odconv_config_t default_config(int in, int out, int k) {
+    odconv_config_t c;
+    memset(&c, 0, sizeof c);
+    c.in_planes = in; c.out_planes = out; c.kernel_size = k; c.stride = 1; c.padding = k / 2; c.dilation = 1;
+    c.groups = 1; c.kernel_num = 1; c.reduction = 0.0625; c.min_channel = 16; c.has_batch_norm = 1;
+    c.temperature = 1.0f; c.bn_eps = 1e-5f; c.attention_bn_eps = 1e-5f; c.activation = ODCONV_ACTIVATION_SILU;
+    return c;
+}
+
+/* Random weights for a configuration; heads the configuration skips stay NULL. */
+static odconv_weights_t random_weights(const odconv_config_t *c) {
+    odconv_weights_t w;
+    memset(&w, 0, sizeof w);
+    int32_t a = 0;
+    odconv_config_attention_channels(c, &a);
+    const int k2 = c->kernel_size * c->kernel_size;
+    w.weight = random_buffer((int64_t)c->kernel_num * c->out_planes * (c->in_planes / c->groups) * k2, -0.3, 0.3);
+    w.attention_fc_weight = random_buffer((int64_t)a * c->in_planes, -0.5, 0.5);
+    w.attention_bn_weight = random_buffer(a, 0.5, 1.5);
+    w.attention_bn_bias = random_buffer(a, -0.2, 0.2);
+    w.attention_bn_mean = random_buffer(a, -0.1, 0.1);
+    w.attention_bn_var = random_buffer(a, 0.5, 1.5);
+    w.channel_fc_weight = random_buffer((int64_t)c->in_planes * a, -0.5, 0.5);
+    w.channel_fc_bias = random_buffer(c->in_planes, -0.2, 0.2);
+    if (!(c->in_planes == c->groups && c->out_planes == c->groups)) {
+        w.filter_fc_weight = random_buffer((int64_t)c->out_planes * a, -0.5, 0.5);
+        w.filter_fc_bias = random_buffer(c->out_planes, -0.2, 0.2);
+    }
+    if (c->kernel_size > 1) {
+        w.spatial_fc_weight = random_buffer((int64_t)k2 * a, -0.5, 0.5);
+        w.spatial_fc_bias = random_buffer(k2, -0.2, 0.2);
+    }
+    if (c->kernel_num > 1) {
+        w.kernel_fc_weight = random_buffer((int64_t)c->kernel_num * a, -0.5, 0.5);
+        w.kernel_fc_bias = random_buffer(c->kernel_num, -0.2, 0.2);
+    }
+    if (c->has_batch_norm) {
+        w.bn_weight = random_buffer(c->out_planes, 0.5, 1.5);
+        w.bn_bias = random_buffer(c->out_planes, -0.2, 0.2);
+        w.bn_mean = random_buffer(c->out_planes, -0.1, 0.1);
+        w.bn_var = random_buffer(c->out_planes, 0.5, 1.5);
+    }
+    return w;
+}
+
+static void free_weights(odconv_weights_t *w) {
+    const float **fields[] = {&w->weight, &w->attention_fc_weight, &w->attention_bn_weight, &w->attention_bn_bias,
+                              &w->attention_bn_mean, &w->attention_bn_var, &w->channel_fc_weight, &w->channel_fc_bias,
+                              &w->filter_fc_weight, &w->filter_fc_bias, &w->spatial_fc_weight, &w->spatial_fc_bias,
+                              &w->kernel_fc_weight, &w->kernel_fc_bias, &w->bn_weight, &w->bn_bias, &w->bn_mean,
+                              &w->bn_var};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i) {
+        free((void *)*fields[i]);
+        *fields[i] = NULL;
+    }
+}
+
+static void test_version_and_strings(void) {
+    CHECK(odconv_version() == ODCONV_VERSION_MAJOR * 10000 + ODCONV_VERSION_MINOR * 100 + ODCONV_VERSION_PATCH,
+          "version %u", odconv_version());
+    CHECK(strstr(odconv_backend_description(), "oneDNN 3.") != NULL, "backend '%s'", odconv_backend_description());
+    CHECK(strcmp(odconv_status_string(ODCONV_STATUS_SUCCESS), "success") == 0, "success string");
+    CHECK(strcmp(odconv_status_string((odconv_status)99), "unknown status") == 0, "unknown status string");
+}
+
+static void expect_invalid_config(odconv_config_t c, const char *expected_text) {
+    odconv_status s = odconv_config_validate(&c);
+    CHECK(s == ODCONV_STATUS_INVALID_ARGUMENT, "status %d for '%s'", s, expected_text);
+    CHECK(strstr(odconv_last_error_message(), expected_text) != NULL, "message '%s' lacks '%s'",
+          odconv_last_error_message(), expected_text);
+}
+
+static void test_config_validation(void) {
+    odconv_config_t c = default_config(16, 32, 3);
+    CHECK(odconv_config_validate(&c) == ODCONV_STATUS_SUCCESS, "valid config refused: %s", odconv_last_error_message());
+    CHECK(odconv_config_validate(NULL) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL config");
+    odconv_config_t bad = c; bad.in_planes = 0; expect_invalid_config(bad, "config.in_planes = 0");
+    bad = c; bad.groups = 3; expect_invalid_config(bad, "config.groups = 3 does not divide in_planes = 16");
+    bad = c; bad.kernel_size = 0; expect_invalid_config(bad, "config.kernel_size = 0");
+    bad = c; bad.stride = -1; expect_invalid_config(bad, "config.stride = -1");
+    bad = c; bad.padding = -2; expect_invalid_config(bad, "config.padding = -2");
+    bad = c; bad.dilation = 0; expect_invalid_config(bad, "config.dilation = 0");
+    bad = c; bad.kernel_num = 0; expect_invalid_config(bad, "config.kernel_num = 0");
+    bad = c; bad.temperature = 0.0f; expect_invalid_config(bad, "config.temperature = 0");
+    bad = c; bad.temperature = NAN; expect_invalid_config(bad, "config.temperature = nan");
+    bad = c; bad.bn_eps = -1.0f; expect_invalid_config(bad, "config.bn_eps = -1");
+    bad = c; bad.activation = 7; expect_invalid_config(bad, "config.activation = 7");
+    bad = c; bad.reduction = 0.0; expect_invalid_config(bad, "config.reduction = 0");
+    bad = c; bad.has_batch_norm = 0; bad.bn_eps = 0.0f;
+    CHECK(odconv_config_validate(&bad) == ODCONV_STATUS_SUCCESS, "bn_eps is unused without BatchNorm");
+
+    int32_t a = 0;
+    CHECK(odconv_config_attention_channels(&c, &a) == ODCONV_STATUS_SUCCESS && a == 16, "width %d", a);
+    c.in_planes = 512; c.out_planes = 512;
+    CHECK(odconv_config_attention_channels(&c, &a) == ODCONV_STATUS_SUCCESS && a == 32, "width %d", a);
+    c.reduction = 0.25; c.in_planes = 70; c.out_planes = 70;  /* int(17.5) == 17 */
+    CHECK(odconv_config_attention_channels(&c, &a) == ODCONV_STATUS_SUCCESS && a == 17, "width %d", a);
+}
+
+static void test_layer_lifecycle_errors(void) {
+    CHECK(odconv_layer_destroy(NULL) == ODCONV_STATUS_SUCCESS, "destroy(NULL)");
+    odconv_config_t c = default_config(16, 16, 3);
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = (odconv_layer_t)(uintptr_t)1;
+    CHECK(odconv_layer_create(&layer, &c, NULL) == ODCONV_STATUS_INVALID_ARGUMENT && layer == NULL,
+          "NULL weights must fail and clear the handle");
+    CHECK(odconv_layer_create(NULL, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL handle pointer");
+
+    const float *saved = w.spatial_fc_bias;
+    w.spatial_fc_bias = NULL;
+    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "missing spatial bias");
+    CHECK(strstr(odconv_last_error_message(), "weights.spatial_fc_bias is NULL") != NULL, "'%s'",
+          odconv_last_error_message());
+    w.spatial_fc_bias = saved;
+    w.kernel_fc_weight = w.weight;  /* kernel_num 1 has no kernel head */
+    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "extra kernel head");
+    CHECK(strstr(odconv_last_error_message(), "kernel_fc_weight must be NULL") != NULL, "'%s'",
+          odconv_last_error_message());
+    w.kernel_fc_weight = NULL;
+
+    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_set_num_threads(layer, -1) == ODCONV_STATUS_INVALID_ARGUMENT, "negative threads");
+    int64_t oh = -1, ow = -1;
+    CHECK(odconv_layer_output_shape(layer, 7, 5, &oh, &ow) == ODCONV_STATUS_SUCCESS && oh == 7 && ow == 5,
+          "shape %lld x %lld", (long long)oh, (long long)ow);
+    CHECK(odconv_layer_output_shape(layer, 0, 5, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT, "zero height");
+    float in[16 * 4], out[16 * 4];
+    for (int i = 0; i < 64; ++i) in[i] = 0.5f;
+    CHECK(odconv_layer_forward(layer, 0, 2, 2, in, out) == ODCONV_STATUS_INVALID_ARGUMENT, "batch 0");
+    CHECK(strstr(odconv_last_error_message(), "batch = 0") != NULL, "'%s'", odconv_last_error_message());
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, NULL, out) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL input");
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, in, in) == ODCONV_STATUS_INVALID_ARGUMENT, "in-place");
+    CHECK(odconv_layer_forward(layer, 1, (int64_t)1 << 40, (int64_t)1 << 40, in, out) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "overflowing size");
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, in, out) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_destroy(layer) == ODCONV_STATUS_SUCCESS, "destroy");
+
+    c.padding = 0;
+    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_output_shape(layer, 2, 5, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT, "too small");
+    CHECK(strstr(odconv_last_error_message(), "input height = 2 is too small") != NULL, "'%s'",
+          odconv_last_error_message());
+    odconv_layer_destroy(layer);
+    free_weights(&w);
+}
+
+static void test_abi_description(void) {
+    CHECK(odconv_abi_struct_size("odconv_config_t") == (int64_t)sizeof(odconv_config_t), "config size");
+    CHECK(odconv_abi_struct_size("odconv_weights_t") == (int64_t)sizeof(odconv_weights_t), "weights size");
+    CHECK(odconv_abi_struct_size("nope") == -1, "unknown struct");
+    CHECK(odconv_abi_field_count("odconv_weights_t") == 18, "weights field count");
+    CHECK(odconv_abi_field_offset("odconv_config_t", "reduction") == (int64_t)offsetof(odconv_config_t, reduction),
+          "reduction offset");
+    CHECK(odconv_abi_field_offset("odconv_weights_t", "bn_var") == (int64_t)offsetof(odconv_weights_t, bn_var),
+          "bn_var offset");
+    CHECK(strcmp(odconv_abi_field_name("odconv_config_t", 0), "in_planes") == 0, "first field");
+    CHECK(odconv_abi_field_name("odconv_config_t", 99) == NULL, "field index out of range");
+    CHECK(odconv_abi_field_offset("odconv_config_t", "missing") == -1, "unknown field");
+}
+
+/* Runs one configuration against the reference; returns the max error relative to max(1, max|ref|). */
+static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads) {
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = NULL;
+    odconv_status s = odconv_layer_create(&layer, &c, &w);
+    CHECK(s == ODCONV_STATUS_SUCCESS, "create: %s", odconv_last_error_message());
+    if (s != ODCONV_STATUS_SUCCESS) { free_weights(&w); return INFINITY; }
+    odconv_layer_set_num_threads(layer, threads);
+    int64_t oh = 0, ow = 0;
+    odconv_layer_output_shape(layer, h, w_in, &oh, &ow);
+    const int64_t in_count = batch * c.in_planes * h * w_in, out_count = batch * c.out_planes * oh * ow;
+    float *input = random_buffer(in_count, -2.0, 2.0);
+    float *output = malloc(sizeof(float) * (size_t)out_count);
+    double *expected = malloc(sizeof(double) * (size_t)out_count);
+    for (int64_t i = 0; i < out_count; ++i) output[i] = NAN;  /* every element must be written */
+    double max_error = INFINITY;
+    for (int repeat = 0; repeat < 2; ++repeat) {  /* the second call runs on the cached plan */
+        s = odconv_layer_forward(layer, batch, h, w_in, input, output);
+        CHECK(s == ODCONV_STATUS_SUCCESS, "forward: %s", odconv_last_error_message());
+    }
+    reference_forward(&c, &w, batch, h, w_in, input, expected);
+    double scale = 1.0;
+    for (int64_t i = 0; i < out_count; ++i) scale = fmax(scale, fabs(expected[i]));
+    max_error = 0;
+    for (int64_t i = 0; i < out_count; ++i) {
+        const double e = fabs(output[i] - expected[i]) / scale;
+        max_error = isnan(output[i]) ? INFINITY : fmax(max_error, e);
+        if (isinf(max_error)) break;
+    }
+    free(input); free(output); free(expected);
+    odconv_layer_destroy(layer);
+    free_weights(&w);
+    return max_error;
+}
+
+static void test_forward_against_reference(void) {
+    struct { int in, out, k, stride, padding, dilation, groups, kn, has_bn, act, n, h, w, threads; float t; } cases[] = {
+        {16, 32, 3, 1, 1, 1, 1, 1, 1, ODCONV_ACTIVATION_SILU, 1, 9, 9, 0, 1.0f},
+        {24, 16, 1, 1, 0, 1, 1, 1, 1, ODCONV_ACTIVATION_SILU, 2, 7, 5, 1, 1.0f},
+        {16, 24, 1, 2, 0, 1, 1, 3, 1, ODCONV_ACTIVATION_RELU, 2, 6, 7, 2, 1.0f},
+        {16, 16, 3, 2, 1, 1, 1, 4, 1, ODCONV_ACTIVATION_IDENTITY, 3, 11, 13, 0, 3.0f},
+        {16, 16, 3, 1, 1, 2, 1, 2, 1, ODCONV_ACTIVATION_SILU, 2, 12, 10, 0, 1.0f},
+        {20, 28, 3, 1, 0, 1, 4, 2, 0, ODCONV_ACTIVATION_IDENTITY, 2, 7, 9, 1, 1.0f},
+        {32, 32, 3, 1, 1, 1, 32, 1, 1, ODCONV_ACTIVATION_SILU, 2, 10, 10, 0, 1.0f},
+        {24, 24, 5, 2, 2, 1, 24, 3, 1, ODCONV_ACTIVATION_RELU, 1, 9, 8, 2, 0.5f},
+        {16, 32, 5, 1, 3, 1, 16, 2, 1, ODCONV_ACTIVATION_SILU, 1, 1, 1, 0, 1.0f},
+        {64, 48, 3, 1, 1, 1, 2, 1, 1, ODCONV_ACTIVATION_SILU, 2, 17, 3, 0, 1.0f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        odconv_config_t c = default_config(cases[i].in, cases[i].out, cases[i].k);
+        c.stride = cases[i].stride; c.padding = cases[i].padding; c.dilation = cases[i].dilation;
+        c.groups = cases[i].groups; c.kernel_num = cases[i].kn; c.has_batch_norm = cases[i].has_bn;
+        c.activation = cases[i].act; c.temperature = cases[i].t;
+        const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads);
+        CHECK(error <= 1e-5, "case %zu: relative error %g", i, error);
+    }
+}
+
+struct concurrent_job {
+    odconv_layer_t layer;
+    const float *input;
+    float *output;
+    int64_t n, h, w;
+    odconv_status status;
+};
+
+static void *run_job(void *arg) {
+    struct concurrent_job *job = arg;
+    for (int i = 0; i < 20 && job->status == ODCONV_STATUS_SUCCESS; ++i)
+        job->status = odconv_layer_forward(job->layer, job->n, job->h, job->w, job->input, job->output);
+    return NULL;
+}
+
+static void test_concurrent_forwards(void) {
+    odconv_config_t c = default_config(32, 32, 3);
+    c.kernel_num = 2;
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = NULL;
+    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    const int64_t n = 2, h = 14, wd = 14, count = n * 32 * h * wd;
+    float *input = random_buffer(count, -1, 1);
+    float *single = malloc(sizeof(float) * (size_t)count);
+    CHECK(odconv_layer_forward(layer, n, h, wd, input, single) == ODCONV_STATUS_SUCCESS, "single");
+    enum { kThreads = 4 };
+    pthread_t threads[kThreads];
+    struct concurrent_job jobs[kThreads];
+    for (int t = 0; t < kThreads; ++t) {
+        jobs[t] = (struct concurrent_job){layer, input, malloc(sizeof(float) * (size_t)count), n, h, wd,
+                                          ODCONV_STATUS_SUCCESS};
+        pthread_create(&threads[t], NULL, run_job, &jobs[t]);
+    }
+    for (int t = 0; t < kThreads; ++t) {
+        pthread_join(threads[t], NULL);
+        CHECK(jobs[t].status == ODCONV_STATUS_SUCCESS, "thread %d status %d", t, jobs[t].status);
+        CHECK(memcmp(jobs[t].output, single, sizeof(float) * (size_t)count) == 0, "thread %d differs", t);
+        free(jobs[t].output);
+    }
+    free(input); free(single);
+    odconv_layer_destroy(layer);
+    free_weights(&w);
+}
+
+int main(void) {
+    test_version_and_strings();
+    test_config_validation();
+    test_layer_lifecycle_errors();
+    test_abi_description();
+    test_forward_against_reference();
+    test_concurrent_forwards();
+    printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,154 @@
+package org.odconv;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.StampedLock;
+
+import org.odconv.bindings.odconv_h;
+import org.odconv.internal.NativeCalls;
+import org.odconv.internal.NativeLibrary;
+import org.odconv.internal.NativeStructs;
+
+/**
+ * One ODConv2d layer in eval mode, run by the native library: the YOLO-style PyTorch module's forward
+ * (attention, per-sample aggregated convolution, BatchNorm, activation), or the official OSVAI module's when
+ * the configuration has no BatchNorm.
+ *
+ * <p>The layer borrows its weights' memory (see {@link ODConv2dWeights}) until {@link #close()}.
+ * {@link #forward(Tensor, Tensor)} is safe to call from many threads at once and allocates nothing on the
+ * Java heap; {@code close()} waits for forwards in flight, is idempotent, and later calls throw
+ * {@link IllegalStateException}. A layer that becomes unreachable unclosed is freed by a {@link Cleaner}
+ * as a backstop only.
+ */
+public final class ODConv2d implements AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
+    private final ODConv2dConfig config;
+    private final ODConv2dWeights weights;  // keeps the borrowed segments reachable while the layer lives
+    private final MemorySegment handle;
+    private final StampedLock lifecycle = new StampedLock();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Cleaner.Cleanable cleanable;
+
+    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment handle) {
+        this.config = config;
+        this.weights = weights;
+        this.handle = handle;
+        this.cleanable = CLEANER.register(this, new Destroyer(handle));
+    }
+
+    /** Creates a layer; the weights' memory is borrowed until {@link #close()}. */
+    public static ODConv2d create(ODConv2dWeights weights) {
+        NativeLibrary.load();
+        ODConv2dConfig config = weights.config();
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
+            int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
+                    NativeStructs.weights(weights.segments(), call));
+            NativeCalls.check(status, "odconv_layer_create");
+            return new ODConv2d(config, weights, handleOut.get(ValueLayout.ADDRESS, 0));
+        }
+    }
+
+    public ODConv2dConfig config() {
+        return config;
+    }
+
+    public ODConv2dWeights weights() {
+        return weights;
+    }
+
+    /** {batch, outPlanes, outHeight, outWidth} for an input of {batch, inPlanes, height, width}. */
+    public long[] outputShape(long batch, long height, long width) {
+        if (batch < 1) throw new IllegalArgumentException("batch = " + batch + " must be >= 1");
+        return new long[] {batch, config.outPlanes(), config.outputExtent(height, "height"),
+                config.outputExtent(width, "width")};
+    }
+
+    /** Runs the layer into a new owning tensor, which the caller closes. */
+    public Tensor forward(Tensor input) {
+        long[] shape = outputShape(input.batch(), input.height(), input.width());
+        Tensor output = Tensor.allocate(shape[0], shape[1], shape[2], shape[3]);
+        try {
+            forward(input, output);
+            return output;
+        } catch (RuntimeException | Error e) {
+            output.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the layer, writing every element of {@code output}. Shapes are checked first:
+     * {@link IllegalArgumentException} names the mismatch. No Java allocation in steady state.
+     */
+    public void forward(Tensor input, Tensor output) {
+        checkShapes(input, output);
+        long stamp = lifecycle.tryReadLock();
+        if (stamp == 0) throw closedException();
+        try {
+            int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
+                    input.segment(), output.segment());
+            NativeCalls.check(status, "odconv_layer_forward");
+        } finally {
+            lifecycle.unlockRead(stamp);
+        }
+    }
+
+    /** Threads per forward on this layer; 0 restores the default (OMP_NUM_THREADS, else every core). */
+    public void setNumThreads(int threads) {
+        if (threads < 0) throw new IllegalArgumentException("threads = " + threads + " must be >= 0");
+        long stamp = lifecycle.tryReadLock();
+        if (stamp == 0) throw closedException();
+        try {
+            NativeCalls.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
+        } finally {
+            lifecycle.unlockRead(stamp);
+        }
+    }
+
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    /** Waits for forwards in flight, then frees the native layer. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) return;
+        lifecycle.writeLock();  // never released: every later call fails its tryReadLock
+        cleanable.clean();
+    }
+
+    @Override
+    public String toString() {
+        return "ODConv2d" + config + (isClosed() ? " (closed)" : "");
+    }
+
+    private void checkShapes(Tensor input, Tensor output) {
+        if (input.channels() != config.inPlanes()) {
+            throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
+                    + config.inPlanes() + " (input shape " + java.util.Arrays.toString(input.shape()) + ")");
+        }
+        long[] expected = outputShape(input.batch(), input.height(), input.width());
+        long[] actual = output.shape();
+        if (!java.util.Arrays.equals(expected, actual)) {
+            throw new IllegalArgumentException("output shape " + java.util.Arrays.toString(actual) + " does not match "
+                    + java.util.Arrays.toString(expected) + " for input " + java.util.Arrays.toString(input.shape()));
+        }
+    }
+
+    private IllegalStateException closedException() {
+        return new IllegalStateException("ODConv2d layer is closed");
+    }
+
+    /** Holds only the handle, so the Cleaner does not keep the layer reachable. */
+    private record Destroyer(MemorySegment handle) implements Runnable {
+        @Override
+        public void run() {
+            odconv_h.odconv_layer_destroy(handle);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package org.odconv;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * The parameter buffers of one layer: for each {@link Parameter} its configuration has, a native segment of
+ * float32 values in native byte order. The segments are borrowed, not copied: a layer created from them
+ * reads them until it is closed, so they must stay valid (their arena open, their file mapped) and unchanged
+ * for that long. Construction checks that exactly the configuration's parameters are present, each with its
+ * exact size.
+ */
+public final class ODConv2dWeights {
+    private final ODConv2dConfig config;
+    private final Map<Parameter, MemorySegment> segments;
+
+    private ODConv2dWeights(ODConv2dConfig config, Map<Parameter, MemorySegment> segments) {
+        this.config = config;
+        this.segments = segments;
+    }
+
+    /**
+     * Wraps existing segments (no copy).
+     *
+     * @throws IllegalArgumentException naming the parameter when one is missing, unexpected, not native or of
+     *                                  the wrong size
+     */
+    public static ODConv2dWeights of(ODConv2dConfig config, Map<Parameter, MemorySegment> segments) {
+        EnumMap<Parameter, MemorySegment> checked = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            MemorySegment segment = segments.get(p);
+            boolean expected = p.isPresent(config);
+            if (expected && segment == null) {
+                throw new IllegalArgumentException("parameter " + p.stateDictName() + " is missing");
+            }
+            if (!expected && segment != null) {
+                throw new IllegalArgumentException("parameter " + p.stateDictName() + " is given but " + config
+                        + " has no such parameter");
+            }
+            if (segment == null) continue;
+            if (!segment.isNative()) {
+                throw new IllegalArgumentException("parameter " + p.stateDictName() + " is not in native memory");
+            }
+            long bytes = p.elementCount(config) * Float.BYTES;
+            if (segment.byteSize() != bytes) {
+                throw new IllegalArgumentException("parameter " + p.stateDictName() + " has " + segment.byteSize()
+                        + " bytes, expected " + bytes + " (float32 " + java.util.Arrays.toString(p.shape(config)) + ")");
+            }
+            checked.put(p, segment);
+        }
+        return new ODConv2dWeights(config, Collections.unmodifiableMap(checked));
+    }
+
+    /** Copies arrays into memory of {@code arena} (which must outlive any layer made from the result). */
+    public static ODConv2dWeights copyOf(ODConv2dConfig config, Map<Parameter, float[]> values, Arena arena) {
+        EnumMap<Parameter, MemorySegment> segments = new EnumMap<>(Parameter.class);
+        values.forEach((p, array) -> {
+            MemorySegment segment = arena.allocate((long) array.length * Float.BYTES, 64);
+            MemorySegment.copy(array, 0, segment, Tensor.ELEMENT, 0, array.length);
+            segments.put(p, segment);
+        });
+        return of(config, segments);
+    }
+
+    public ODConv2dConfig config() {
+        return config;
+    }
+
+    /** The segment of a parameter, or null when the configuration has none. */
+    public MemorySegment get(Parameter parameter) {
+        return segments.get(parameter);
+    }
+
+    /** Every present parameter and its segment, in {@link Parameter} order. */
+    public Map<Parameter, MemorySegment> segments() {
+        return segments;
+    }
+}

@@ -1,0 +1,163 @@
+package org.odconv;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.HashSet;
+
+import org.odconv.io.DType;
+import org.odconv.io.ModelFormatException;
+import org.odconv.io.ModelMetadata;
+import org.odconv.io.SafeTensors;
+
+/**
+ * The ODConv layers of a model file, ready to run: a safetensors file whose {@code __metadata__} entry
+ * {@code odconv} lists the layers (see {@link ModelMetadata}) and whose tensors are the layers' PyTorch
+ * {@code state_dict()} entries under each layer's name. F32 weights are used in place: the layers borrow
+ * the file's memory map, nothing is copied.
+ *
+ * <p>Owns the mapping and the layers; {@link #close()} closes the layers (waiting for forwards in flight)
+ * and then unmaps the file.
+ */
+public final class ODConvModel implements AutoCloseable {
+    /** A layer and its name in the file (the state_dict prefix, e.g. {@code model.3}). */
+    public record Layer(String name, ODConv2d conv) {}
+
+    private final SafeTensors file;
+    private final List<Layer> layers;
+
+    private ODConvModel(SafeTensors file, List<Layer> layers) {
+        this.file = file;
+        this.layers = layers;
+    }
+
+    /** Maps and loads a model file. */
+    public static ODConvModel load(Path path) {
+        return from(SafeTensors.open(path));
+    }
+
+    /**
+     * Loads the layers of an open file and takes ownership of it (it is closed with the model, or at once
+     * when loading fails).
+     */
+    public static ODConvModel from(SafeTensors file) {
+        List<Layer> layers = new ArrayList<>();
+        try {
+            String json = file.metadata().get(ModelMetadata.KEY);
+            if (json == null) {
+                throw new ModelFormatException(file.source(), "__metadata__ has no \"" + ModelMetadata.KEY
+                        + "\" entry; this is not an odconv model file");
+            }
+            List<ModelMetadata.LayerSpec> specs = ModelMetadata.parse(file.source(), json);
+            checkNoStrayTensors(file, specs);
+            for (ModelMetadata.LayerSpec spec : specs) {
+                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec))));
+            }
+            return new ODConvModel(file, List.copyOf(layers));
+        } catch (RuntimeException | Error e) {
+            layers.forEach(l -> l.conv().close());
+            file.close();
+            throw e;
+        }
+    }
+
+    private static ODConv2dWeights weights(SafeTensors file, ModelMetadata.LayerSpec spec) {
+        ODConv2dConfig config = spec.config();
+        Map<Parameter, MemorySegment> segments = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            if (!p.isPresent(config)) continue;
+            String name = spec.name() + "." + p.stateDictName();
+            SafeTensors.Entry entry = file.entry(name);
+            if (entry.dtype() != DType.F32) {
+                throw new ModelFormatException(file.source(), "tensor \"" + name + "\" is " + entry.dtype()
+                        + ", expected F32");
+            }
+            long[] expected = p.shape(config);
+            if (!Arrays.equals(entry.shape(), expected)) {
+                throw new ModelFormatException(file.source(), "tensor \"" + name + "\" has shape "
+                        + Arrays.toString(entry.shape()) + ", layer \"" + spec.name() + "\" needs "
+                        + Arrays.toString(expected));
+            }
+            segments.put(p, file.data(entry));
+        }
+        return ODConv2dWeights.of(config, segments);
+    }
+
+    /** Tensors under a layer's prefix that its configuration does not use point at a config mismatch. */
+    private static void checkNoStrayTensors(SafeTensors file, List<ModelMetadata.LayerSpec> specs) {
+        Set<String> expected = new HashSet<>();
+        for (ModelMetadata.LayerSpec spec : specs) {
+            for (Parameter p : Parameter.values()) {
+                if (p.isPresent(spec.config())) expected.add(spec.name() + "." + p.stateDictName());
+            }
+        }
+        for (String name : file.entries().keySet()) {
+            if (expected.contains(name) || name.endsWith(".num_batches_tracked")) continue;
+            for (ModelMetadata.LayerSpec spec : specs) {
+                if (name.startsWith(spec.name() + ".")) {
+                    throw new ModelFormatException(file.source(), "tensor \"" + name + "\" is not used by layer \""
+                            + spec.name() + "\" as configured (" + spec.config() + ")");
+                }
+            }
+        }
+    }
+
+    /** Where the model came from. */
+    public String source() {
+        return file.source();
+    }
+
+    /** The layers in the order they run. */
+    public List<Layer> layers() {
+        return layers;
+    }
+
+    /** The layer of that name, or an {@link IllegalArgumentException} listing the names. */
+    public ODConv2d layer(String name) {
+        for (Layer l : layers) {
+            if (l.name().equals(name)) return l.conv();
+        }
+        throw new IllegalArgumentException("no layer \"" + name + "\" in " + source() + "; layers: "
+                + layers.stream().map(Layer::name).toList());
+    }
+
+    /** Output shape of the whole chain for an NCHW input shape. */
+    public long[] outputShape(long batch, long height, long width) {
+        long[] shape = {batch, layers.getFirst().conv().config().inPlanes(), height, width};
+        for (Layer l : layers) shape = l.conv().outputShape(shape[0], shape[2], shape[3]);
+        return shape;
+    }
+
+    /** Runs every layer in order; the result is a new owning tensor the caller closes. */
+    public Tensor forward(Tensor input) {
+        Tensor current = input;
+        try {
+            for (Layer l : layers) {
+                Tensor next = l.conv().forward(current);
+                if (current != input) current.close();
+                current = next;
+            }
+            return current;
+        } catch (RuntimeException | Error e) {
+            if (current != input) current.close();
+            throw e;
+        }
+    }
+
+    /** Threads per forward for every layer (0: the default). */
+    public void setNumThreads(int threads) {
+        layers.forEach(l -> l.conv().setNumThreads(threads));
+    }
+
+    /** Closes the layers, then unmaps the file. Idempotent. */
+    @Override
+    public void close() {
+        layers.forEach(l -> l.conv().close());
+        file.close();
+    }
+}

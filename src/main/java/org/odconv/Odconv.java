@@ -1,0 +1,30 @@
+package org.odconv;
+
+import java.nio.file.Path;
+
+import org.odconv.bindings.odconv_h;
+import org.odconv.internal.NativeCalls;
+import org.odconv.internal.NativeLibrary;
+
+/** Facts about the loaded native library. Each call loads it first if needed. */
+public final class Odconv {
+    private Odconv() {}
+
+    /** The native library's version, "major.minor.patch". */
+    public static String version() {
+        NativeLibrary.load();
+        int v = odconv_h.odconv_version();
+        return (v / 10000) + "." + (v / 100 % 100) + "." + (v % 100);
+    }
+
+    /** The compute backend, e.g. "oneDNN 3.13.0 (cpu runtime: OpenMP)". */
+    public static String backend() {
+        NativeLibrary.load();
+        return NativeCalls.cString(odconv_h.odconv_backend_description());
+    }
+
+    /** The folder libodconv.so was loaded from. */
+    public static Path libraryFolder() {
+        return NativeLibrary.load();
+    }
+}

@@ -1,0 +1,71 @@
+package org.odconv;
+
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The parameter tensors of an ODConv2d layer, named as in the PyTorch {@code state_dict()} of the
+ * YOLO-style seed module (under the layer's own prefix). Which ones a layer has, and their shapes,
+ * follow from its {@link ODConv2dConfig}. {@code num_batches_tracked} buffers are not parameters here.
+ */
+public enum Parameter {
+    WEIGHT("weight", c -> shape(c.kernelNum(), c.outPlanes(), c.inPlanes() / c.groups(), c.kernelSize(), c.kernelSize()),
+            c -> true),
+    ATTENTION_FC_WEIGHT("attention.fc.conv.weight", c -> shape(c.attentionChannels(), c.inPlanes(), 1, 1), c -> true),
+    ATTENTION_BN_WEIGHT("attention.fc.bn.weight", c -> shape(c.attentionChannels()), c -> true),
+    ATTENTION_BN_BIAS("attention.fc.bn.bias", c -> shape(c.attentionChannels()), c -> true),
+    ATTENTION_BN_MEAN("attention.fc.bn.running_mean", c -> shape(c.attentionChannels()), c -> true),
+    ATTENTION_BN_VAR("attention.fc.bn.running_var", c -> shape(c.attentionChannels()), c -> true),
+    CHANNEL_FC_WEIGHT("attention.channel_fc.weight", c -> shape(c.inPlanes(), c.attentionChannels(), 1, 1), c -> true),
+    CHANNEL_FC_BIAS("attention.channel_fc.bias", c -> shape(c.inPlanes()), c -> true),
+    FILTER_FC_WEIGHT("attention.filter_fc.weight", c -> shape(c.outPlanes(), c.attentionChannels(), 1, 1),
+            ODConv2dConfig::hasFilterHead),
+    FILTER_FC_BIAS("attention.filter_fc.bias", c -> shape(c.outPlanes()), ODConv2dConfig::hasFilterHead),
+    SPATIAL_FC_WEIGHT("attention.spatial_fc.weight",
+            c -> shape((long) c.kernelSize() * c.kernelSize(), c.attentionChannels(), 1, 1), ODConv2dConfig::hasSpatialHead),
+    SPATIAL_FC_BIAS("attention.spatial_fc.bias", c -> shape((long) c.kernelSize() * c.kernelSize()),
+            ODConv2dConfig::hasSpatialHead),
+    KERNEL_FC_WEIGHT("attention.kernel_fc.weight", c -> shape(c.kernelNum(), c.attentionChannels(), 1, 1),
+            ODConv2dConfig::hasKernelHead),
+    KERNEL_FC_BIAS("attention.kernel_fc.bias", c -> shape(c.kernelNum()), ODConv2dConfig::hasKernelHead),
+    BN_WEIGHT("bn.weight", c -> shape(c.outPlanes()), ODConv2dConfig::batchNorm),
+    BN_BIAS("bn.bias", c -> shape(c.outPlanes()), ODConv2dConfig::batchNorm),
+    BN_MEAN("bn.running_mean", c -> shape(c.outPlanes()), ODConv2dConfig::batchNorm),
+    BN_VAR("bn.running_var", c -> shape(c.outPlanes()), ODConv2dConfig::batchNorm);
+
+    private final String stateDictName;
+    private final Function<ODConv2dConfig, long[]> shape;
+    private final Predicate<ODConv2dConfig> present;
+
+    Parameter(String stateDictName, Function<ODConv2dConfig, long[]> shape, Predicate<ODConv2dConfig> present) {
+        this.stateDictName = stateDictName;
+        this.shape = shape;
+        this.present = present;
+    }
+
+    /** The name under the layer's prefix, e.g. {@code attention.fc.bn.running_var}. */
+    public String stateDictName() {
+        return stateDictName;
+    }
+
+    /** Whether a layer of this configuration has this parameter (skipped heads have none). */
+    public boolean isPresent(ODConv2dConfig config) {
+        return present.test(config);
+    }
+
+    /** The tensor shape for this configuration. */
+    public long[] shape(ODConv2dConfig config) {
+        return shape.apply(config);
+    }
+
+    /** The element count for this configuration. */
+    public long elementCount(ODConv2dConfig config) {
+        long count = 1;
+        for (long d : shape(config)) count *= d;
+        return count;
+    }
+
+    private static long[] shape(long... dims) {
+        return dims;
+    }
+}

@@ -1,0 +1,95 @@
+package org.odconv.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import org.odconv.ODConvModel;
+import org.odconv.Odconv;
+import org.odconv.Tensor;
+import org.odconv.io.SafeTensors;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Runs the bundled two-layer ODConv model on its bundled input and compares the result with"
+                + " the output PyTorch computed for it; prints the error and the latency.")
+final class DemoCommand implements Callable<Integer> {
+    private static final String RESOURCES = "/org/odconv/demo/";
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
+    int threads;
+
+    @Option(names = "--iterations", defaultValue = "50", description = "Timed forwards (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Override
+    public Integer call() throws IOException {
+        if (iterations < 1) throw new IllegalArgumentException("--iterations = " + iterations + " must be >= 1");
+        PrintWriter out = spec.commandLine().getOut();
+        try (Arena arena = Arena.ofShared();
+             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"));
+             SafeTensors inputs = resource(arena, "input.safetensors");
+             SafeTensors expectedFile = resource(arena, "expected.safetensors")) {
+            model.setNumThreads(threads);
+            Tensor input = inputs.tensor("input");
+            Tensor expected = expectedFile.tensor("output");
+            out.printf("odconv %s on %s%n", Odconv.version(), Odconv.backend());
+            for (ODConvModel.Layer layer : model.layers()) out.printf("  %s: %s%n", layer.name(), layer.conv().config());
+
+            float[] result;
+            try (Tensor output = model.forward(input)) {
+                result = output.toArray();
+                if (!Arrays.equals(output.shape(), expected.shape())) {
+                    throw new IllegalStateException("output shape " + Arrays.toString(output.shape())
+                            + " differs from PyTorch's " + Arrays.toString(expected.shape()));
+                }
+            }
+            float[] reference = expected.toArray();
+            double maxError = 0;
+            double maxExpected = 0;
+            for (int i = 0; i < result.length; i++) {
+                maxError = Math.max(maxError, Math.abs(result[i] - reference[i]));
+                maxExpected = Math.max(maxExpected, Math.abs(reference[i]));
+            }
+            double tolerance = 1e-4 * Math.max(1, maxExpected);
+
+            long[] nanos = new long[iterations];
+            for (int i = 0; i < iterations + 5; i++) {
+                long start = System.nanoTime();
+                try (Tensor ignored = model.forward(input)) {
+                    if (i >= 5) nanos[i - 5] = System.nanoTime() - start;
+                }
+            }
+            Arrays.sort(nanos);
+            out.printf("input %s -> output %s%n", Arrays.toString(input.shape()), Arrays.toString(expected.shape()));
+            out.printf("max |odconv - pytorch| = %.3g (tolerance %.3g): %s%n", maxError, tolerance,
+                    maxError <= tolerance ? "MATCH" : "MISMATCH");
+            out.printf("latency over %d forwards: median %.3f ms, min %.3f ms%n", iterations,
+                    nanos[iterations / 2] / 1e6, nanos[0] / 1e6);
+            return maxError <= tolerance ? 0 : 1;
+        }
+    }
+
+    /** The bundled file, copied into native memory (a jar entry cannot be memory-mapped). */
+    private static SafeTensors resource(Arena arena, String name) throws IOException {
+        try (InputStream in = DemoCommand.class.getResourceAsStream(RESOURCES + name)) {
+            if (in == null) throw new IllegalStateException("bundled demo file " + RESOURCES + name + " is missing");
+            byte[] bytes = in.readAllBytes();
+            MemorySegment segment = arena.allocate(bytes.length, 64);
+            MemorySegment.copy(bytes, 0, segment, ValueLayout.JAVA_BYTE, 0, bytes.length);
+            return SafeTensors.parse("demo:" + name, segment);
+        }
+    }
+}

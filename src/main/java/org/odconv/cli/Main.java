@@ -1,0 +1,57 @@
+package org.odconv.cli;
+
+import java.io.PrintWriter;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import org.odconv.Odconv;
+
+/** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}. */
+@Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN.",
+        subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line; every error is one line on {@code err} and a non-zero exit code. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((ex, arguments) -> {
+            err.println("odconv: " + oneLine(ex.getMessage()) + " (see: odconv "
+                    + ex.getCommandLine().getCommandName() + " --help)");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            err.println("odconv: " + oneLine(ex.getMessage() != null ? ex.getMessage() : ex.toString()));
+            return 1;
+        });
+        int code = cli.execute(args);
+        out.flush();
+        err.flush();
+        return code;
+    }
+
+    static String oneLine(String message) {
+        return message.replaceAll("\\s*[\\r\\n]+\\s*", "; ").strip();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[] {"odconv " + Odconv.version() + ", " + Odconv.backend()};
+        }
+    }
+}

@@ -1,0 +1,55 @@
+package org.odconv.cli;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import org.odconv.ODConvModel;
+import org.odconv.Tensor;
+import org.odconv.io.SafeTensors;
+
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = "Runs every layer of a model, in order, on the F32 NCHW tensor \"input\" of a safetensors"
+                + " file, and writes the result as the tensor \"output\".")
+final class RunCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, description = "Model file (safetensors with odconv metadata).")
+    Path model;
+
+    @Option(names = "--input", required = true, description = "Safetensors file holding the F32 tensor \"input\".")
+    Path input;
+
+    @Option(names = "--output", required = true, description = "Safetensors file to write (replaced atomically).")
+    Path output;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "Compute device (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
+    int threads;
+
+    @Override
+    public Integer call() throws Exception {
+        Devices.requireCpu(device);
+        try (ODConvModel odconv = ODConvModel.load(model); SafeTensors inputs = SafeTensors.open(input)) {
+            odconv.setNumThreads(threads);
+            Tensor x = inputs.tensor("input");
+            long start = System.nanoTime();
+            try (Tensor y = odconv.forward(x)) {
+                double millis = (System.nanoTime() - start) / 1e6;
+                SafeTensors.write(output, Map.of("output", y), Map.of());
+                spec.commandLine().getOut().printf("wrote output %s to %s (%d layers, %.3f ms)%n",
+                        Arrays.toString(y.shape()), output, odconv.layers().size(), millis);
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,29 @@
+package org.odconv.internal;
+
+import java.lang.foreign.MemorySegment;
+
+import org.odconv.NativeException;
+import org.odconv.bindings.odconv_h;
+
+/** Turns native statuses into Java exceptions, and reads the library's static strings. */
+public final class NativeCalls {
+    private NativeCalls() {}
+
+    /**
+     * Throws for a non-zero status: {@link IllegalArgumentException} for invalid arguments, else
+     * {@link NativeException}; both carry the native last-error message. Must run on the thread that made
+     * the call, right after it, since the message is thread-local.
+     */
+    public static void check(int status, String call) {
+        if (status == odconv_h.ODCONV_STATUS_SUCCESS()) return;
+        String message = cString(odconv_h.odconv_last_error_message());
+        if (status == odconv_h.ODCONV_STATUS_INVALID_ARGUMENT()) throw new IllegalArgumentException(message);
+        throw new NativeException(status, cString(odconv_h.odconv_status_string(status)), call, message);
+    }
+
+    /** A NUL-terminated string the library owns; "" for NULL. */
+    public static String cString(MemorySegment pointer) {
+        if (pointer.equals(MemorySegment.NULL)) return "";
+        return pointer.reinterpret(Long.MAX_VALUE).getString(0);
+    }
+}

@@ -1,0 +1,63 @@
+package org.odconv.internal;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SegmentAllocator;
+import java.util.Map;
+
+import org.odconv.ODConv2dConfig;
+import org.odconv.Parameter;
+import org.odconv.bindings.odconv_config_t;
+import org.odconv.bindings.odconv_weights_t;
+
+/** Fills the C structs of the ABI from the Java types. */
+public final class NativeStructs {
+    private NativeStructs() {}
+
+    public static MemorySegment config(ODConv2dConfig c, SegmentAllocator allocator) {
+        MemorySegment s = odconv_config_t.allocate(allocator);
+        odconv_config_t.in_planes(s, c.inPlanes());
+        odconv_config_t.out_planes(s, c.outPlanes());
+        odconv_config_t.kernel_size(s, c.kernelSize());
+        odconv_config_t.stride(s, c.stride());
+        odconv_config_t.padding(s, c.padding());
+        odconv_config_t.dilation(s, c.dilation());
+        odconv_config_t.groups(s, c.groups());
+        odconv_config_t.kernel_num(s, c.kernelNum());
+        odconv_config_t.reduction(s, c.reduction());
+        odconv_config_t.min_channel(s, c.minChannel());
+        odconv_config_t.has_batch_norm(s, c.batchNorm() ? 1 : 0);
+        odconv_config_t.temperature(s, c.temperature());
+        odconv_config_t.bn_eps(s, c.bnEps());
+        odconv_config_t.attention_bn_eps(s, c.attentionBnEps());
+        odconv_config_t.activation(s, c.activation().nativeValue());
+        return s;
+    }
+
+    /** The struct of borrowed pointers; absent parameters stay NULL (allocation zero-fills). */
+    public static MemorySegment weights(Map<Parameter, MemorySegment> segments, SegmentAllocator allocator) {
+        MemorySegment s = odconv_weights_t.allocate(allocator);
+        segments.forEach((p, data) -> {
+            switch (p) {
+                case WEIGHT -> odconv_weights_t.weight(s, data);
+                case ATTENTION_FC_WEIGHT -> odconv_weights_t.attention_fc_weight(s, data);
+                case ATTENTION_BN_WEIGHT -> odconv_weights_t.attention_bn_weight(s, data);
+                case ATTENTION_BN_BIAS -> odconv_weights_t.attention_bn_bias(s, data);
+                case ATTENTION_BN_MEAN -> odconv_weights_t.attention_bn_mean(s, data);
+                case ATTENTION_BN_VAR -> odconv_weights_t.attention_bn_var(s, data);
+                case CHANNEL_FC_WEIGHT -> odconv_weights_t.channel_fc_weight(s, data);
+                case CHANNEL_FC_BIAS -> odconv_weights_t.channel_fc_bias(s, data);
+                case FILTER_FC_WEIGHT -> odconv_weights_t.filter_fc_weight(s, data);
+                case FILTER_FC_BIAS -> odconv_weights_t.filter_fc_bias(s, data);
+                case SPATIAL_FC_WEIGHT -> odconv_weights_t.spatial_fc_weight(s, data);
+                case SPATIAL_FC_BIAS -> odconv_weights_t.spatial_fc_bias(s, data);
+                case KERNEL_FC_WEIGHT -> odconv_weights_t.kernel_fc_weight(s, data);
+                case KERNEL_FC_BIAS -> odconv_weights_t.kernel_fc_bias(s, data);
+                case BN_WEIGHT -> odconv_weights_t.bn_weight(s, data);
+                case BN_BIAS -> odconv_weights_t.bn_bias(s, data);
+                case BN_MEAN -> odconv_weights_t.bn_mean(s, data);
+                case BN_VAR -> odconv_weights_t.bn_var(s, data);
+            }
+        });
+        return s;
+    }
+}

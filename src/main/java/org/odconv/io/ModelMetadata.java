@@ -1,0 +1,133 @@
+package org.odconv.io;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+
+import org.odconv.Activation;
+import org.odconv.ODConv2dConfig;
+
+/**
+ * The {@code odconv} entry of a model file's {@code __metadata__}: a JSON string
+ * {@code {"format_version":1,"layers":[{"name":..., "in_planes":..., ...}]}} listing the layers in the order
+ * they run. Every field is required; unknown fields are ignored so that newer writers stay readable.
+ */
+public final class ModelMetadata {
+    /** The {@code __metadata__} key. */
+    public static final String KEY = "odconv";
+    public static final int FORMAT_VERSION = 1;
+
+    /** One layer: the tensor-name prefix and the configuration. */
+    public record LayerSpec(String name, ODConv2dConfig config) {}
+
+    private ModelMetadata() {}
+
+    /** Parses and validates; every problem is a {@link ModelFormatException} naming the layer and field. */
+    public static List<LayerSpec> parse(String source, String json) {
+        JsonNode root;
+        try {
+            root = SafeTensors.JSON.readTree(json);
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(source, "__metadata__." + KEY + " is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (root == null || !root.isObject()) throw new ModelFormatException(source, "__metadata__." + KEY + " is not a JSON object");
+        JsonNode version = root.get("format_version");
+        if (version == null || !version.isInt() || version.intValue() != FORMAT_VERSION) {
+            throw new ModelFormatException(source, KEY + ".format_version = " + version + " is not supported (expected "
+                    + FORMAT_VERSION + ")");
+        }
+        JsonNode layers = root.get("layers");
+        if (layers == null || !layers.isArray() || layers.isEmpty()) {
+            throw new ModelFormatException(source, KEY + ".layers must be a non-empty array");
+        }
+        List<LayerSpec> specs = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        for (int i = 0; i < layers.size(); i++) {
+            LayerSpec spec = parseLayer(source, i, layers.get(i));
+            if (!names.add(spec.name())) {
+                throw new ModelFormatException(source, KEY + ".layers[" + i + "]: duplicate layer name \"" + spec.name() + "\"");
+            }
+            if (i > 0) {
+                ODConv2dConfig previous = specs.get(i - 1).config();
+                if (spec.config().inPlanes() != previous.outPlanes()) {
+                    throw new ModelFormatException(source, "layer \"" + spec.name() + "\": in_planes = "
+                            + spec.config().inPlanes() + " but the previous layer \"" + specs.get(i - 1).name()
+                            + "\" has out_planes = " + previous.outPlanes());
+                }
+            }
+            specs.add(spec);
+        }
+        return List.copyOf(specs);
+    }
+
+    private static LayerSpec parseLayer(String source, int index, JsonNode layer) {
+        String where = KEY + ".layers[" + index + "]";
+        if (!layer.isObject()) throw new ModelFormatException(source, where + " is not a JSON object");
+        String name = text(source, where, layer, "name");
+        if (name.isEmpty()) throw new ModelFormatException(source, where + ".name is empty");
+        where = "layer \"" + name + "\"";
+        Fields f = new Fields(source, where, layer);
+        ODConv2dConfig.Builder builder = ODConv2dConfig.builder(f.integer("in_planes"), f.integer("out_planes"),
+                f.integer("kernel_size"))
+                .stride(f.integer("stride"))
+                .padding(f.integer("padding"))
+                .dilation(f.integer("dilation"))
+                .groups(f.integer("groups"))
+                .reduction(f.number("reduction"))
+                .kernelNum(f.integer("kernel_num"))
+                .minChannel(f.integer("min_channel"))
+                .temperature((float) f.number("temperature"))
+                .batchNorm(f.bool("bn"))
+                .bnEps((float) f.number("bn_eps"))
+                .attentionBnEps((float) f.number("attention_bn_eps"));
+        String act = text(source, where, layer, "act");
+        try {
+            builder.activation(Activation.fromFileName(act));
+            return new LayerSpec(name, builder.build());
+        } catch (IllegalArgumentException e) {
+            throw new ModelFormatException(source, where + ": " + e.getMessage()
+                    + " (fields as in the file: in_planes, out_planes, kernel_size, stride, padding, dilation, groups,"
+                    + " reduction, kernel_num, min_channel, temperature, act, bn, bn_eps, attention_bn_eps)", e);
+        }
+    }
+
+    private static String text(String source, String where, JsonNode node, String field) {
+        JsonNode value = node.get(field);
+        if (value == null || !value.isTextual()) {
+            throw new ModelFormatException(source, where + ": field \"" + field + "\" is missing or not a string (" + value + ")");
+        }
+        return value.textValue();
+    }
+
+    private record Fields(String source, String where, JsonNode node) {
+        JsonNode require(String field) {
+            JsonNode value = node.get(field);
+            if (value == null) throw new ModelFormatException(source, where + ": field \"" + field + "\" is missing");
+            return value;
+        }
+
+        int integer(String field) {
+            JsonNode value = require(field);
+            if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+                throw new ModelFormatException(source, where + ": field \"" + field + "\" = " + value + " is not a 32-bit integer");
+            }
+            return value.intValue();
+        }
+
+        double number(String field) {
+            JsonNode value = require(field);
+            if (!value.isNumber()) throw new ModelFormatException(source, where + ": field \"" + field + "\" = " + value + " is not a number");
+            return value.doubleValue();
+        }
+
+        boolean bool(String field) {
+            JsonNode value = require(field);
+            if (!value.isBoolean()) throw new ModelFormatException(source, where + ": field \"" + field + "\" = " + value + " is not a boolean");
+            return value.booleanValue();
+        }
+    }
+}

@@ -1,0 +1,302 @@
+package org.odconv.io;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.odconv.Tensor;
+
+/**
+ * A safetensors file (8-byte little-endian header length, a JSON header, raw little-endian data) over a
+ * {@link MemorySegment}: usually a read-only memory map of the file, so tensors are views of the mapping and
+ * nothing is copied. The header is validated when opened; see {@link #open(Path)}.
+ *
+ * <p>Owns the mapping's arena when opened from a path: {@link #close()} unmaps it, after which every
+ * segment handed out is invalid. Close only when nothing borrows them.
+ */
+public final class SafeTensors implements AutoCloseable {
+    /** Headers above this size are refused before anything is allocated for them. */
+    public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
+    /** One tensor's header entry; offsets are absolute within the file. */
+    public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
+        public long elementCount() {
+            long count = 1;
+            for (long d : shape) count *= d;
+            return count;
+        }
+
+        @Override
+        public String toString() {
+            return name + " " + dtype + Arrays.toString(shape);
+        }
+    }
+
+    private final String source;
+    private final MemorySegment file;
+    private final Arena ownedArena;
+    private final Map<String, String> metadata;
+    private final Map<String, Entry> entries;
+
+    private SafeTensors(String source, MemorySegment file, Arena ownedArena, Map<String, String> metadata,
+            Map<String, Entry> entries) {
+        this.source = source;
+        this.file = file;
+        this.ownedArena = ownedArena;
+        this.metadata = metadata;
+        this.entries = entries;
+    }
+
+    /** Maps {@code path} read-only (in a shared arena, so views may be used from any thread) and parses it. */
+    public static SafeTensors open(Path path) {
+        String source = path.toString();
+        Arena arena = Arena.ofShared();
+        boolean success = false;
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = channel.size();
+            if (size < 8) {
+                throw new ModelFormatException(source, "file of " + size + " bytes is too short for a safetensors"
+                        + " header length");
+            }
+            SafeTensors result = parse(source, channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena), arena);
+            success = true;
+            return result;
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(source, "no such file", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(source, "cannot read: " + e.getMessage(), e);
+        } finally {
+            if (!success) arena.close();
+        }
+    }
+
+    /** Parses bytes already in memory (for example a resource); the caller keeps {@code bytes} valid. */
+    public static SafeTensors parse(String source, MemorySegment bytes) {
+        return parse(source, bytes, null);
+    }
+
+    private static SafeTensors parse(String source, MemorySegment file, Arena ownedArena) {
+        if (file.byteSize() < 8) {
+            throw new ModelFormatException(source, "file of " + file.byteSize() + " bytes is too short for a"
+                    + " safetensors header length");
+        }
+        long headerLength = file.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+        if (headerLength < 2 || headerLength > MAX_HEADER_BYTES) {
+            throw new ModelFormatException(source, "header length " + headerLength + " is outside [2, "
+                    + MAX_HEADER_BYTES + "]");
+        }
+        if (8 + headerLength > file.byteSize()) {
+            throw new ModelFormatException(source, "header length " + headerLength + " runs past the end of the "
+                    + file.byteSize() + "-byte file");
+        }
+        byte[] headerBytes = file.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
+        String headerText;
+        try {
+            headerText = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(headerBytes)).toString();
+        } catch (CharacterCodingException e) {
+            throw new ModelFormatException(source, "header is not valid UTF-8", e);
+        }
+        JsonNode header;
+        try {
+            header = JSON.readTree(headerText);
+        } catch (JsonProcessingException e) {
+            throw new ModelFormatException(source, "header is not valid JSON: " + e.getOriginalMessage(), e);
+        }
+        if (header == null || !header.isObject()) {
+            throw new ModelFormatException(source, "header is not a JSON object");
+        }
+        long dataStart = 8 + headerLength;
+        long dataSize = file.byteSize() - dataStart;
+        Map<String, String> metadata = new LinkedHashMap<>();
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> field = it.next();
+            if (field.getKey().equals("__metadata__")) {
+                parseMetadata(source, field.getValue(), metadata);
+            } else {
+                Entry entry = parseEntry(source, field.getKey(), field.getValue(), dataStart, dataSize);
+                entries.put(entry.name(), entry);
+            }
+        }
+        return new SafeTensors(source, file, ownedArena, Collections.unmodifiableMap(metadata),
+                Collections.unmodifiableMap(entries));
+    }
+
+    private static void parseMetadata(String source, JsonNode node, Map<String, String> out) {
+        if (!node.isObject()) throw new ModelFormatException(source, "__metadata__ is not a JSON object");
+        node.fields().forEachRemaining(e -> {
+            if (!e.getValue().isTextual()) {
+                throw new ModelFormatException(source, "__metadata__ value of \"" + e.getKey() + "\" is not a string");
+            }
+            out.put(e.getKey(), e.getValue().textValue());
+        });
+    }
+
+    private static Entry parseEntry(String source, String name, JsonNode node, long dataStart, long dataSize) {
+        String where = "tensor \"" + name + "\"";
+        if (!node.isObject()) throw new ModelFormatException(source, where + ": entry is not a JSON object");
+        JsonNode dtypeNode = node.get("dtype");
+        if (dtypeNode == null || !dtypeNode.isTextual()) {
+            throw new ModelFormatException(source, where + ": \"dtype\" is missing or not a string");
+        }
+        DType dtype = DType.parse(dtypeNode.textValue());
+        if (dtype == null) throw new ModelFormatException(source, where + ": unknown dtype \"" + dtypeNode.textValue() + "\"");
+        JsonNode shapeNode = node.get("shape");
+        if (shapeNode == null || !shapeNode.isArray()) {
+            throw new ModelFormatException(source, where + ": \"shape\" is missing or not an array");
+        }
+        long[] shape = new long[shapeNode.size()];
+        long count = 1;
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = shapeNode.get(i);
+            if (!d.isIntegralNumber() || !d.canConvertToLong() || d.longValue() < 0) {
+                throw new ModelFormatException(source, where + ": shape " + shapeNode + " has an invalid dimension");
+            }
+            shape[i] = d.longValue();
+            count = shape[i] != 0 && count > Long.MAX_VALUE / shape[i] ? Long.MAX_VALUE : count * shape[i];
+        }
+        JsonNode offsets = node.get("data_offsets");
+        if (offsets == null || !offsets.isArray() || offsets.size() != 2 || !offsets.get(0).canConvertToLong()
+                || !offsets.get(1).canConvertToLong() || !offsets.get(0).isIntegralNumber()
+                || !offsets.get(1).isIntegralNumber()) {
+            throw new ModelFormatException(source, where + ": \"data_offsets\" must be two integers");
+        }
+        long begin = offsets.get(0).longValue();
+        long end = offsets.get(1).longValue();
+        if (begin < 0 || end < begin || end > dataSize) {
+            throw new ModelFormatException(source, where + ": data_offsets [" + begin + ", " + end
+                    + "] are outside the " + dataSize + "-byte data section");
+        }
+        if (count > Long.MAX_VALUE / dtype.byteSize() || end - begin != count * dtype.byteSize()) {
+            throw new ModelFormatException(source, where + ": data_offsets [" + begin + ", " + end + "] span "
+                    + (end - begin) + " bytes but " + dtype + Arrays.toString(shape) + " needs "
+                    + (count > Long.MAX_VALUE / dtype.byteSize() ? "more" : count * dtype.byteSize()));
+        }
+        return new Entry(name, dtype, shape, dataStart + begin, dataStart + end);
+    }
+
+    /** Where the data came from, for messages. */
+    public String source() {
+        return source;
+    }
+
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** Tensor entries in header order. */
+    public Map<String, Entry> entries() {
+        return entries;
+    }
+
+    /** The entry, or a {@link ModelFormatException} naming the file and the missing tensor. */
+    public Entry entry(String name) {
+        Entry e = entries.get(name);
+        if (e == null) throw new ModelFormatException(source, "tensor \"" + name + "\" is missing");
+        return e;
+    }
+
+    /** A view of a tensor's bytes (no copy). */
+    public MemorySegment data(Entry entry) {
+        return file.asSlice(entry.begin(), entry.end() - entry.begin());
+    }
+
+    /**
+     * A rank-4 F32 tensor as an NCHW {@link Tensor} viewing the file's memory (no copy).
+     *
+     * @throws ModelFormatException naming the file and tensor when it is missing, not F32 or not rank 4
+     */
+    public Tensor tensor(String name) {
+        Entry e = entry(name);
+        if (e.dtype() != DType.F32) {
+            throw new ModelFormatException(source, "tensor \"" + name + "\" is " + e.dtype() + ", expected F32");
+        }
+        long[] s = e.shape();
+        if (s.length != 4) {
+            throw new ModelFormatException(source, "tensor \"" + name + "\" has shape " + Arrays.toString(s)
+                    + ", expected rank 4 (NCHW)");
+        }
+        try {
+            return Tensor.wrap(data(e), s[0], s[1], s[2], s[3]);
+        } catch (IllegalArgumentException ex) {
+            throw new ModelFormatException(source, "tensor \"" + name + "\": " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Unmaps the file if this object mapped it. Idempotent. */
+    @Override
+    public void close() {
+        if (ownedArena != null && ownedArena.scope().isAlive()) ownedArena.close();
+    }
+
+    /**
+     * Writes F32 tensors (in map order) and string metadata as a safetensors file, atomically: into a
+     * temporary file beside {@code path}, then renamed over it, so a failure never leaves a partial file.
+     */
+    public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        ObjectNode header = JSON.createObjectNode();
+        if (!metadata.isEmpty()) {
+            ObjectNode meta = header.putObject("__metadata__");
+            metadata.forEach(meta::put);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            ObjectNode entry = header.putObject(e.getKey());
+            entry.put("dtype", DType.F32.name());
+            var shape = entry.putArray("shape");
+            for (long d : e.getValue().shape()) shape.add(d);
+            long bytes = e.getValue().segment().byteSize();
+            entry.putArray("data_offsets").add(offset).add(offset + bytes);
+            offset += bytes;
+        }
+        byte[] json = JSON.writeValueAsBytes(header);
+        int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as the reference writer does
+        byte[] headerBytes = Arrays.copyOf(json, padded);
+        Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
+
+        Path absolute = path.toAbsolutePath();
+        Path temporary = java.nio.file.Files.createTempFile(absolute.getParent(), "." + absolute.getFileName(), ".tmp");
+        try {
+            try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING); Arena arena = Arena.ofConfined()) {
+                long total = 8 + padded + offset;
+                MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
+                out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, padded);
+                MemorySegment.copy(headerBytes, 0, out, ValueLayout.JAVA_BYTE, 8, padded);
+                long position = 8 + padded;
+                for (Tensor t : tensors.values()) {
+                    MemorySegment.copy(t.segment(), 0, out, position, t.segment().byteSize());
+                    position += t.segment().byteSize();
+                }
+                out.force();
+            }
+            java.nio.file.Files.move(temporary, absolute, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            java.nio.file.Files.deleteIfExists(temporary);
+        }
+    }
+}
