@@ -89,10 +89,17 @@ public final class ModelMetadata {
             builder.activation(Activation.fromFileName(act));
             return new LayerSpec(name, builder.build());
         } catch (IllegalArgumentException e) {
-            throw new ModelFormatException(source, where + ": " + e.getMessage()
-                    + " (fields as in the file: in_planes, out_planes, kernel_size, stride, padding, dilation, groups,"
-                    + " reduction, kernel_num, min_channel, temperature, act, bn, bn_eps, attention_bn_eps)", e);
+            throw new ModelFormatException(source, where + ": " + inFileNames(e.getMessage()), e);
         }
+    }
+
+    /** ODConv2dConfig names its fields in Java style; a file's reader should see the file's names. */
+    private static String inFileNames(String message) {
+        String[][] names = {{"inPlanes", "in_planes"}, {"outPlanes", "out_planes"}, {"kernelSize", "kernel_size"},
+                {"kernelNum", "kernel_num"}, {"minChannel", "min_channel"}, {"attentionBnEps", "attention_bn_eps"},
+                {"bnEps", "bn_eps"}};
+        for (String[] n : names) message = message.replaceAll("\\b" + n[0] + "\\b", n[1]);
+        return message;
     }
 
     private static String text(String source, String where, JsonNode node, String field) {

@@ -1,0 +1,69 @@
+package org.odconv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import org.odconv.io.SafeTensors;
+
+/** The native path, and the Java reference, against outputs PyTorch computed with the seed module. */
+class GoldenTest {
+    static List<Path> cases() throws IOException {
+        return GoldenFiles.cases();
+    }
+
+    @Test
+    void everyDimensionHasACase() throws IOException {
+        assertTrue(cases().size() >= 25, "golden cases missing: " + cases());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void nativeForwardMatchesPyTorch(Path dir) {
+        for (int threads : new int[] {0, 1}) {
+            try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
+                 SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
+                 SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+                model.setNumThreads(threads);
+                Tensor want = expected.tensor("output");
+                try (Tensor got = model.forward(input.tensor("input"))) {
+                    assertArrayEquals(want.shape(), got.shape(), dir + ": output shape");
+                    Comparison.assertClose(Comparison.toDouble(want.toArray()), got.toArray(),
+                            dir.getFileName() + " (threads " + threads + ")");
+                }
+            }
+        }
+    }
+
+    /** Keeps the reference honest: it must reproduce PyTorch before it may judge the native path. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void javaReferenceMatchesPyTorch(Path dir) {
+        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
+             SafeTensors file = SafeTensors.open(dir.resolve("model.safetensors"));
+             SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
+             SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+            Tensor x = input.tensor("input");
+            float[] activations = x.toArray();
+            int n = (int) x.batch(), h = (int) x.height(), w = (int) x.width();
+            for (ODConvModel.Layer layer : model.layers()) {
+                ODConv2dConfig config = layer.conv().config();
+                double[] out = ReferenceODConv.forward(config, GoldenFiles.parameters(file, layer.name(), config),
+                        activations, n, h, w);
+                h = (int) config.outputExtent(h, "height");
+                w = (int) config.outputExtent(w, "width");
+                activations = new float[out.length];
+                for (int i = 0; i < out.length; i++) activations[i] = (float) out[i];
+            }
+            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), activations,
+                    dir.getFileName() + " (Java reference)");
+        }
+    }
+}

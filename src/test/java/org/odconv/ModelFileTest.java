@@ -1,0 +1,77 @@
+package org.odconv;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.function.Consumer;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.odconv.io.ModelFormatException;
+import org.odconv.io.SafeTensorsFiles;
+
+/** Loading model files: what they hold, and every refusal naming the file, layer, tensor or field. */
+class ModelFileTest {
+    private static final Path CHAIN = GoldenFiles.root().resolve("chain3/model.safetensors");
+
+    @TempDir
+    Path dir;
+
+    private String refusal(Consumer<ObjectNode> edit) throws IOException {
+        Path file = SafeTensorsFiles.rewrite(CHAIN, dir.resolve("edited.safetensors"), edit);
+        ModelFormatException e = assertThrows(ModelFormatException.class, () -> ODConvModel.load(file).close());
+        assertEquals(file.toString(), e.source());
+        return e.getMessage().substring(file.toString().length() + 2);
+    }
+
+    @Test
+    void loadsLayersInOrderWithTheirConfigs() {
+        try (ODConvModel model = ODConvModel.load(CHAIN)) {
+            List<String> names = model.layers().stream().map(ODConvModel.Layer::name).toList();
+            assertEquals(List.of("model.0", "model.1", "model.2"), names);
+            ODConv2dConfig depthwise = model.layer("model.1").config();
+            assertEquals(32, depthwise.groups());
+            assertEquals(2, depthwise.stride());
+            assertEquals(Activation.RELU, model.layer("model.2").config().activation());
+            var e = assertThrows(IllegalArgumentException.class, () -> model.layer("model.9"));
+            assertTrue(e.getMessage().contains("layers: [model.0, model.1, model.2]"), e.getMessage());
+        }
+    }
+
+    @Test
+    void refusesModelsThatDoNotMatchTheirMetadata() throws IOException {
+        assertEquals("__metadata__ has no \"odconv\" entry; this is not an odconv model file",
+                refusal(h -> h.remove("__metadata__")));
+        assertEquals("tensor \"model.0.attention.spatial_fc.bias\" is missing",
+                refusal(h -> h.remove("model.0.attention.spatial_fc.bias")));
+        assertEquals("layer \"model.0\": field \"kernel_num\" is missing",
+                refusal(SafeTensorsFiles.editLayer(0, l -> l.remove("kernel_num"))));
+        assertEquals("layer \"model.0\": field \"stride\" = \"2\" is not a 32-bit integer",
+                refusal(SafeTensorsFiles.editLayer(0, l -> l.put("stride", "2"))));
+        assertTrue(refusal(SafeTensorsFiles.editLayer(0, l -> l.put("groups", 3)))
+                .startsWith("layer \"model.0\": groups = 3 does not divide in_planes = 16"));
+        assertEquals("layer \"model.0\": attention_bn_eps = -1.0 must be finite and > 0",
+                refusal(SafeTensorsFiles.editLayer(0, l -> l.put("attention_bn_eps", -1.0))));
+        assertTrue(refusal(SafeTensorsFiles.editLayer(2, l -> l.put("act", "gelu")))
+                .startsWith("layer \"model.2\": unknown activation \"gelu\""));
+        assertEquals("layer \"model.2\": in_planes = 16 but the previous layer \"model.1\" has out_planes = 32",
+                refusal(SafeTensorsFiles.editLayer(2, l -> l.put("in_planes", 16))));
+        assertEquals("tensor \"model.0.weight\" has shape [2, 32, 16, 3, 3], layer \"model.0\" needs [3, 32, 16, 3, 3]",
+                refusal(SafeTensorsFiles.editLayer(0, l -> l.put("kernel_num", 3))));
+        assertTrue(refusal(SafeTensorsFiles.editLayer(0, l -> l.put("bn", false)))
+                .startsWith("tensor \"model.0.bn.weight\" is not used by layer \"model.0\""));
+        assertEquals("tensor \"model.2.weight\" is F16, expected F32",
+                refusal(h -> ((ObjectNode) h.get("model.2.weight")).put("dtype", "F16")
+                        .set("shape", ((ArrayNode) h.get("model.2.weight").get("shape")).add(2))));
+        assertEquals("odconv.format_version = 2 is not supported (expected 1)", refusal(h ->
+                ((ObjectNode) h.get("__metadata__")).put("odconv", "{\"format_version\":2,\"layers\":[]}")));
+    }
+}

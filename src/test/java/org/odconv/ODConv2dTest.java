@@ -1,0 +1,211 @@
+package org.odconv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import org.junit.jupiter.api.Test;
+
+/** The Java API's contract: validation, shapes, lifecycle, threads. */
+class ODConv2dTest {
+    private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(16, 24, 3).kernelNum(2).build();
+
+    private static Map<Parameter, float[]> randomParameters(ODConv2dConfig config, long seed) {
+        Random random = new Random(seed);
+        Map<Parameter, float[]> values = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            if (!p.isPresent(config)) continue;
+            float[] v = new float[(int) p.elementCount(config)];
+            for (int i = 0; i < v.length; i++) v[i] = 0.5f + random.nextFloat();
+            values.put(p, v);
+        }
+        return values;
+    }
+
+    private static float[] randomInput(int count, long seed) {
+        Random random = new Random(seed);
+        float[] v = new float[count];
+        for (int i = 0; i < v.length; i++) v[i] = random.nextFloat() * 4 - 2;
+        return v;
+    }
+
+    @Test
+    void configDefaultsAreTheSeeds() {
+        ODConv2dConfig c = ODConv2dConfig.builder(64, 64, 3).build();
+        assertEquals(1, c.stride());
+        assertEquals(1, c.padding());
+        assertEquals(1, c.dilation());
+        assertEquals(1, c.groups());
+        assertEquals(0.0625, c.reduction());
+        assertEquals(1, c.kernelNum());
+        assertEquals(16, c.minChannel());
+        assertEquals(1.0f, c.temperature());
+        assertEquals(Activation.SILU, c.activation());
+        assertTrue(c.batchNorm());
+        assertEquals(1e-5f, c.bnEps());
+        assertEquals(1e-5f, c.attentionBnEps());
+        assertEquals(16, c.attentionChannels());
+        assertEquals(32, ODConv2dConfig.builder(512, 512, 3).build().attentionChannels());
+        assertEquals(17, ODConv2dConfig.builder(70, 70, 3).reduction(0.25).build().attentionChannels());
+    }
+
+    @Test
+    void invalidConfigsNameTheFieldAndValue() {
+        var e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).groups(5).build());
+        assertEquals("groups = 5 does not divide inPlanes = 16", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 20, 3).groups(8).build());
+        assertEquals("groups = 8 does not divide outPlanes = 20", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(0, 24, 3).build());
+        assertTrue(e.getMessage().startsWith("inPlanes = 0 is out of range"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).temperature(0).build());
+        assertEquals("temperature = 0.0 must be finite and > 0", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).bnEps(Float.NaN).build());
+        assertEquals("bnEps = NaN must be finite and > 0", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).padding(-1).build());
+        assertTrue(e.getMessage().startsWith("padding = -1"), e.getMessage());
+        assertDoesNotThrow(() -> ODConv2dConfig.builder(16, 24, 3).batchNorm(false).bnEps(0).build());
+    }
+
+    @Test
+    void weightsMustMatchTheConfig() {
+        Map<Parameter, float[]> values = randomParameters(CONFIG, 1);
+        try (Arena arena = Arena.ofConfined()) {
+            Map<Parameter, float[]> missing = new EnumMap<>(values);
+            missing.remove(Parameter.SPATIAL_FC_BIAS);
+            var e = assertThrows(IllegalArgumentException.class, () -> ODConv2dWeights.copyOf(CONFIG, missing, arena));
+            assertEquals("parameter attention.spatial_fc.bias is missing", e.getMessage());
+
+            Map<Parameter, float[]> wrongSize = new EnumMap<>(values);
+            wrongSize.put(Parameter.BN_VAR, new float[23]);
+            e = assertThrows(IllegalArgumentException.class, () -> ODConv2dWeights.copyOf(CONFIG, wrongSize, arena));
+            assertEquals("parameter bn.running_var has 92 bytes, expected 96 (float32 [24])", e.getMessage());
+
+            ODConv2dConfig depthwise = ODConv2dConfig.builder(8, 8, 3).groups(8).build();
+            Map<Parameter, float[]> extra = randomParameters(depthwise, 2);
+            extra.put(Parameter.FILTER_FC_BIAS, new float[8]);
+            e = assertThrows(IllegalArgumentException.class, () -> ODConv2dWeights.copyOf(depthwise, extra, arena));
+            assertTrue(e.getMessage().startsWith("parameter attention.filter_fc.bias is given but"), e.getMessage());
+        }
+    }
+
+    @Test
+    void forwardChecksShapes() {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 3), arena));
+             Tensor wrongChannels = Tensor.allocate(1, 8, 5, 5);
+             Tensor input = Tensor.allocate(2, 16, 5, 7);
+             Tensor wrongOutput = Tensor.allocate(2, 24, 5, 6)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(wrongChannels));
+            assertEquals("input has 8 channels, layer expects inPlanes = 16 (input shape [1, 8, 5, 5])", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> layer.forward(input, wrongOutput));
+            assertEquals("output shape [2, 24, 5, 6] does not match [2, 24, 5, 7] for input [2, 16, 5, 7]", e.getMessage());
+            assertArrayEquals(new long[] {2, 24, 5, 7}, layer.outputShape(2, 5, 7));
+        }
+        ODConv2dConfig unpadded = CONFIG.toBuilder().padding(0).dilation(2).build();
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(unpadded, randomParameters(unpadded, 4), arena));
+             Tensor small = Tensor.allocate(1, 16, 4, 9)) {
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(small));
+            assertEquals("input height = 4 is too small: with padding 0 it must be at least 5 for kernelSize 3 and"
+                    + " dilation 2", e.getMessage());
+        }
+    }
+
+    @Test
+    void forwardWritesEveryOutputElement() {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 5), arena));
+             Tensor input = Tensor.copyOf(randomInput(2 * 16 * 9 * 11, 6), 2, 16, 9, 11);
+             Tensor output = Tensor.allocate(2, 24, 9, 11)) {
+            output.segment().fill((byte) 0xFF);  // NaN everywhere
+            layer.forward(input, output);
+            for (float v : output.toArray()) assertFalse(Float.isNaN(v), "unwritten output element");
+        }
+    }
+
+    @Test
+    void closeIsIdempotentAndUseAfterCloseThrows() {
+        try (Arena arena = Arena.ofConfined(); Tensor input = Tensor.allocate(1, 16, 4, 4)) {
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 7), arena));
+            layer.close();
+            layer.close();
+            assertTrue(layer.isClosed());
+            var e = assertThrows(IllegalStateException.class, () -> layer.forward(input));
+            assertEquals("ODConv2d layer is closed", e.getMessage());
+            assertThrows(IllegalStateException.class, () -> layer.setNumThreads(1));
+        }
+    }
+
+    @Test
+    void tensorContract() {
+        Tensor t = Tensor.copyOf(new float[] {1, 2, 3, 4, 5, 6}, 1, 2, 1, 3);
+        assertEquals(5f, t.get(0, 1, 0, 1));
+        t.set(0, 0, 0, 2, 9f);
+        assertArrayEquals(new float[] {1, 2, 9, 4, 5, 6}, t.toArray());
+        assertThrows(IndexOutOfBoundsException.class, () -> t.get(0, 2, 0, 0));
+        t.close();
+        t.close();
+        assertThrows(IllegalStateException.class, t::toArray);
+        var e = assertThrows(IllegalArgumentException.class, () -> Tensor.copyOf(new float[5], 1, 2, 1, 3));
+        assertEquals("values.length = 5 but shape [1, 2, 1, 3] holds 6", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensor.wrap(MemorySegment.ofArray(new float[6]), 1, 2, 1, 3));
+        assertTrue(e.getMessage().startsWith("Tensor.wrap needs a native segment"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Tensor.allocate(1, 0, 1, 1));
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor borrowed = Tensor.allocate(arena, 1, 1, 2, 2);
+            MemorySegment memory = borrowed.segment();
+            borrowed.close();
+            assertTrue(memory.scope().isAlive(), "closing a borrowing tensor must not free its arena's memory");
+        }
+    }
+
+    @Test
+    void concurrentForwardsMatchASingleThread() throws Exception {
+        float[] data = randomInput(2 * 16 * 12 * 12, 8);
+        try (Arena arena = Arena.ofShared();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 9), arena));
+             Tensor input = Tensor.copyOf(data, 2, 16, 12, 12);
+             Tensor single = layer.forward(input)) {
+            float[] expected = single.toArray();
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<float[]>> results = new ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    results.add(pool.submit(() -> {
+                        float[] last = null;
+                        try (Tensor out = Tensor.allocate(2, 24, 12, 12)) {
+                            for (int i = 0; i < 50; i++) {
+                                layer.forward(input, out);
+                                last = out.toArray();
+                            }
+                        }
+                        return last;
+                    }));
+                }
+                for (Future<float[]> r : results) assertArrayEquals(expected, r.get());
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
+    void libraryReportsItsVersionAndBackend() {
+        assertEquals("0.1.0", Odconv.version());
+        assertTrue(Odconv.backend().startsWith("oneDNN 3."), Odconv.backend());
+    }
+}

@@ -1,0 +1,85 @@
+package org.odconv;
+
+import java.lang.foreign.Arena;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * The native path against the Java reference over many random configurations and sizes. The seed is
+ * printed; rerun one with -Dodconv.test.seed=N.
+ */
+class RandomConfigurationTest {
+    private static final int CONFIGURATIONS = 300;
+
+    @Test
+    void nativeMatchesReferenceOnRandomConfigurations() {
+        long seed = Long.getLong("odconv.test.seed", System.nanoTime());
+        System.out.println("RandomConfigurationTest seed = " + seed + " (rerun: -Dodconv.test.seed=" + seed + ")");
+        SplittableRandom random = new SplittableRandom(seed);
+        for (int i = 0; i < CONFIGURATIONS; i++) {
+            runOne(random, "seed " + seed + ", configuration " + i);
+        }
+    }
+
+    private static void runOne(SplittableRandom random, String label) {
+        int groups = pick(random, 1, 1, 1, 2, 3, 4);
+        boolean depthwise = random.nextInt(6) == 0;
+        int inPlanes = depthwise ? groups * random.nextInt(1, 9) : groups * random.nextInt(1, 12);
+        int outPlanes = depthwise ? inPlanes : groups * random.nextInt(1, 12);
+        if (depthwise) groups = inPlanes;
+        int kernelSize = pick(random, 1, 1, 2, 3, 3, 3, 4, 5);
+        int dilation = random.nextInt(4) == 0 ? 2 : 1;
+        ODConv2dConfig config = ODConv2dConfig.builder(inPlanes, outPlanes, kernelSize)
+                .stride(random.nextInt(1, 4))
+                .padding(random.nextInt(3) == 0 ? random.nextInt(0, 4) : kernelSize / 2)
+                .dilation(dilation)
+                .groups(groups)
+                .kernelNum(random.nextInt(1, 5))
+                .reduction(pick(random, 0.0625, 0.25, 0.5, 1.0))
+                .minChannel(random.nextInt(1, 20))
+                .temperature((float) pick(random, 1.0, 1.0, 0.5, 3.0, 30.0))
+                .activation(Activation.values()[random.nextInt(3)])
+                .batchNorm(random.nextInt(4) != 0)
+                .bnEps((float) pick(random, 1e-5, 1e-3))
+                .attentionBnEps((float) pick(random, 1e-5, 1e-3))
+                .build();
+        int receptive = dilation * (kernelSize - 1) + 1;
+        int minimum = Math.max(1, receptive - 2 * config.padding());
+        int n = random.nextInt(1, 4);
+        int h = minimum + random.nextInt(0, 12);
+        int w = minimum + random.nextInt(0, 12);
+
+        Map<Parameter, float[]> values = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            if (!p.isPresent(config)) continue;
+            float[] v = new float[(int) p.elementCount(config)];
+            boolean positive = p == Parameter.BN_VAR || p == Parameter.ATTENTION_BN_VAR;
+            for (int i = 0; i < v.length; i++) {
+                v[i] = positive ? (float) random.nextDouble(0.2, 2.0) : (float) random.nextDouble(-1.0, 1.0);
+            }
+            values.put(p, v);
+        }
+        float[] input = new float[n * inPlanes * h * w];
+        for (int i = 0; i < input.length; i++) input[i] = (float) random.nextDouble(-3.0, 3.0);
+
+        double[] expected = ReferenceODConv.forward(config, values, input, n, h, w);
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(config, values, arena));
+             Tensor x = Tensor.copyOf(input, n, inPlanes, h, w);
+             Tensor y = layer.forward(x)) {
+            Comparison.assertClose(expected, y.toArray(), label + ": " + config + " input " + n + "x" + inPlanes + "x"
+                    + h + "x" + w);
+        }
+    }
+
+    private static int pick(SplittableRandom random, int... choices) {
+        return choices[random.nextInt(choices.length)];
+    }
+
+    private static double pick(SplittableRandom random, double... choices) {
+        return choices[random.nextInt(choices.length)];
+    }
+}

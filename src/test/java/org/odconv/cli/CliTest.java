@@ -1,0 +1,114 @@
+package org.odconv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.odconv.io.SafeTensors;
+
+class CliTest {
+    @TempDir
+    Path dir;
+
+    record Result(int code, String out, String err) {}
+
+    static Result odconv(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    static Path golden(String name) {
+        try {
+            return Path.of(CliTest.class.getResource("/golden/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void assertOneLineError(Result r, String expectedFragment) {
+        assertTrue(r.code() != 0, "exit code");
+        assertTrue(r.err().strip().lines().count() == 1, "one line on stderr: " + r.err());
+        assertTrue(r.err().contains(expectedFragment), r.err());
+    }
+
+    @Test
+    void runReproducesPyTorchsOutput() {
+        Path output = dir.resolve("y.safetensors");
+        Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("wrote output [2, 24, 6, 6] to " + output), r.out());
+        try (SafeTensors got = SafeTensors.open(output);
+             SafeTensors want = SafeTensors.open(golden("chain3/expected.safetensors"))) {
+            float[] actual = got.tensor("output").toArray();
+            float[] expected = want.tensor("output").toArray();
+            assertEquals(expected.length, actual.length);
+            double scale = 1;
+            for (float e : expected) scale = Math.max(scale, Math.abs(e));
+            for (int i = 0; i < expected.length; i++) {
+                assertEquals(expected[i], actual[i], 1e-4 * scale, "element " + i);
+            }
+        }
+    }
+
+    @Test
+    void runFailuresAreOneLineAndLeaveNoOutput() throws Exception {
+        Path output = dir.resolve("y.safetensors");
+        Path missing = dir.resolve("nope.safetensors");
+        Result r = odconv("run", "--model", missing.toString(), "--input", golden("chain3/input.safetensors").toString(),
+                "--output", output.toString());
+        assertOneLineError(r, "odconv: " + missing + ": no such file");
+
+        r = odconv("run", "--model", golden("groups4_odd/model.safetensors").toString(), "--input",
+                golden("basic_k3/input.safetensors").toString(), "--output", output.toString());
+        assertOneLineError(r, "odconv: input has 16 channels, layer expects inPlanes = 20");
+
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/model.safetensors").toString(), "--output", output.toString());
+        assertOneLineError(r, "chain3/model.safetensors: tensor \"input\" is missing");
+
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device", "cuda:0");
+        assertOneLineError(r, "odconv: device \"cuda:0\" is not supported by this build; use cpu");
+
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString());
+        assertEquals(2, r.code());
+        assertOneLineError(r, "Missing required options");
+
+        assertFalse(Files.exists(output), "a failed run must not leave an output file");
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "nor a temporary file");
+        }
+    }
+
+    @Test
+    void infoListsLayersAndParameterCounts() {
+        Result r = odconv("info", "--model", golden("chain3/model.safetensors").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("3 layers"), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("model.1 ") && l.contains(" 32 ") && l.endsWith("1689")),
+                r.out());
+        assertTrue(r.out().contains("total parameters: 14748"), r.out());
+    }
+
+    @Test
+    void demoMatchesItsBundledPyTorchOutput() {
+        Result r = odconv("demo", "--iterations", "3", "--threads", "1");
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().contains(": MATCH"), r.out());
+        assertTrue(r.out().contains("input [1, 16, 24, 24] -> output [1, 32, 12, 12]"), r.out());
+        assertArrayEquals(new String[0], r.err().lines().toArray());
+    }
+}

@@ -1,0 +1,106 @@
+package org.odconv.io;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import org.odconv.Tensor;
+
+class SafeTensorsTest {
+    @TempDir
+    Path dir;
+
+    private ModelFormatException refused(Path file) {
+        return assertThrows(ModelFormatException.class, () -> SafeTensors.open(file).close());
+    }
+
+    @Test
+    void writeThenReadRoundTrips() throws IOException {
+        Path file = dir.resolve("t.safetensors");
+        try (Tensor a = Tensor.copyOf(new float[] {1, 2, 3, 4, 5, 6}, 1, 2, 1, 3);
+             Tensor b = Tensor.copyOf(new float[] {-1.5f}, 1, 1, 1, 1)) {
+            Map<String, Tensor> tensors = new LinkedHashMap<>();
+            tensors.put("a", a);
+            tensors.put("b", b);
+            SafeTensors.write(file, tensors, Map.of("k", "v"));
+        }
+        try (SafeTensors read = SafeTensors.open(file)) {
+            assertEquals(Map.of("k", "v"), read.metadata());
+            assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, read.tensor("a").toArray());
+            assertArrayEquals(new long[] {1, 1, 1, 1}, read.tensor("b").shape());
+            assertEquals(-1.5f, read.tensor("b").get(0, 0, 0, 0));
+            assertEquals((Files.size(file) - 8 - 24 - 4) % 8, 0, "data section starts 8-byte aligned");
+        }
+        try (var files = Files.list(dir)) {
+            assertEquals(1, files.count(), "no temporary file may remain");
+        }
+    }
+
+    @Test
+    void refusesMalformedFilesNamingTheFileAndProblem() throws IOException {
+        Path f = dir.resolve("bad.safetensors");
+        Files.write(f, new byte[] {1, 2, 3});
+        assertEquals(f + ": file of 3 bytes is too short for a safetensors header length", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, 200_000_000L, "{}", new byte[0]);
+        assertEquals(f + ": header length 200000000 is outside [2, 104857600]", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, 4096, "{}", new byte[0]);
+        assertEquals(f + ": header length 4096 runs past the end of the 10-byte file", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"a\": ", new byte[0]);
+        assertTrue(refused(f).getMessage().startsWith(f + ": header is not valid JSON"));
+
+        SafeTensorsFiles.write(f, "[1, 2]", new byte[0]);
+        assertEquals(f + ": header is not a JSON object", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"x\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]);
+        assertEquals(f + ": tensor \"x\": unknown dtype \"Q7\"", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", new byte[4]);
+        assertEquals(f + ": tensor \"x\": data_offsets [0, 4] span 4 bytes but F32[2] needs 8", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[4]);
+        assertEquals(f + ": tensor \"x\": data_offsets [4, 8] are outside the 4-byte data section", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", new byte[4]);
+        assertEquals(f + ": tensor \"x\": shape [-1] has an invalid dimension", refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[4]);
+        assertTrue(refused(f).getMessage().contains("Duplicate field 'x'"), refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"__metadata__\":{\"odconv\":3}}", new byte[0]);
+        assertEquals(f + ": __metadata__ value of \"odconv\" is not a string", refused(f).getMessage());
+
+        Path missing = dir.resolve("missing.safetensors");
+        assertEquals(missing + ": no such file", refused(missing).getMessage());
+    }
+
+    @Test
+    void tensorAccessChecksTypeAndRank() throws IOException {
+        Path f = SafeTensorsFiles.write(dir.resolve("t.safetensors"),
+                "{\"h\":{\"dtype\":\"F16\",\"shape\":[1,1,1,2],\"data_offsets\":[0,4]},"
+                        + "\"v\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[4,16]}}", new byte[16]);
+        try (SafeTensors file = SafeTensors.open(f)) {
+            assertEquals(f + ": tensor \"h\" is F16, expected F32",
+                    assertThrows(ModelFormatException.class, () -> file.tensor("h")).getMessage());
+            assertEquals(f + ": tensor \"v\" has shape [3], expected rank 4 (NCHW)",
+                    assertThrows(ModelFormatException.class, () -> file.tensor("v")).getMessage());
+            assertEquals(f + ": tensor \"input\" is missing",
+                    assertThrows(ModelFormatException.class, () -> file.tensor("input")).getMessage());
+            assertFalse(file.entries().isEmpty());
+        }
+    }
+}
