@@ -12,6 +12,13 @@ namespace {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
+float dot(const float *a, const float *b, int32_t n) {
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int32_t i = 0; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
 // Pool and trunk work is split across threads only when it is large enough to pay for the fork.
 constexpr int64_t kParallelThreshold = 1 << 15;
 
@@ -80,19 +87,13 @@ void Attention::compute(const float *x, int64_t spatial_size, AttentionVectors &
 
     float *hidden = v.hidden.data();
     for (int32_t a = 0; a < width_; ++a) {
-        const float *row = trunk_weight_.data() + size_t(a) * in_planes_;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int32_t i = 0; i < in_planes_; ++i) sum += row[i] * pooled[i];
+        const float sum = dot(trunk_weight_.data() + size_t(a) * in_planes_, pooled, in_planes_);
         hidden[a] = std::max(sum + trunk_bias_[a], 0.0f);
     }
 
     float *logits = v.logits.data();
     for (int32_t r = 0; r < rows_; ++r) {
-        const float *row = head_weight_.data() + size_t(r) * width_;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int32_t a = 0; a < width_; ++a) sum += row[a] * hidden[a];
+        const float sum = dot(head_weight_.data() + size_t(r) * width_, hidden, width_);
         logits[r] = (sum + head_bias_[r]) / temperature_;
     }
 
