@@ -10,7 +10,8 @@
  *   On failure, odconv_last_error_message() describes the failure on the calling thread.
  * - No C++ exception, abort() or exit() ever crosses this boundary.
  * - Handles are opaque; every *_create has a *_destroy that accepts NULL.
- * - Tensors are dense, contiguous, float32, NCHW, in host memory.
+ * - Tensors are dense, contiguous, float32, in host memory, NCHW or NHWC (odconv_layout); shapes are
+ *   always given as (batch, channels, height, width) whatever the memory order.
  *
  * Threading rules
  * - odconv_layer_forward and odconv_layer_output_shape may run concurrently on the same layer from
@@ -65,6 +66,12 @@ typedef enum odconv_activation {
     /* x * sigmoid(x), PyTorch's nn.SiLU. */
     ODCONV_ACTIVATION_SILU = 2
 } odconv_activation;
+
+/* The memory order of an activation tensor. */
+typedef enum odconv_layout {
+    ODCONV_LAYOUT_NCHW = 0, /* PyTorch's default: channels planar */
+    ODCONV_LAYOUT_NHWC = 1  /* channels last: oneDNN's fastest layout on CPUs */
+} odconv_layout;
 
 /* An ODConv2d layer. Opaque. */
 typedef struct odconv_layer *odconv_layer_t;
@@ -132,6 +139,11 @@ ODCONV_API uint32_t odconv_version(void);
  */
 ODCONV_API const char *odconv_backend_description(void);
 
+/*
+ * The instruction set oneDNN's kernels use on this CPU, e.g. "avx512_core" or "avx2". Static, never NULL.
+ */
+ODCONV_API const char *odconv_cpu_isa(void);
+
 /* A static, NUL-terminated name for a status, e.g. "invalid argument". Never NULL. */
 ODCONV_API const char *odconv_status_string(odconv_status status);
 
@@ -182,14 +194,53 @@ ODCONV_API odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t
 
 /*
  * Runs the forward pass.
- * input: [batch, in_planes, height, width], BORROWED for the call only, read-only.
- * output: [batch, out_planes, out_height, out_width] (see odconv_layer_output_shape), BORROWED for the
- * call only, written entirely. input and output must not overlap.
- * The first call for a given (height, width) creates and caches the convolution primitives; later calls
- * with the same spatial size reuse them.
+ * input: (batch, in_planes, height, width) in `layout` (an odconv_layout), BORROWED for the call only,
+ * read-only. output: (batch, out_planes, out_height, out_width) in the same layout (see
+ * odconv_layer_output_shape), BORROWED for the call only, written entirely. They must not overlap.
+ * The first call for a given (height, width, layout, thread count) creates and caches the primitives;
+ * later calls reuse them.
  */
 ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height,
-                                              int64_t width, const float *input, float *output);
+                                              int64_t width, int32_t layout, const float *input, float *output);
+
+/*
+ * Benchmark support: runs `iterations` forwards back to back inside the library and writes each one's
+ * wall time in milliseconds to milliseconds[0 .. iterations - 1] (caller-owned, BORROWED for the call).
+ * Other arguments as for odconv_layer_forward. Isolates the cost of the call from Java.
+ */
+ODCONV_API odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
+                                                int32_t layout, const float *input, float *output,
+                                                int32_t iterations, double *milliseconds);
+
+/*
+ * A static convolution of a layer's shape: what a plain oneDNN convolution costs, the floor odconv is
+ * measured against. It uses the configuration's channels, kernel size, stride, padding, dilation and
+ * groups, one fixed kernel, a bias (the folded BatchNorm when has_batch_norm) and the activation as a
+ * post-op, for one fixed input shape and layout. Opaque.
+ */
+typedef struct odconv_static_conv *odconv_static_conv_t;
+
+/*
+ * Creates a static convolution for inputs (batch, in_planes, height, width) in `layout`, run with
+ * num_threads threads (0: the calling thread's OpenMP setting).
+ * weight: [out_planes, in_planes / groups, k, k]; bias: [out_planes] or NULL. Both COPIED (the weights are
+ * reordered once into the primitive's preferred layout); config copied.
+ */
+ODCONV_API odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config,
+                                                   const float *weight, const float *bias, int64_t batch,
+                                                   int64_t height, int64_t width, int32_t layout,
+                                                   int32_t num_threads);
+
+/* Destroys a static convolution. Accepts NULL. */
+ODCONV_API odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv);
+
+/*
+ * Runs it `iterations` times back to back, writing each run's wall time in milliseconds to
+ * milliseconds[0 .. iterations - 1]. input and output as for odconv_layer_forward with the creation
+ * shape; all three BORROWED for the call. Not safe to call concurrently on one static convolution.
+ */
+ODCONV_API odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output,
+                                                      int32_t iterations, double *milliseconds);
 
 /*
  * ABI self-description, for bindings that must prove they match this header.

@@ -161,13 +161,22 @@ static void test_layer_lifecycle_errors(void) {
     CHECK(odconv_layer_output_shape(layer, 0, 5, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT, "zero height");
     float in[16 * 4], out[16 * 4];
     for (int i = 0; i < 64; ++i) in[i] = 0.5f;
-    CHECK(odconv_layer_forward(layer, 0, 2, 2, in, out) == ODCONV_STATUS_INVALID_ARGUMENT, "batch 0");
+    CHECK(odconv_layer_forward(layer, 0, 2, 2, ODCONV_LAYOUT_NCHW, in, out) == ODCONV_STATUS_INVALID_ARGUMENT, "batch 0");
     CHECK(strstr(odconv_last_error_message(), "batch = 0") != NULL, "'%s'", odconv_last_error_message());
-    CHECK(odconv_layer_forward(layer, 1, 2, 2, NULL, out) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL input");
-    CHECK(odconv_layer_forward(layer, 1, 2, 2, in, in) == ODCONV_STATUS_INVALID_ARGUMENT, "in-place");
-    CHECK(odconv_layer_forward(layer, 1, (int64_t)1 << 40, (int64_t)1 << 40, in, out) == ODCONV_STATUS_INVALID_ARGUMENT,
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, ODCONV_LAYOUT_NCHW, NULL, out) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL input");
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, ODCONV_LAYOUT_NCHW, in, in) == ODCONV_STATUS_INVALID_ARGUMENT, "in-place");
+    CHECK(odconv_layer_forward(layer, 1, (int64_t)1 << 40, (int64_t)1 << 40, ODCONV_LAYOUT_NCHW, in, out) == ODCONV_STATUS_INVALID_ARGUMENT,
           "overflowing size");
-    CHECK(odconv_layer_forward(layer, 1, 2, 2, in, out) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, 7, in, out) == ODCONV_STATUS_INVALID_ARGUMENT, "bad layout");
+    CHECK(strstr(odconv_last_error_message(), "layout = 7 is not an odconv_layout") != NULL, "'%s'",
+          odconv_last_error_message());
+    double times[2];
+    CHECK(odconv_layer_benchmark(layer, 1, 2, 2, ODCONV_LAYOUT_NCHW, in, out, 0, times) ==
+              ODCONV_STATUS_INVALID_ARGUMENT, "zero iterations");
+    CHECK(odconv_layer_benchmark(layer, 1, 2, 2, ODCONV_LAYOUT_NCHW, in, out, 2, times) == ODCONV_STATUS_SUCCESS &&
+              times[0] > 0 && times[1] > 0, "benchmark: %s", odconv_last_error_message());
+    CHECK(odconv_layer_forward(layer, 1, 2, 2, ODCONV_LAYOUT_NCHW, in, out) == ODCONV_STATUS_SUCCESS, "%s",
+          odconv_last_error_message());
     CHECK(odconv_layer_destroy(layer) == ODCONV_STATUS_SUCCESS, "destroy");
 
     c.padding = 0;
@@ -194,7 +203,19 @@ static void test_abi_description(void) {
 }
 
 /* Runs one configuration against the reference; returns the max error relative to max(1, max|ref|). */
-static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads) {
+/* NCHW <-> NHWC copies of (n, c, h, w) tensors. */
+static void to_nhwc(const float *nchw, float *nhwc, int64_t n, int64_t c, int64_t h, int64_t w) {
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t p = 0; p < h * w; ++p) nhwc[(b * h * w + p) * c + ch] = nchw[(b * c + ch) * h * w + p];
+}
+static void to_nchw(const float *nhwc, float *nchw, int64_t n, int64_t c, int64_t h, int64_t w) {
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int64_t p = 0; p < h * w; ++p) nchw[(b * c + ch) * h * w + p] = nhwc[(b * h * w + p) * c + ch];
+}
+
+static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout) {
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
     odconv_status s = odconv_layer_create(&layer, &c, &w);
@@ -209,10 +230,17 @@ static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t
     double *expected = malloc(sizeof(double) * (size_t)out_count);
     for (int64_t i = 0; i < out_count; ++i) output[i] = NAN;  /* every element must be written */
     double max_error = INFINITY;
+    float *in_layout = malloc(sizeof(float) * (size_t)in_count), *out_layout = malloc(sizeof(float) * (size_t)out_count);
+    if (layout == ODCONV_LAYOUT_NHWC) to_nhwc(input, in_layout, batch, c.in_planes, h, w_in);
+    else memcpy(in_layout, input, sizeof(float) * (size_t)in_count);
+    for (int64_t i = 0; i < out_count; ++i) out_layout[i] = NAN;
     for (int repeat = 0; repeat < 2; ++repeat) {  /* the second call runs on the cached plan */
-        s = odconv_layer_forward(layer, batch, h, w_in, input, output);
+        s = odconv_layer_forward(layer, batch, h, w_in, layout, in_layout, out_layout);
         CHECK(s == ODCONV_STATUS_SUCCESS, "forward: %s", odconv_last_error_message());
     }
+    if (layout == ODCONV_LAYOUT_NHWC) to_nchw(out_layout, output, batch, c.out_planes, oh, ow);
+    else memcpy(output, out_layout, sizeof(float) * (size_t)out_count);
+    free(in_layout); free(out_layout);
     reference_forward(&c, &w, batch, h, w_in, input, expected);
     double scale = 1.0;
     for (int64_t i = 0; i < out_count; ++i) scale = fmax(scale, fabs(expected[i]));
@@ -246,8 +274,10 @@ static void test_forward_against_reference(void) {
         c.stride = cases[i].stride; c.padding = cases[i].padding; c.dilation = cases[i].dilation;
         c.groups = cases[i].groups; c.kernel_num = cases[i].kn; c.has_batch_norm = cases[i].has_bn;
         c.activation = cases[i].act; c.temperature = cases[i].t;
-        const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads);
-        CHECK(error <= 1e-5, "case %zu: relative error %g", i, error);
+        for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
+            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout);
+            CHECK(error <= 1e-5, "case %zu, layout %d: relative error %g", i, layout, error);
+        }
     }
 }
 
@@ -262,7 +292,8 @@ struct concurrent_job {
 static void *run_job(void *arg) {
     struct concurrent_job *job = arg;
     for (int i = 0; i < 20 && job->status == ODCONV_STATUS_SUCCESS; ++i)
-        job->status = odconv_layer_forward(job->layer, job->n, job->h, job->w, job->input, job->output);
+        job->status = odconv_layer_forward(job->layer, job->n, job->h, job->w, ODCONV_LAYOUT_NCHW, job->input,
+                                           job->output);
     return NULL;
 }
 
@@ -275,7 +306,7 @@ static void test_concurrent_forwards(void) {
     const int64_t n = 2, h = 14, wd = 14, count = n * 32 * h * wd;
     float *input = random_buffer(count, -1, 1);
     float *single = malloc(sizeof(float) * (size_t)count);
-    CHECK(odconv_layer_forward(layer, n, h, wd, input, single) == ODCONV_STATUS_SUCCESS, "single");
+    CHECK(odconv_layer_forward(layer, n, h, wd, ODCONV_LAYOUT_NCHW, input, single) == ODCONV_STATUS_SUCCESS, "single");
     enum { kThreads = 4 };
     pthread_t threads[kThreads];
     struct concurrent_job jobs[kThreads];
@@ -295,6 +326,53 @@ static void test_concurrent_forwards(void) {
     free_weights(&w);
 }
 
+/* The benchmark floor: a plain convolution with bias and activation, against a direct loop. */
+static void test_static_conv(void) {
+    odconv_config_t c = default_config(12, 20, 3);
+    c.groups = 2; c.stride = 2; c.activation = ODCONV_ACTIVATION_RELU;
+    const int64_t n = 2, h = 9, w = 7, oh = 5, ow = 4, ipg = 6, opg = 10;
+    float *weight = random_buffer(20 * ipg * 9, -0.5, 0.5), *bias = random_buffer(20, -0.5, 0.5);
+    float *input = random_buffer(n * 12 * h * w, -1, 1);
+    float output[2 * 20 * 5 * 4], nhwc_in[2 * 12 * 9 * 7], nhwc_out[2 * 20 * 5 * 4], from_nhwc[2 * 20 * 5 * 4];
+    odconv_static_conv_t conv = NULL, conv_nhwc = NULL;
+    CHECK(odconv_static_conv_create(&conv, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NCHW, 1) == ODCONV_STATUS_SUCCESS,
+          "%s", odconv_last_error_message());
+    CHECK(odconv_static_conv_create(&conv_nhwc, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NHWC, 0) ==
+              ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    double times[3];
+    CHECK(odconv_static_conv_benchmark(conv, input, output, 3, times) == ODCONV_STATUS_SUCCESS, "%s",
+          odconv_last_error_message());
+    to_nhwc(input, nhwc_in, n, 12, h, w);
+    CHECK(odconv_static_conv_benchmark(conv_nhwc, nhwc_in, nhwc_out, 1, times) == ODCONV_STATUS_SUCCESS, "%s",
+          odconv_last_error_message());
+    to_nchw(nhwc_out, from_nhwc, n, 20, oh, ow);
+    double worst = 0;
+    for (int64_t b = 0; b < n; ++b)
+        for (int64_t o = 0; o < 20; ++o)
+            for (int64_t y = 0; y < oh; ++y)
+                for (int64_t x = 0; x < ow; ++x) {
+                    double sum = bias[o];
+                    for (int64_t i = 0; i < ipg; ++i)
+                        for (int64_t ky = 0; ky < 3; ++ky)
+                            for (int64_t kx = 0; kx < 3; ++kx) {
+                                int64_t iy = y * 2 - 1 + ky, ix = x * 2 - 1 + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                sum += (double)weight[((o * ipg + i) * 3 + ky) * 3 + kx] *
+                                       input[((b * 12 + (o / opg) * ipg + i) * h + iy) * w + ix];
+                            }
+                    const double want = sum > 0 ? sum : 0;
+                    const int64_t at = ((b * 20 + o) * oh + y) * ow + x;
+                    worst = fmax(worst, fmax(fabs(output[at] - want), fabs(from_nhwc[at] - want)));
+                }
+    CHECK(worst < 1e-5, "static conv error %g", worst);
+    CHECK(odconv_static_conv_destroy(conv) == ODCONV_STATUS_SUCCESS, "destroy");
+    CHECK(odconv_static_conv_destroy(conv_nhwc) == ODCONV_STATUS_SUCCESS, "destroy");
+    CHECK(odconv_static_conv_destroy(NULL) == ODCONV_STATUS_SUCCESS, "destroy(NULL)");
+    CHECK(odconv_static_conv_create(&conv, &c, NULL, bias, n, h, w, ODCONV_LAYOUT_NCHW, 0) ==
+              ODCONV_STATUS_INVALID_ARGUMENT && conv == NULL, "NULL weight");
+    free(weight); free(bias); free(input);
+}
+
 int main(void) {
     test_version_and_strings();
     test_config_validation();
@@ -302,6 +380,7 @@ int main(void) {
     test_abi_description();
     test_forward_against_reference();
     test_concurrent_forwards();
+    test_static_conv();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

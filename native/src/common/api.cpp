@@ -1,5 +1,6 @@
 // The C entry points: argument checks that do not depend on the backend, exception-to-status
 // translation, the thread-local error message and the ABI self-description.
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -8,6 +9,7 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 #include "../cpu/cpu_layer.hpp"
+#include "../cpu/static_conv.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "layer.hpp"
@@ -20,6 +22,47 @@ thread_local std::string last_error;
 template <typename T>
 void require_non_null(const T *pointer, const char *name) {
     if (pointer == nullptr) invalid_argument(name, " is NULL");
+}
+
+void require_layout(int32_t layout) {
+    if (layout != ODCONV_LAYOUT_NCHW && layout != ODCONV_LAYOUT_NHWC)
+        invalid_argument("layout = ", layout, " is not an odconv_layout (0 = NCHW, 1 = NHWC)");
+}
+
+// Checks a forward's arguments against the configuration; returns nothing, throws on the first problem.
+void validate_forward(const odconv_config_t &c, int64_t batch, int64_t height, int64_t width, int32_t layout,
+                      const float *input, const float *output) {
+    require_non_null(input, "input");
+    require_non_null(output, "output");
+    require_layout(layout);
+    if (batch < 1 || batch > kMaxElements) invalid_argument("batch = ", batch, " is out of range [1, ", kMaxElements, "]");
+    const int64_t out_h = output_extent(c, height, "height");
+    const int64_t out_w = output_extent(c, width, "width");
+    const int64_t in_elements =
+        checked_mul(checked_mul(batch, c.in_planes, "input"), checked_mul(height, width, "input"), "input");
+    const int64_t out_elements =
+        checked_mul(checked_mul(batch, c.out_planes, "output"), checked_mul(out_h, out_w, "output"), "output");
+    const auto *in_begin = reinterpret_cast<const char *>(input);
+    const auto *out_begin = reinterpret_cast<const char *>(output);
+    if (in_begin < out_begin + out_elements * int64_t(sizeof(float)) &&
+        out_begin < in_begin + in_elements * int64_t(sizeof(float)))
+        invalid_argument("input and output overlap");
+}
+
+void validate_benchmark(int32_t iterations, const double *milliseconds) {
+    if (iterations < 1) invalid_argument("iterations = ", iterations, " must be >= 1");
+    require_non_null(milliseconds, "milliseconds");
+}
+
+// Runs body `iterations` times, writing each run's wall time in milliseconds.
+template <typename Body>
+void time_each(int32_t iterations, double *milliseconds, Body &&body) {
+    using clock = std::chrono::steady_clock;
+    for (int32_t i = 0; i < iterations; ++i) {
+        const auto start = clock::now();
+        body();
+        milliseconds[i] = std::chrono::duration<double, std::milli>(clock::now() - start).count();
+    }
 }
 
 }  // namespace
@@ -59,6 +102,10 @@ using odconv::guard;
 using odconv::invalid_argument;
 using odconv::require_non_null;
 
+struct odconv_static_conv {
+    std::unique_ptr<odconv::cpu::StaticConv> impl;
+};
+
 extern "C" {
 
 uint32_t odconv_version(void) {
@@ -66,6 +113,14 @@ uint32_t odconv_version(void) {
 }
 
 const char *odconv_backend_description(void) { return odconv::cpu::backend_description(); }
+
+const char *odconv_cpu_isa(void) {
+    try {
+        return odconv::cpu::cpu_isa();
+    } catch (...) {
+        return "unknown";
+    }
+}
 
 const char *odconv_status_string(odconv_status status) {
     switch (status) {
@@ -139,26 +194,59 @@ odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t height, in
 }
 
 odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
-                                   const float *input, float *output) {
+                                   int32_t layout, const float *input, float *output) {
     return guard([&] {
         require_non_null(layer, "layer");
+        odconv::validate_forward(layer->config, batch, height, width, layout, input, output);
+        layer->impl->forward(batch, height, width, layout, input, output);
+    });
+}
+
+odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
+                                     int32_t layout, const float *input, float *output, int32_t iterations,
+                                     double *milliseconds) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        odconv::validate_forward(layer->config, batch, height, width, layout, input, output);
+        odconv::validate_benchmark(iterations, milliseconds);
+        odconv::time_each(iterations, milliseconds,
+                          [&] { layer->impl->forward(batch, height, width, layout, input, output); });
+    });
+}
+
+odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config,
+                                        const float *weight, const float *bias, int64_t batch, int64_t height,
+                                        int64_t width, int32_t layout, int32_t num_threads) {
+    if (conv != nullptr) *conv = nullptr;
+    return guard([&] {
+        require_non_null(conv, "conv");
+        require_non_null(config, "config");
+        require_non_null(weight, "weight");
+        odconv::validate_config(*config);
+        odconv::require_layout(layout);
+        if (batch < 1 || batch > odconv::kMaxElements) invalid_argument("batch = ", batch, " is out of range");
+        if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
+        odconv::output_extent(*config, height, "height");
+        odconv::output_extent(*config, width, "width");
+        auto created = std::make_unique<odconv_static_conv>();
+        created->impl =
+            odconv::cpu::create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads);
+        *conv = created.release();
+    });
+}
+
+odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv) {
+    return guard([&] { delete conv; });
+}
+
+odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output,
+                                           int32_t iterations, double *milliseconds) {
+    return guard([&] {
+        require_non_null(conv, "conv");
         require_non_null(input, "input");
         require_non_null(output, "output");
-        const odconv_config_t &c = layer->config;
-        if (batch < 1 || batch > odconv::kMaxElements)
-            invalid_argument("batch = ", batch, " is out of range [1, ", odconv::kMaxElements, "]");
-        const int64_t out_h = odconv::output_extent(c, height, "height");
-        const int64_t out_w = odconv::output_extent(c, width, "width");
-        const int64_t in_elements = odconv::checked_mul(
-            odconv::checked_mul(batch, c.in_planes, "input"), odconv::checked_mul(height, width, "input"), "input");
-        const int64_t out_elements = odconv::checked_mul(
-            odconv::checked_mul(batch, c.out_planes, "output"), odconv::checked_mul(out_h, out_w, "output"), "output");
-        const auto *in_begin = reinterpret_cast<const char *>(input);
-        const auto *out_begin = reinterpret_cast<const char *>(output);
-        if (in_begin < out_begin + out_elements * int64_t(sizeof(float)) &&
-            out_begin < in_begin + in_elements * int64_t(sizeof(float)))
-            invalid_argument("input and output overlap");
-        layer->impl->forward(batch, height, width, input, output);
+        odconv::validate_benchmark(iterations, milliseconds);
+        odconv::time_each(iterations, milliseconds, [&] { conv->impl->forward(input, output); });
     });
 }
 

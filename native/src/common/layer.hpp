@@ -13,8 +13,9 @@ namespace odconv {
 class Layer {
 public:
     virtual ~Layer() = default;
-    // Tensors are NCHW float32; the caller has validated the shape and pointers.
-    virtual void forward(int64_t batch, int64_t height, int64_t width, const float *input, float *output) = 0;
+    // Tensors are float32 in `layout`; the caller has validated the shape, layout and pointers.
+    virtual void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
+                         float *output) = 0;
 
     void set_num_threads(int32_t n) { num_threads_.store(n, std::memory_order_relaxed); }
     int32_t num_threads() const { return num_threads_.load(std::memory_order_relaxed); }

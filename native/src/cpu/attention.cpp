@@ -1,7 +1,5 @@
 #include "attention.hpp"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
@@ -18,9 +16,6 @@ float dot(const float *a, const float *b, int32_t n) {
     for (int32_t i = 0; i < n; ++i) sum += a[i] * b[i];
     return sum;
 }
-
-// Pool and trunk work is split across threads only when it is large enough to pay for the fork.
-constexpr int64_t kParallelThreshold = 1 << 15;
 
 }  // namespace
 
@@ -73,18 +68,8 @@ AttentionVectors Attention::make_vectors() const {
     return v;
 }
 
-void Attention::compute(const float *x, int64_t spatial_size, AttentionVectors &v) const {
-    float *pooled = v.pooled.data();
-    const float inverse_size = 1.0f / static_cast<float>(spatial_size);
-#pragma omp parallel for if (int64_t(in_planes_) * spatial_size >= kParallelThreshold) schedule(static)
-    for (int32_t c = 0; c < in_planes_; ++c) {
-        const float *plane = x + c * spatial_size;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t i = 0; i < spatial_size; ++i) sum += plane[i];
-        pooled[c] = sum * inverse_size;
-    }
-
+void Attention::compute(AttentionVectors &v) const {
+    const float *pooled = v.pooled.data();
     float *hidden = v.hidden.data();
     for (int32_t a = 0; a < width_; ++a) {
         const float sum = dot(trunk_weight_.data() + size_t(a) * in_planes_, pooled, in_planes_);

@@ -1,5 +1,5 @@
-// The attention branch of ODConv on the CPU: global average pool, the trunk (1x1 conv, BatchNorm,
-// ReLU) and the four heads. Its parameters are folded once at layer creation; per sample it yields
+// The attention branch of ODConv on the CPU after the global average pool: the trunk (1x1 conv,
+// BatchNorm, ReLU) and the four heads. Its parameters are folded once at layer creation; per sample it yields
 // the four attention vectors, with skipped heads reported as all-ones.
 #pragma once
 
@@ -17,7 +17,7 @@ struct AttentionVectors {
     std::vector<float> spatial;  // [k * k]
     std::vector<float> kernel;   // [kernel_num]
     // Intermediate buffers, kept here so that steady-state calls do not allocate.
-    std::vector<float> pooled;   // [in_planes]
+    std::vector<float> pooled;   // [in_planes], the caller's pool result
     std::vector<float> hidden;   // [attention width]
     std::vector<float> logits;   // [head rows]
 };
@@ -28,8 +28,8 @@ public:
 
     AttentionVectors make_vectors() const;
 
-    // x: one sample, [in_planes, spatial_size]. Fills out.
-    void compute(const float *x, int64_t spatial_size, AttentionVectors &out) const;
+    // From v.pooled (the sample's per-channel means), fills the four attention vectors of v.
+    void compute(AttentionVectors &v) const;
 
 private:
     int32_t in_planes_, out_planes_, kernel_area_, kernel_num_, width_;

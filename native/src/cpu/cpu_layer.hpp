@@ -16,4 +16,7 @@ std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_
 // "oneDNN 3.13.0 (cpu runtime: OpenMP)".
 const char *backend_description();
 
+// oneDNN's effective instruction set on this CPU, e.g. "avx512_core".
+const char *cpu_isa();
+
 }  // namespace odconv::cpu

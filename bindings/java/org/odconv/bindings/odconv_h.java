@@ -176,6 +176,24 @@ public class odconv_h {
     public static int ODCONV_ACTIVATION_SILU() {
         return ODCONV_ACTIVATION_SILU;
     }
+    private static final int ODCONV_LAYOUT_NCHW = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_LAYOUT_NCHW 0
+     * }
+     */
+    public static int ODCONV_LAYOUT_NCHW() {
+        return ODCONV_LAYOUT_NCHW;
+    }
+    private static final int ODCONV_LAYOUT_NHWC = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_LAYOUT_NHWC 1
+     * }
+     */
+    public static int ODCONV_LAYOUT_NHWC() {
+        return ODCONV_LAYOUT_NHWC;
+    }
     /**
      * {@snippet lang=c :
      * typedef int int32_t
@@ -200,6 +218,12 @@ public class odconv_h {
      * }
      */
     public static final AddressLayout odconv_layer_t = odconv_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct odconv_static_conv *odconv_static_conv_t
+     * }
+     */
+    public static final AddressLayout odconv_static_conv_t = odconv_h.C_POINTER;
 
     private static class odconv_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -310,6 +334,65 @@ public class odconv_h {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("odconv_backend_description");
+            }
+            return (MemorySegment)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_cpu_isa {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_cpu_isa");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *odconv_cpu_isa(void)
+     * }
+     */
+    public static FunctionDescriptor odconv_cpu_isa$descriptor() {
+        return odconv_cpu_isa.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *odconv_cpu_isa(void)
+     * }
+     */
+    public static MethodHandle odconv_cpu_isa$handle() {
+        return odconv_cpu_isa.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *odconv_cpu_isa(void)
+     * }
+     */
+    public static MemorySegment odconv_cpu_isa$address() {
+        return odconv_cpu_isa.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *odconv_cpu_isa(void)
+     * }
+     */
+    public static MemorySegment odconv_cpu_isa() {
+        var mh$ = odconv_cpu_isa.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_cpu_isa");
             }
             return (MemorySegment)mh$.invokeExact();
         } catch (Error | RuntimeException ex) {
@@ -813,6 +896,7 @@ public class odconv_h {
             odconv_h.C_LONG,
             odconv_h.C_LONG,
             odconv_h.C_LONG,
+            odconv_h.C_INT,
             odconv_h.C_POINTER,
             odconv_h.C_POINTER
         );
@@ -825,7 +909,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
      * }
      */
     public static FunctionDescriptor odconv_layer_forward$descriptor() {
@@ -835,7 +919,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
      * }
      */
     public static MethodHandle odconv_layer_forward$handle() {
@@ -845,7 +929,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
      * }
      */
     public static MemorySegment odconv_layer_forward$address() {
@@ -854,16 +938,276 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
      * }
      */
-    public static int odconv_layer_forward(MemorySegment layer, long batch, long height, long width, MemorySegment input, MemorySegment output) {
+    public static int odconv_layer_forward(MemorySegment layer, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output) {
         var mh$ = odconv_layer_forward.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_layer_forward", layer, batch, height, width, input, output);
+                traceDowncall("odconv_layer_forward", layer, batch, height, width, layout, input, output);
             }
-            return (int)mh$.invokeExact(layer, batch, height, width, input, output);
+            return (int)mh$.invokeExact(layer, batch, height, width, layout, input, output);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_layer_benchmark {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_benchmark");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static FunctionDescriptor odconv_layer_benchmark$descriptor() {
+        return odconv_layer_benchmark.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static MethodHandle odconv_layer_benchmark$handle() {
+        return odconv_layer_benchmark.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static MemorySegment odconv_layer_benchmark$address() {
+        return odconv_layer_benchmark.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static int odconv_layer_benchmark(MemorySegment layer, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output, int iterations, MemorySegment milliseconds) {
+        var mh$ = odconv_layer_benchmark.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_layer_benchmark", layer, batch, height, width, layout, input, output, iterations, milliseconds);
+            }
+            return (int)mh$.invokeExact(layer, batch, height, width, layout, input, output, iterations, milliseconds);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_static_conv_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
+     * }
+     */
+    public static FunctionDescriptor odconv_static_conv_create$descriptor() {
+        return odconv_static_conv_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
+     * }
+     */
+    public static MethodHandle odconv_static_conv_create$handle() {
+        return odconv_static_conv_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
+     * }
+     */
+    public static MemorySegment odconv_static_conv_create$address() {
+        return odconv_static_conv_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
+     * }
+     */
+    public static int odconv_static_conv_create(MemorySegment conv, MemorySegment config, MemorySegment weight, MemorySegment bias, long batch, long height, long width, int layout, int num_threads) {
+        var mh$ = odconv_static_conv_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_static_conv_create", conv, config, weight, bias, batch, height, width, layout, num_threads);
+            }
+            return (int)mh$.invokeExact(conv, config, weight, bias, batch, height, width, layout, num_threads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_static_conv_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
+     * }
+     */
+    public static FunctionDescriptor odconv_static_conv_destroy$descriptor() {
+        return odconv_static_conv_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
+     * }
+     */
+    public static MethodHandle odconv_static_conv_destroy$handle() {
+        return odconv_static_conv_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
+     * }
+     */
+    public static MemorySegment odconv_static_conv_destroy$address() {
+        return odconv_static_conv_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
+     * }
+     */
+    public static int odconv_static_conv_destroy(MemorySegment conv) {
+        var mh$ = odconv_static_conv_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_static_conv_destroy", conv);
+            }
+            return (int)mh$.invokeExact(conv);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_static_conv_benchmark {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_benchmark");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static FunctionDescriptor odconv_static_conv_benchmark$descriptor() {
+        return odconv_static_conv_benchmark.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static MethodHandle odconv_static_conv_benchmark$handle() {
+        return odconv_static_conv_benchmark.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static MemorySegment odconv_static_conv_benchmark$address() {
+        return odconv_static_conv_benchmark.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
+     * }
+     */
+    public static int odconv_static_conv_benchmark(MemorySegment conv, MemorySegment input, MemorySegment output, int iterations, MemorySegment milliseconds) {
+        var mh$ = odconv_static_conv_benchmark.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_static_conv_benchmark", conv, input, output, iterations, milliseconds);
+            }
+            return (int)mh$.invokeExact(conv, input, output, iterations, milliseconds);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

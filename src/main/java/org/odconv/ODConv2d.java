@@ -68,10 +68,10 @@ public final class ODConv2d implements AutoCloseable {
                 config.outputExtent(width, "width")};
     }
 
-    /** Runs the layer into a new owning tensor, which the caller closes. */
+    /** Runs the layer into a new owning tensor in the input's layout, which the caller closes. */
     public Tensor forward(Tensor input) {
         long[] shape = outputShape(input.batch(), input.height(), input.width());
-        Tensor output = Tensor.allocate(shape[0], shape[1], shape[2], shape[3]);
+        Tensor output = Tensor.allocate(shape[0], shape[1], shape[2], shape[3], input.layout());
         try {
             forward(input, output);
             return output;
@@ -82,8 +82,9 @@ public final class ODConv2d implements AutoCloseable {
     }
 
     /**
-     * Runs the layer, writing every element of {@code output}. Shapes are checked first:
-     * {@link IllegalArgumentException} names the mismatch. No Java allocation in steady state.
+     * Runs the layer, writing every element of {@code output}. Both tensors are NCHW, or both NHWC (the
+     * faster one on CPUs). Shapes and layouts are checked first: {@link IllegalArgumentException} names the
+     * mismatch. No Java allocation in steady state.
      */
     public void forward(Tensor input, Tensor output) {
         checkShapes(input, output);
@@ -91,8 +92,28 @@ public final class ODConv2d implements AutoCloseable {
         if (stamp == 0) throw closedException();
         try {
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
-                    input.segment(), output.segment());
+                    input.layout().nativeValue(), input.segment(), output.segment());
             NativeCalls.check(status, "odconv_layer_forward");
+        } finally {
+            lifecycle.unlockRead(stamp);
+        }
+    }
+
+    /**
+     * For benchmarks: runs {@code iterations} forwards back to back inside the native library and returns
+     * each one's wall time in milliseconds, so that the cost of calling from Java can be told apart.
+     */
+    public double[] benchmarkNative(Tensor input, Tensor output, int iterations) {
+        checkShapes(input, output);
+        if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
+        long stamp = lifecycle.tryReadLock();
+        if (stamp == 0) throw closedException();
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
+            int status = odconv_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
+                    input.layout().nativeValue(), input.segment(), output.segment(), iterations, times);
+            NativeCalls.check(status, "odconv_layer_benchmark");
+            return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
             lifecycle.unlockRead(stamp);
         }
@@ -128,6 +149,10 @@ public final class ODConv2d implements AutoCloseable {
     }
 
     private void checkShapes(Tensor input, Tensor output) {
+        if (input.layout() != output.layout()) {
+            throw new IllegalArgumentException("input is " + input.layout() + " but output is " + output.layout()
+                    + "; both must have the same layout");
+        }
         if (input.channels() != config.inPlanes()) {
             throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
                     + config.inPlanes() + " (input shape " + java.util.Arrays.toString(input.shape()) + ")");

@@ -23,6 +23,12 @@ public final class Odconv {
         return NativeCalls.cString(odconv_h.odconv_backend_description());
     }
 
+    /** The instruction set oneDNN uses on this CPU, e.g. "avx512_core". */
+    public static String cpuIsa() {
+        NativeLibrary.load();
+        return NativeCalls.cString(odconv_h.odconv_cpu_isa());
+    }
+
     /** The folder libodconv.so was loaded from. */
     public static Path libraryFolder() {
         return NativeLibrary.load();

@@ -6,9 +6,10 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
- * A dense NCHW float32 tensor in native memory: a {@link MemorySegment} with a shape. Native code reads and
- * writes the segment directly, so nothing is copied behind the caller's back; the only copies are the ones
- * named so ({@link #copyOf}, {@link #toArray}).
+ * A dense float32 activation tensor in native memory: a {@link MemorySegment} with a shape (batch, channels,
+ * height, width) and a {@link Layout}, NCHW unless asked otherwise. Native code reads and writes the segment
+ * directly, so nothing is copied behind the caller's back; the only copies are the ones named so
+ * ({@link #copyOf}, {@link #toLayout}, {@link #toArray}).
  *
  * <p>A tensor either owns its memory ({@link #allocate(long, long, long, long)}, {@link #copyOf}), which
  * {@link #close()} frees, or borrows it ({@link #allocate(Arena, long, long, long, long)}, {@link #wrap}),
@@ -25,46 +26,82 @@ public final class Tensor implements AutoCloseable {
     private final long channels;
     private final long height;
     private final long width;
+    private final Layout layout;
     private final Arena ownedArena;
     private volatile boolean closed;
 
-    private Tensor(MemorySegment data, long batch, long channels, long height, long width, Arena ownedArena) {
+    private Tensor(MemorySegment data, long batch, long channels, long height, long width, Layout layout,
+            Arena ownedArena) {
         this.data = data;
         this.batch = batch;
         this.channels = channels;
         this.height = height;
         this.width = width;
+        this.layout = layout;
         this.ownedArena = ownedArena;
     }
 
-    /** A zero-filled tensor that owns its memory (a shared arena, so any thread may use it). */
+    /** A zero-filled NCHW tensor that owns its memory (a shared arena, so any thread may use it). */
     public static Tensor allocate(long batch, long channels, long height, long width) {
+        return allocate(batch, channels, height, width, Layout.NCHW);
+    }
+
+    /** A zero-filled tensor in {@code layout} that owns its memory (a shared arena). */
+    public static Tensor allocate(long batch, long channels, long height, long width, Layout layout) {
         long count = elementCount(batch, channels, height, width);
         Arena arena = Arena.ofShared();
         try {
-            return new Tensor(arena.allocate(ELEMENT.byteSize() * count, 64), batch, channels, height, width, arena);
+            return new Tensor(arena.allocate(ELEMENT.byteSize() * count, 64), batch, channels, height, width,
+                    requireLayout(layout), arena);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
     }
 
-    /** A zero-filled tensor whose memory belongs to {@code arena} and lives until it closes. */
+    /** A zero-filled NCHW tensor whose memory belongs to {@code arena} and lives until it closes. */
     public static Tensor allocate(Arena arena, long batch, long channels, long height, long width) {
-        long count = elementCount(batch, channels, height, width);
-        return new Tensor(arena.allocate(ELEMENT.byteSize() * count, 64), batch, channels, height, width, null);
+        return allocate(arena, batch, channels, height, width, Layout.NCHW);
     }
 
-    /** A new owning tensor holding a copy of {@code values} (NCHW order). */
+    /** A zero-filled tensor in {@code layout} whose memory belongs to {@code arena}. */
+    public static Tensor allocate(Arena arena, long batch, long channels, long height, long width, Layout layout) {
+        long count = elementCount(batch, channels, height, width);
+        return new Tensor(arena.allocate(ELEMENT.byteSize() * count, 64), batch, channels, height, width,
+                requireLayout(layout), null);
+    }
+
+    /** A new owning NCHW tensor holding a copy of {@code values} (in NCHW order). */
     public static Tensor copyOf(float[] values, long batch, long channels, long height, long width) {
+        return copyOf(values, batch, channels, height, width, Layout.NCHW);
+    }
+
+    /** A new owning tensor holding a copy of {@code values}, which are in {@code layout}'s order. */
+    public static Tensor copyOf(float[] values, long batch, long channels, long height, long width, Layout layout) {
         long count = elementCount(batch, channels, height, width);
         if (values.length != count) {
             throw new IllegalArgumentException("values.length = " + values.length + " but shape "
                     + Arrays.toString(new long[] {batch, channels, height, width}) + " holds " + count);
         }
-        Tensor tensor = allocate(batch, channels, height, width);
+        Tensor tensor = allocate(batch, channels, height, width, layout);
         MemorySegment.copy(values, 0, tensor.data, ELEMENT, 0, values.length);
         return tensor;
+    }
+
+    /** A new owning tensor with the same values in {@code target} layout (a copy even when it is the same). */
+    public Tensor toLayout(Layout target) {
+        Tensor result = allocate(batch, channels, height, width, target);
+        MemorySegment source = segment();
+        long pixels = height * width;
+        for (long n = 0; n < batch; n++) {
+            for (long c = 0; c < channels; c++) {
+                for (long p = 0; p < pixels; p++) {
+                    long h = p / width, w = p % width;
+                    result.data.setAtIndex(ELEMENT, result.index(n, c, h, w), source.getAtIndex(ELEMENT, index(n, c, h, w)));
+                }
+            }
+        }
+        return result;
     }
 
     /**
@@ -72,6 +109,12 @@ public final class Tensor implements AutoCloseable {
      * The segment must hold exactly the shape's elements, in native byte order, and stay valid while used.
      */
     public static Tensor wrap(MemorySegment segment, long batch, long channels, long height, long width) {
+        return wrap(segment, batch, channels, height, width, Layout.NCHW);
+    }
+
+    /** As {@link #wrap(MemorySegment, long, long, long, long)}, for memory in {@code layout}'s order. */
+    public static Tensor wrap(MemorySegment segment, long batch, long channels, long height, long width,
+            Layout layout) {
         long count = elementCount(batch, channels, height, width);
         if (!segment.isNative()) {
             throw new IllegalArgumentException("Tensor.wrap needs a native segment (heap segments cannot reach native"
@@ -82,7 +125,7 @@ public final class Tensor implements AutoCloseable {
                     + Arrays.toString(new long[] {batch, channels, height, width}) + " (" + count * ELEMENT.byteSize()
                     + " bytes of float32)");
         }
-        return new Tensor(segment, batch, channels, height, width, null);
+        return new Tensor(segment, batch, channels, height, width, requireLayout(layout), null);
     }
 
     /** The memory; throws {@link IllegalStateException} after close. */
@@ -107,7 +150,11 @@ public final class Tensor implements AutoCloseable {
         return width;
     }
 
-    /** {batch, channels, height, width}. */
+    public Layout layout() {
+        return layout;
+    }
+
+    /** {batch, channels, height, width}, whatever the layout. */
     public long[] shape() {
         return new long[] {batch, channels, height, width};
     }
@@ -124,7 +171,7 @@ public final class Tensor implements AutoCloseable {
         segment().setAtIndex(ELEMENT, index(n, c, h, w), value);
     }
 
-    /** A copy of the elements in NCHW order, on the Java heap. */
+    /** A copy of the elements in memory order (this tensor's layout), on the Java heap. */
     public float[] toArray() {
         long count = elementCount();
         if (count > Integer.MAX_VALUE - 8) {
@@ -146,7 +193,7 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape()) + (closed ? " (closed)" : "");
+        return "Tensor" + Arrays.toString(shape()) + (layout == Layout.NCHW ? "" : " " + layout) + (closed ? " (closed)" : "");
     }
 
     private long index(long n, long c, long h, long w) {
@@ -154,7 +201,13 @@ public final class Tensor implements AutoCloseable {
             throw new IndexOutOfBoundsException("index [" + n + ", " + c + ", " + h + ", " + w + "] outside shape "
                     + Arrays.toString(shape()));
         }
-        return ((n * channels + c) * height + h) * width + w;
+        return layout == Layout.NCHW ? ((n * channels + c) * height + h) * width + w
+                : ((n * height + h) * width + w) * channels + c;
+    }
+
+    private static Layout requireLayout(Layout layout) {
+        if (layout == null) throw new IllegalArgumentException("layout is null");
+        return layout;
     }
 
     private void ensureOpen() {

@@ -47,12 +47,18 @@ class BindingsDriftTest {
     private static final Pattern DEFINE = Pattern.compile("#define\\s+(ODCONV_\\w+)\\s+(-?\\d+)\\b");
     private static final Pattern ENUMERATOR = Pattern.compile("\\b(ODCONV_[A-Z_]+)\\s*=\\s*(-?\\d+)");
 
+    private static final Pattern HANDLE_TYPEDEF = Pattern.compile("typedef\\s+struct\\s+\\w+\\s*\\*\\s*(\\w+)\\s*;");
+
     private static String header;
+    private static Set<String> handleTypes;
 
     @BeforeAll
     static void readHeader() throws IOException {
         NativeLibrary.load();
-        header = Files.readString(HEADER).replaceAll("/\\*.*?\\*/", " ");
+        header = Files.readString(HEADER).replaceAll("(?s)/\\*.*?\\*/", " ");
+        handleTypes = new TreeSet<>();
+        Matcher m = HANDLE_TYPEDEF.matcher(header);
+        while (m.find()) handleTypes.add(m.group(1));
     }
 
     /** "function name" -> carriers of its return value (or "void") followed by its parameters. */
@@ -76,7 +82,7 @@ class BindingsDriftTest {
 
     private static String carrier(String cType) {
         String t = cType.replace("const", "").strip();
-        if (t.contains("*") || t.endsWith("_t") && t.startsWith("odconv_layer")) return "pointer";
+        if (t.contains("*") || handleTypes.contains(t)) return "pointer";
         return switch (t) {
             case "void" -> "void";
             case "int32_t", "uint32_t", "int", "odconv_status" -> "int";

@@ -10,7 +10,7 @@ import org.odconv.Odconv;
 /** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}. */
 @Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN.",
-        subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class})
+        subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,0 +1,73 @@
+#include "onednn_util.hpp"
+
+#include <cmath>
+
+#include "../common/config.hpp"
+
+namespace odconv::cpu {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+const dnnl::engine &cpu_engine() {
+    static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+    return engine;
+}
+
+memory::desc activation_desc(int64_t batch, int64_t channels, int64_t height, int64_t width, int32_t layout) {
+    return memory::desc({batch, channels, height, width}, memory::data_type::f32,
+                        layout == ODCONV_LAYOUT_NHWC ? tag::nhwc : tag::nchw);
+}
+
+memory::desc weights_desc(const odconv_config_t &c, tag format) {
+    const memory::dims dims = c.groups == 1 ? memory::dims{c.out_planes, c.in_planes, c.kernel_size, c.kernel_size}
+                                            : memory::dims{c.groups, c.out_planes / c.groups, c.in_planes / c.groups,
+                                                           c.kernel_size, c.kernel_size};
+    if (format == tag::oihw && c.groups != 1) format = tag::goihw;
+    return memory::desc(dims, memory::data_type::f32, format);
+}
+
+dnnl::primitive_attr convolution_attr(const odconv_config_t &c) {
+    dnnl::post_ops post_ops;
+    if (c.activation == ODCONV_ACTIVATION_RELU)
+        post_ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    else if (c.activation == ODCONV_ACTIVATION_SILU)
+        post_ops.append_eltwise(dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post_ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &c, const memory::desc &src,
+                                                         const memory::desc &weights, const memory::desc *bias,
+                                                         const memory::desc &dst) {
+    const memory::dims strides{c.stride, c.stride};
+    const memory::dims dilates{c.dilation - 1, c.dilation - 1};
+    const memory::dims padding{c.padding, c.padding};
+    const auto kind = dnnl::prop_kind::forward_inference;
+    const auto algorithm = dnnl::algorithm::convolution_direct;
+    const auto attr = convolution_attr(c);
+    const auto &engine = cpu_engine();
+    return bias ? dnnl::convolution_forward::primitive_desc(engine, kind, algorithm, src, weights, *bias, dst, strides,
+                                                            dilates, padding, padding, attr)
+                : dnnl::convolution_forward::primitive_desc(engine, kind, algorithm, src, weights, dst, strides,
+                                                            dilates, padding, padding, attr);
+}
+
+FoldedBatchNorm fold_batch_norm(const odconv_config_t &c, const float *weight, const float *bias, const float *mean,
+                                const float *var) {
+    FoldedBatchNorm bn;
+    bn.scale.assign(c.out_planes, 1.0f);
+    bn.shift.assign(c.out_planes, 0.0f);
+    bn.present = c.has_batch_norm != 0;
+    if (bn.present) {
+        for (int32_t o = 0; o < c.out_planes; ++o) {
+            bn.scale[o] = weight[o] / std::sqrt(var[o] + c.bn_eps);
+            bn.shift[o] = bias[o] - mean[o] * bn.scale[o];
+        }
+    }
+    return bn;
+}
+
+}  // namespace odconv::cpu

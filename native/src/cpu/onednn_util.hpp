@@ -1,0 +1,56 @@
+// Pieces shared by the oneDNN primitives of this backend.
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+#include "odconv.h"
+
+namespace odconv::cpu {
+
+const dnnl::engine &cpu_engine();
+
+// (1, channels, height, width) activations in the given odconv_layout.
+dnnl::memory::desc activation_desc(int64_t batch, int64_t channels, int64_t height, int64_t width, int32_t layout);
+
+// Weights of a convolution with this configuration: oihw, or goihw when grouped, in `tag`.
+dnnl::memory::desc weights_desc(const odconv_config_t &config, dnnl::memory::format_tag tag);
+
+// The activation as a post-op; scratchpad owned by the caller so that concurrent calls never share it.
+dnnl::primitive_attr convolution_attr(const odconv_config_t &config);
+
+// A forward-inference direct convolution of this configuration's geometry.
+dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &config, const dnnl::memory::desc &src,
+                                                         const dnnl::memory::desc &weights,
+                                                         const dnnl::memory::desc *bias, const dnnl::memory::desc &dst);
+
+// Eval-mode BatchNorm as y = x * scale + shift; identity when the layer has none.
+struct FoldedBatchNorm {
+    std::vector<float> scale, shift;
+    bool present = false;
+};
+FoldedBatchNorm fold_batch_norm(const odconv_config_t &config, const float *weight, const float *bias,
+                                const float *mean, const float *var);
+
+// Sets the calling thread's OpenMP thread count for a scope when requested (> 0), then restores it.
+class ThreadCountScope {
+public:
+    explicit ThreadCountScope(int32_t requested) : previous_(omp_get_max_threads()), changed_(requested > 0) {
+        if (changed_) omp_set_num_threads(requested);
+    }
+    ~ThreadCountScope() {
+        if (changed_) omp_set_num_threads(previous_);
+    }
+    ThreadCountScope(const ThreadCountScope &) = delete;
+    ThreadCountScope &operator=(const ThreadCountScope &) = delete;
+
+private:
+    int previous_;
+    bool changed_;
+};
+
+}  // namespace odconv::cpu

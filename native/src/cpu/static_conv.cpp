@@ -1,0 +1,73 @@
+#include "static_conv.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "oneapi/dnnl/dnnl.hpp"
+
+#include "../common/config.hpp"
+#include "onednn_util.hpp"
+
+namespace odconv::cpu {
+namespace {
+
+using dnnl::memory;
+
+class OneDnnStaticConv final : public StaticConv {
+public:
+    OneDnnStaticConv(const odconv_config_t &c, const float *weight, const float *bias, int64_t batch, int64_t height,
+                     int64_t width, int32_t layout, int32_t num_threads)
+        : num_threads_(num_threads) {
+        ThreadCountScope threads(num_threads_);
+        const auto &engine = cpu_engine();
+        const memory::desc src_md = activation_desc(batch, c.in_planes, height, width, layout);
+        const memory::desc dst_md = activation_desc(batch, c.out_planes, output_extent(c, height, "height"),
+                                                    output_extent(c, width, "width"), layout);
+        const memory::desc bias_md({c.out_planes}, memory::data_type::f32, memory::format_tag::x);
+        const auto pd = convolution_pd(c, src_md, weights_desc(c, memory::format_tag::any), bias ? &bias_md : nullptr,
+                                       dst_md);
+        conv_ = dnnl::convolution_forward(pd);
+        stream_ = dnnl::stream(engine);
+
+        // The weights are reordered once, at creation: what a static convolution never pays per call.
+        memory plain(weights_desc(c, memory::format_tag::oihw), engine, const_cast<float *>(weight));
+        weights_ = memory(pd.weights_desc(), engine);
+        dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
+        src_ = memory(src_md, engine, DNNL_MEMORY_NONE);
+        dst_ = memory(dst_md, engine, DNNL_MEMORY_NONE);
+        scratchpad_ = memory(pd.scratchpad_desc(), engine);
+        args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst_},
+                 {DNNL_ARG_SCRATCHPAD, scratchpad_}};
+        if (bias) {
+            bias_ = memory(bias_md, engine);
+            std::copy(bias, bias + c.out_planes, static_cast<float *>(bias_.get_data_handle()));
+            args_.emplace(DNNL_ARG_BIAS, bias_);
+        }
+        stream_.wait();
+    }
+
+    void forward(const float *input, float *output) override {
+        ThreadCountScope threads(num_threads_);
+        src_.set_data_handle(const_cast<float *>(input));
+        dst_.set_data_handle(output);
+        conv_.execute(stream_, args_);
+        stream_.wait();
+    }
+
+private:
+    int32_t num_threads_;
+    dnnl::convolution_forward conv_;
+    dnnl::stream stream_;
+    memory weights_, bias_, src_, dst_, scratchpad_;
+    std::unordered_map<int, memory> args_;
+};
+
+}  // namespace
+
+std::unique_ptr<StaticConv> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
+                                               int64_t batch, int64_t height, int64_t width, int32_t layout,
+                                               int32_t num_threads) {
+    return std::make_unique<OneDnnStaticConv>(config, weight, bias, batch, height, width, layout, num_threads);
+}
+
+}  // namespace odconv::cpu

@@ -1,0 +1,135 @@
+package org.odconv.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.odconv.io.ModelFormatException;
+
+/**
+ * The benchmark's JSON file, a stable schema (documented in README.md):
+ * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...},
+ *  "results":[{"shape":"S1","in":64,"out":64,"k":3,"stride":1,"groups":1,"hw":56,"kernel_num":1,"batch":1,
+ *              "layout":"nchw","odconv_ms":...,"native_ms":...,"floor_ms":...,"odconv_p10_ms":...,
+ *              "odconv_p90_ms":...}]}</pre>
+ * Times are medians in milliseconds per forward unless named otherwise. Files of other systems in the same
+ * schema may leave out native_ms and floor_ms.
+ */
+public record BenchmarkReport(Machine machine, List<Row> rows) {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    public record Machine(String cpu, int threads, String onednn, String isa) {}
+
+    /** One case as stored; nativeMs and floorMs are NaN when a file leaves them out. */
+    public record Row(String shape, int in, int out, int k, int stride, int groups, int hw, int kernelNum, int batch,
+            String layout, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
+
+        public static Row of(BenchmarkResult r) {
+            BenchmarkShape s = r.shape();
+            return new Row(s.name(), s.in(), s.out(), s.k(), s.stride(), s.groups(), s.hw(), s.kernelNum(), r.batch(),
+                    r.layout().name().toLowerCase(Locale.ROOT), r.odconv().median(), r.nativeTime().median(),
+                    r.floor().median(), r.odconv().p10(), r.odconv().p90());
+        }
+
+        /** odconv / floor. */
+        public double floorRatio() {
+            return odconvMs / floorMs;
+        }
+
+        /** What identifies a case across files: the shape's parameters, batch and layout. */
+        public String key() {
+            return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
+                    + " " + layout;
+        }
+
+        public String label() {
+            return shape + " b" + batch + " " + layout;
+        }
+    }
+
+    public static BenchmarkReport of(Machine machine, List<BenchmarkResult> results) {
+        return new BenchmarkReport(machine, results.stream().map(Row::of).toList());
+    }
+
+    public void write(Path file) throws IOException {
+        ObjectNode root = JSON.createObjectNode();
+        ObjectNode m = root.putObject("machine");
+        m.put("cpu", machine.cpu()).put("threads", machine.threads()).put("onednn", machine.onednn())
+                .put("isa", machine.isa());
+        ArrayNode results = root.putArray("results");
+        for (Row r : rows) {
+            ObjectNode o = results.addObject();
+            o.put("shape", r.shape()).put("in", r.in()).put("out", r.out()).put("k", r.k()).put("stride", r.stride())
+                    .put("groups", r.groups()).put("hw", r.hw()).put("kernel_num", r.kernelNum()).put("batch", r.batch())
+                    .put("layout", r.layout()).put("odconv_ms", r.odconvMs()).put("native_ms", r.nativeMs())
+                    .put("floor_ms", r.floorMs()).put("odconv_p10_ms", r.odconvP10Ms())
+                    .put("odconv_p90_ms", r.odconvP90Ms());
+        }
+        Path absolute = file.toAbsolutePath();
+        Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName(), ".tmp");
+        try {
+            JSON.writeValue(temporary.toFile(), root);
+            Files.move(temporary, absolute, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(temporary);
+        }
+    }
+
+    /** Reads a file in this schema; problems name the file and the field. */
+    public static BenchmarkReport read(Path file) {
+        String source = file.toString();
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new ModelFormatException(source, "cannot read benchmark JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isObject()) throw new ModelFormatException(source, "not a JSON object");
+        JsonNode m = root.path("machine");
+        Machine machine = new Machine(m.path("cpu").asText("unknown"), m.path("threads").asInt(0),
+                m.path("onednn").asText(""), m.path("isa").asText(""));
+        JsonNode results = root.get("results");
+        if (results == null || !results.isArray()) throw new ModelFormatException(source, "\"results\" is not an array");
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < results.size(); i++) {
+            JsonNode r = results.get(i);
+            String where = "results[" + i + "]";
+            rows.add(new Row(r.path("shape").asText(where), integer(source, where, r, "in"), integer(source, where, r, "out"),
+                    integer(source, where, r, "k"), integer(source, where, r, "stride"),
+                    integer(source, where, r, "groups"), integer(source, where, r, "hw"),
+                    integer(source, where, r, "kernel_num"), integer(source, where, r, "batch"),
+                    r.path("layout").asText("nchw"), number(source, where, r, "odconv_ms", true),
+                    number(source, where, r, "native_ms", false), number(source, where, r, "floor_ms", false),
+                    number(source, where, r, "odconv_p10_ms", false), number(source, where, r, "odconv_p90_ms", false)));
+        }
+        return new BenchmarkReport(machine, List.copyOf(rows));
+    }
+
+    private static int integer(String source, String where, JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        if (v == null || !v.canConvertToInt() || !v.isIntegralNumber()) {
+            throw new ModelFormatException(source, where + "." + field + " = " + v + " is not an integer");
+        }
+        return v.intValue();
+    }
+
+    private static double number(String source, String where, JsonNode node, String field, boolean required) {
+        JsonNode v = node.get(field);
+        if (v == null || v.isNull()) {
+            if (required) throw new ModelFormatException(source, where + "." + field + " is missing");
+            return Double.NaN;
+        }
+        if (!v.isNumber()) throw new ModelFormatException(source, where + "." + field + " = " + v + " is not a number");
+        return v.doubleValue();
+    }
+}

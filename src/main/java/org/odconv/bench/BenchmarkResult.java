@@ -1,0 +1,26 @@
+package org.odconv.bench;
+
+import org.odconv.Layout;
+
+/**
+ * One case's timings in milliseconds per forward: (a) {@code odconv} called from Java, (b) {@code nativeTime}
+ * timed inside the library, (c) {@code floor}, a static oneDNN convolution of the same shape.
+ */
+public record BenchmarkResult(BenchmarkShape shape, int batch, Layout layout, Statistics odconv, Statistics nativeTime,
+        Statistics floor) {
+
+    /** odconv / floor, medians: the figure the targets and the regression gate use. */
+    public double floorRatio() {
+        return odconv.median() / floor.median();
+    }
+
+    /** odconv / native, medians: what calling from Java costs. */
+    public double ffmRatio() {
+        return odconv.median() / nativeTime.median();
+    }
+
+    /** "S1 b1 nchw". */
+    public String label() {
+        return shape.name() + " b" + batch + " " + layout.name().toLowerCase(java.util.Locale.ROOT);
+    }
+}
