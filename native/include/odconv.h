@@ -235,6 +235,12 @@ ODCONV_API odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, c
 ODCONV_API odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv);
 
 /*
+ * Runs it once. input and output as for odconv_layer_forward with the creation shape, BORROWED for the call.
+ * Not safe to call concurrently on one static convolution.
+ */
+ODCONV_API odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output);
+
+/*
  * Runs it `iterations` times back to back, writing each run's wall time in milliseconds to
  * milliseconds[0 .. iterations - 1]. input and output as for odconv_layer_forward with the creation
  * shape; all three BORROWED for the call. Not safe to call concurrently on one static convolution.

@@ -343,8 +343,9 @@ static void test_static_conv(void) {
     CHECK(odconv_static_conv_benchmark(conv, input, output, 3, times) == ODCONV_STATUS_SUCCESS, "%s",
           odconv_last_error_message());
     to_nhwc(input, nhwc_in, n, 12, h, w);
-    CHECK(odconv_static_conv_benchmark(conv_nhwc, nhwc_in, nhwc_out, 1, times) == ODCONV_STATUS_SUCCESS, "%s",
+    CHECK(odconv_static_conv_forward(conv_nhwc, nhwc_in, nhwc_out) == ODCONV_STATUS_SUCCESS, "%s",
           odconv_last_error_message());
+    CHECK(odconv_static_conv_forward(conv_nhwc, NULL, nhwc_out) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL input");
     to_nchw(nhwc_out, from_nhwc, n, 20, oh, ow);
     double worst = 0;
     for (int64_t b = 0; b < n; ++b)

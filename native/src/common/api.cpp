@@ -239,6 +239,15 @@ odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv) {
     return guard([&] { delete conv; });
 }
 
+odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output) {
+    return guard([&] {
+        require_non_null(conv, "conv");
+        require_non_null(input, "input");
+        require_non_null(output, "output");
+        conv->impl->forward(input, output);
+    });
+}
+
 odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output,
                                            int32_t iterations, double *milliseconds) {
     return guard([&] {

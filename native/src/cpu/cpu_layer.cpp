@@ -29,60 +29,100 @@ struct Workspace {
     memory src, dst, weights, plain_weights, conv_scratchpad, reorder_scratchpad;
     std::unordered_map<int, memory> conv_args, reorder_args;
     AttentionVectors attention;
-    std::vector<float> pool_partials;   // [threads][in_planes], NHWC pooling
-    std::vector<float> mixed_filters;   // [threads][in_per_group * k * k], kernel aggregation
+    std::vector<float> pool_partials;  // [threads][in_planes], NHWC pooling
+    std::vector<float> run_factors, lane_factors;
 };
 
-// The primitives for one input size, layout and thread count, and a pool of workspaces for them.
+// The static parts of a layer that every plan reads: attention, folded BatchNorm, borrowed bank.
+struct LayerParameters {
+    odconv_config_t config;
+    const float *bank;  // [kernel_num, out, in / groups, k, k], borrowed
+    Attention attention;
+    FoldedBatchNorm bn;
+    memory bias;        // [out] BatchNorm shift, the convolution's bias (empty without BatchNorm)
+};
+
+// The primitives for one input size, layout and thread count, the bank in the primitive's weight layout,
+// and a pool of workspaces.
+//
+// Per sample, the kernel is sum_j kernel[j] * (bn_scale * bank_j), scaled by the filter attention per
+// output channel and by the channel and spatial attentions per input channel and tap; the BatchNorm scale
+// is folded into the stored bank once. The BatchNorm shift is the convolution's bias and the activation its
+// post-op: the primitive is the one a static convolution of this shape uses.
 class Plan {
 public:
-    Plan(const odconv_config_t &c, const Attention &attention, const FoldedBatchNorm &bn, const memory &bias,
-         const float *bank, int64_t height, int64_t width, int32_t layout, int threads)
-        : config_(c), attention_(attention), bn_(bn), bias_(bias), bank_(bank), layout_(layout), threads_(threads) {
+    Plan(const LayerParameters &p, int64_t height, int64_t width, int32_t layout, int threads)
+        : p_(p), layout_(layout), threads_(threads) {
+        const odconv_config_t &c = p.config;
+        const auto &engine = cpu_engine();
         const int64_t out_height = output_extent(c, height, "height");
         const int64_t out_width = output_extent(c, width, "width");
         src_md_ = activation_desc(1, c.in_planes, height, width, layout);
         dst_md_ = activation_desc(1, c.out_planes, out_height, out_width, layout);
-        const memory::desc bias_md = bias ? bias.get_desc() : memory::desc();
-        conv_pd_ = convolution_pd(c, src_md_, weights_desc(c, tag::any), bias ? &bias_md : nullptr, dst_md_);
+
+        dnnl::post_ops post_ops;
+        append_activation(post_ops, c);
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(post_ops);
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
+        conv_pd_ = convolution_pd(c, src_md_, weights_desc(c, tag::any), p.bn.present ? &bias_md : nullptr, dst_md_,
+                                  attr);
         conv_ = dnnl::convolution_forward(conv_pd_);
         weights_md_ = conv_pd_.weights_desc();
-        try {
-            offsets_ = WeightOffsets::of(weights_md_, c.groups, c.out_planes / c.groups, c.in_planes / c.groups,
-                                         c.kernel_size);
-        } catch (const Error &) {
-            // An opaque layout: aggregate into plain oihw and let oneDNN reorder it each call.
-            const memory::desc plain = weights_desc(c, tag::oihw);
-            offsets_ = WeightOffsets::of(plain, c.groups, c.out_planes / c.groups, c.in_planes / c.groups,
-                                         c.kernel_size);
-            dnnl::primitive_attr attr;
-            attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-            reorder_pd_ = dnnl::reorder::primitive_desc(cpu_engine(), plain, cpu_engine(), weights_md_, attr);
+
+        const int32_t groups = c.groups, out_per_group = c.out_planes / c.groups, in_per_group = c.in_planes / c.groups;
+        const memory::desc plain_md = weights_desc(c, tag::oihw);
+        std::optional<WeightRuns> runs = WeightRuns::of(weights_md_, groups, out_per_group, in_per_group, c.kernel_size);
+        if (!runs) {  // aggregate in plain layout, then let oneDNN reorder each call
+            runs = WeightRuns::plain(groups, out_per_group, in_per_group, c.kernel_size);
+            dnnl::primitive_attr reorder_attr;
+            reorder_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+            reorder_pd_ = dnnl::reorder::primitive_desc(engine, plain_md, engine, weights_md_, reorder_attr);
             reorder_ = dnnl::reorder(reorder_pd_);
         }
+        runs_ = std::move(*runs);
+
+        // The bank, BatchNorm scale folded in, in the layout the aggregation writes.
+        const memory::desc &bank_md = reorder_ ? plain_md : weights_md_;
+        const int64_t filter_size = int64_t(in_per_group) * c.kernel_size * c.kernel_size;
+        std::vector<float> scaled(size_t(c.out_planes) * filter_size);
+        dnnl::stream stream(engine);
+        for (int32_t j = 0; j < c.kernel_num; ++j) {
+            const float *bank = p.bank + int64_t(j) * c.out_planes * filter_size;
+            for (int32_t o = 0; o < c.out_planes; ++o)
+                for (int64_t t = 0; t < filter_size; ++t)
+                    scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[o];
+            memory plain(plain_md, engine, scaled.data());
+            memory target(bank_md, engine);
+            dnnl::reorder(plain, target).execute(stream, plain, target);  // zero-fills any padding
+            banks_.push_back(target);
+        }
+        stream.wait();
+        for (const memory &bank : banks_) bank_pointers_.push_back(static_cast<const float *>(bank.get_data_handle()));
+
         src_stride_ = int64_t(c.in_planes) * height * width;
         dst_stride_ = int64_t(c.out_planes) * out_height * out_width;
         pixels_ = height * width;
     }
 
     void run(int64_t batch, const float *input, float *output) {
+        const odconv_config_t &c = p_.config;
         std::unique_ptr<Workspace> workspace = acquire();
         Workspace &ws = *workspace;
         AttentionVectors &a = ws.attention;
-        const AggregationInputs aggregation{bank_, a.kernel.data(), a.filter.data(), bn_.scale.data(),
-                                            a.channel.data(), a.spatial.data(), config_.kernel_num,
-                                            config_.out_planes, config_.out_planes / config_.groups,
-                                            config_.in_planes / config_.groups,
-                                            config_.kernel_size * config_.kernel_size};
+        const AggregationInputs aggregation{bank_pointers_.data(), a.kernel.data(), ws.run_factors.data(),
+                                            ws.lane_factors.data(), c.kernel_num};
         float *weights = static_cast<float *>((reorder_ ? ws.plain_weights : ws.weights).get_data_handle());
         for (int64_t n = 0; n < batch; ++n) {
             const float *x = input + n * src_stride_;
             if (layout_ == ODCONV_LAYOUT_NHWC)
-                average_pool_nhwc(x, config_.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
+                average_pool_nhwc(x, c.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
             else
-                average_pool_nchw(x, config_.in_planes, pixels_, a.pooled.data());
-            attention_.compute(a);
-            aggregate_kernel(aggregation, offsets_, weights, ws.mixed_filters.data(), threads_);
+                average_pool_nchw(x, c.in_planes, pixels_, a.pooled.data());
+            p_.attention.compute(a);
+            set_factors(ws);
+            aggregate_kernel(aggregation, runs_, weights, threads_);
             if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
             ws.src.set_data_handle(const_cast<float *>(x));
             ws.dst.set_data_handle(output + n * dst_stride_);
@@ -93,6 +133,31 @@ public:
     }
 
 private:
+    // The sample's attentions as the aggregation reads them (see WeightRuns).
+    void set_factors(Workspace &ws) const {
+        const odconv_config_t &c = p_.config;
+        const AttentionVectors &a = ws.attention;
+        const int32_t kernel_area = c.kernel_size * c.kernel_size;
+        auto channel_spatial = [&](float *out) {
+            for (int32_t ch = 0; ch < c.in_planes; ++ch)
+                for (int32_t s = 0; s < kernel_area; ++s) out[ch * kernel_area + s] = a.channel[ch] * a.spatial[s];
+        };
+        switch (runs_.lanes) {
+            case WeightRuns::Lanes::kOutputChannels:
+                channel_spatial(ws.run_factors.data());
+                std::copy(a.filter.begin(), a.filter.end(), ws.lane_factors.begin());
+                break;
+            case WeightRuns::Lanes::kGroups:
+                std::copy(a.spatial.begin(), a.spatial.end(), ws.run_factors.begin());
+                std::copy(a.channel.begin(), a.channel.end(), ws.lane_factors.begin());
+                break;
+            case WeightRuns::Lanes::kPlainRows:
+                std::copy(a.filter.begin(), a.filter.end(), ws.run_factors.begin());
+                channel_spatial(ws.lane_factors.data());
+                break;
+        }
+    }
+
     std::unique_ptr<Workspace> acquire() {
         {
             std::lock_guard<std::mutex> lock(idle_mutex_);
@@ -102,20 +167,21 @@ private:
                 return ws;
             }
         }
+        const odconv_config_t &c = p_.config;
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->stream = dnnl::stream(engine);
         ws->src = memory(src_md_, engine, DNNL_MEMORY_NONE);
         ws->dst = memory(dst_md_, engine, DNNL_MEMORY_NONE);
         ws->weights = memory(weights_md_, engine);
-        // Padding elements of blocked layouts are never written by the aggregation and must read as zero.
+        // Padding elements of blocked layouts read as zero; the aggregation writes zeros there too.
         std::memset(ws->weights.get_data_handle(), 0, weights_md_.get_size());
         ws->conv_scratchpad = memory(conv_pd_.scratchpad_desc(), engine);
         ws->conv_args = {{DNNL_ARG_SRC, ws->src},
                          {DNNL_ARG_WEIGHTS, ws->weights},
                          {DNNL_ARG_DST, ws->dst},
                          {DNNL_ARG_SCRATCHPAD, ws->conv_scratchpad}};
-        if (bias_) ws->conv_args.emplace(DNNL_ARG_BIAS, bias_);
+        if (p_.bn.present) ws->conv_args.emplace(DNNL_ARG_BIAS, p_.bias);
         if (reorder_) {
             ws->plain_weights = memory(reorder_pd_.src_desc(), engine);
             ws->reorder_scratchpad = memory(reorder_pd_.scratchpad_desc(), engine);
@@ -123,11 +189,24 @@ private:
                                 {DNNL_ARG_TO, ws->weights},
                                 {DNNL_ARG_SCRATCHPAD, ws->reorder_scratchpad}};
         }
-        ws->attention = attention_.make_vectors();
-        ws->pool_partials.assign(size_t(threads_) * config_.in_planes, 0.0f);
-        ws->mixed_filters.assign(size_t(threads_) * (config_.in_planes / config_.groups) * config_.kernel_size *
-                                     config_.kernel_size,
-                                 0.0f);
+        ws->attention = p_.attention.make_vectors();
+        ws->pool_partials.assign(size_t(threads_) * c.in_planes, 0.0f);
+        const int64_t channel_spatial = int64_t(c.in_planes) * c.kernel_size * c.kernel_size;
+        // Lanes past the last channel of a block read zeros (their bank entries are zero padding too).
+        switch (runs_.lanes) {
+            case WeightRuns::Lanes::kOutputChannels:
+                ws->run_factors.assign(channel_spatial, 0.0f);
+                ws->lane_factors.assign(c.out_planes + runs_.run_length, 0.0f);
+                break;
+            case WeightRuns::Lanes::kGroups:
+                ws->run_factors.assign(size_t(c.kernel_size) * c.kernel_size, 0.0f);
+                ws->lane_factors.assign(c.groups + runs_.run_length, 0.0f);
+                break;
+            case WeightRuns::Lanes::kPlainRows:
+                ws->run_factors.assign(c.out_planes, 0.0f);
+                ws->lane_factors.assign(channel_spatial, 0.0f);
+                break;
+        }
         return ws;
     }
 
@@ -136,17 +215,15 @@ private:
         idle_.push_back(std::move(ws));
     }
 
-    const odconv_config_t config_;
-    const Attention &attention_;
-    const FoldedBatchNorm &bn_;
-    const memory &bias_;
-    const float *bank_;
+    const LayerParameters &p_;
     const int32_t layout_;
     const int threads_;
     memory::desc src_md_, dst_md_, weights_md_;
     dnnl::convolution_forward::primitive_desc conv_pd_;
     dnnl::convolution_forward conv_;
-    WeightOffsets offsets_;
+    WeightRuns runs_;
+    std::vector<memory> banks_;
+    std::vector<const float *> bank_pointers_;
     dnnl::reorder::primitive_desc reorder_pd_;
     dnnl::reorder reorder_;
     int64_t src_stride_, dst_stride_, pixels_;
@@ -157,13 +234,10 @@ private:
 class CpuLayer final : public Layer {
 public:
     CpuLayer(const odconv_config_t &c, const odconv_weights_t &w)
-        : config_(c),
-          bank_(w.weight),
-          attention_(c, w),
-          bn_(fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var)) {
-        if (bn_.present) {
-            bias_ = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
-            std::copy(bn_.shift.begin(), bn_.shift.end(), static_cast<float *>(bias_.get_data_handle()));
+        : p_{c, w.weight, Attention(c, w), fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory()} {
+        if (p_.bn.present) {
+            p_.bias = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
+            std::copy(p_.bn.shift.begin(), p_.bn.shift.end(), static_cast<float *>(p_.bias.get_data_handle()));
         }
     }
 
@@ -178,15 +252,11 @@ private:
     Plan &plan(int64_t height, int64_t width, int32_t layout, int threads) {
         std::lock_guard<std::mutex> lock(plans_mutex_);
         auto &slot = plans_[std::make_tuple(height, width, layout, threads)];
-        if (!slot) slot = std::make_unique<Plan>(config_, attention_, bn_, bias_, bank_, height, width, layout, threads);
+        if (!slot) slot = std::make_unique<Plan>(p_, height, width, layout, threads);
         return *slot;
     }
 
-    const odconv_config_t config_;
-    const float *bank_;
-    const Attention attention_;
-    const FoldedBatchNorm bn_;
-    memory bias_;
+    LayerParameters p_;
     std::mutex plans_mutex_;
     std::map<std::tuple<int64_t, int64_t, int32_t, int>, std::unique_ptr<Plan>> plans_;
 };

@@ -3,9 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
-
-#include "../common/errors.hpp"
 
 #define ODCONV_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
 
@@ -15,56 +12,89 @@ namespace {
 // Below this many elements a loop runs on the calling thread alone: forking would cost more.
 constexpr int64_t kParallelThreshold = 1 << 14;
 
-ODCONV_MULTIVERSION float sum(const float *x, int64_t n) {
-    // Four independent accumulators so that the adds pipeline instead of waiting on each other.
-    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (int64_t j = 0; j < 16; ++j) {
-            s0 += x[i + j];
-            s1 += x[i + 16 + j];
-            s2 += x[i + 32 + j];
-            s3 += x[i + 48 + j];
-        }
-    }
-    for (; i < n; ++i) s0 += x[i];
-    return (s0 + s1) + (s2 + s3);
+// 16 floats, one AVX-512 register (two AVX2 or four SSE registers in the other clones); alignment 4, so
+// loads through it need no alignment.
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+inline float horizontal_sum(v16 v) {
+    float total = 0.0f;
+    for (int i = 0; i < 16; ++i) total += v[i];
+    return total;
 }
 
+ODCONV_MULTIVERSION float sum(const float *x, int64_t n) {
+    // Four independent accumulators so that the adds pipeline instead of waiting on each other.
+    v16 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 += *reinterpret_cast<const v16 *>(x + i);
+        s1 += *reinterpret_cast<const v16 *>(x + i + 16);
+        s2 += *reinterpret_cast<const v16 *>(x + i + 32);
+        s3 += *reinterpret_cast<const v16 *>(x + i + 48);
+    }
+    float tail = 0.0f;
+    for (; i < n; ++i) tail += x[i];
+    return horizontal_sum((s0 + s1) + (s2 + s3)) + tail;
+}
+
+// acc[c] += sum over rows of x[r][c], for rows of `channels` floats. Blocks of 64 channels are summed in
+// registers, two rows at a time so that the adds of neighbouring rows overlap.
 ODCONV_MULTIVERSION void accumulate_rows(const float *x, int64_t rows, int64_t channels, float *acc) {
+    int64_t c0 = 0;
+    for (; c0 + 64 <= channels; c0 += 64) {
+        v16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
+        int64_t r = 0;
+        for (; r + 2 <= rows; r += 2) {
+            const float *p = x + r * channels + c0, *q = p + channels;
+            a0 += *reinterpret_cast<const v16 *>(p);
+            a1 += *reinterpret_cast<const v16 *>(p + 16);
+            a2 += *reinterpret_cast<const v16 *>(p + 32);
+            a3 += *reinterpret_cast<const v16 *>(p + 48);
+            b0 += *reinterpret_cast<const v16 *>(q);
+            b1 += *reinterpret_cast<const v16 *>(q + 16);
+            b2 += *reinterpret_cast<const v16 *>(q + 32);
+            b3 += *reinterpret_cast<const v16 *>(q + 48);
+        }
+        if (r < rows) {
+            const float *p = x + r * channels + c0;
+            a0 += *reinterpret_cast<const v16 *>(p);
+            a1 += *reinterpret_cast<const v16 *>(p + 16);
+            a2 += *reinterpret_cast<const v16 *>(p + 32);
+            a3 += *reinterpret_cast<const v16 *>(p + 48);
+        }
+        const v16 total[4] = {a0 + b0, a1 + b1, a2 + b2, a3 + b3};
+        for (int k = 0; k < 4; ++k)
+            for (int l = 0; l < 16; ++l) acc[c0 + 16 * k + l] += total[k][l];
+    }
+    if (c0 == channels) return;
     for (int64_t r = 0; r < rows; ++r) {
         const float *row = x + r * channels;
 #pragma omp simd
-        for (int64_t c = 0; c < channels; ++c) acc[c] += row[c];
+        for (int64_t c = c0; c < channels; ++c) acc[c] += row[c];
     }
 }
 
-// One output channel: mixes the bank, scales, and scatters into the primitive's layout.
-ODCONV_MULTIVERSION void aggregate_filter(const AggregationInputs &in, const WeightOffsets &offsets, int32_t o,
-                                          float *dst, float *mixed) {
-    const int64_t filter_size = int64_t(in.in_per_group) * in.kernel_area;
-    const int64_t bank_stride = int64_t(in.out_planes) * filter_size;
-    const float *w = in.bank + o * filter_size;
-    const float k0 = in.kernel[0];
+// Runs [first, last) of the aggregated kernel.
+ODCONV_MULTIVERSION void aggregate_runs(const AggregationInputs &in, const WeightRuns &runs, int64_t first,
+                                        int64_t last, float *dst) {
+    const int64_t length = runs.run_length;
+    for (int64_t r = first; r < last; ++r) {
+        const int64_t begin = r * length;
+        const float scale = in.run_factors[runs.factor_index[r]];
+        const float *lanes = in.lane_factors + runs.lane_base[r];
+        float *out = dst + begin;
+        const float k0 = in.kernel[0];
+        const float *b0 = in.banks[0] + begin;
 #pragma omp simd
-    for (int64_t t = 0; t < filter_size; ++t) mixed[t] = k0 * w[t];
-    for (int32_t j = 1; j < in.kernel_num; ++j) {
-        const float kj = in.kernel[j];
-        const float *wj = w + j * bank_stride;
+        for (int64_t l = 0; l < length; ++l) out[l] = k0 * b0[l];
+        for (int32_t j = 1; j < in.kernel_num; ++j) {
+            const float kj = in.kernel[j];
+            const float *bj = in.banks[j] + begin;
 #pragma omp simd
-        for (int64_t t = 0; t < filter_size; ++t) mixed[t] += kj * wj[t];
-    }
-    const int32_t group = o / in.out_per_group;
-    const float output_scale = in.bn_scale[o] * in.filter[o];
-    const float *channel = in.channel + int64_t(group) * in.in_per_group;
-    const int64_t base = offsets.group[group] + offsets.out[o % in.out_per_group];
-    const int64_t *spatial_offsets = offsets.spatial.data();
-    for (int32_t i = 0; i < in.in_per_group; ++i) {
-        const float scale = output_scale * channel[i];
-        float *target = dst + base + offsets.in[i];
-        const float *source = mixed + int64_t(i) * in.kernel_area;
-        for (int32_t s = 0; s < in.kernel_area; ++s) target[spatial_offsets[s]] = source[s] * in.spatial[s] * scale;
+            for (int64_t l = 0; l < length; ++l) out[l] += kj * bj[l];
+        }
+#pragma omp simd
+        for (int64_t l = 0; l < length; ++l) out[l] *= scale * lanes[l];
     }
 }
 
@@ -96,22 +126,28 @@ void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *
     }
 }
 
-WeightOffsets WeightOffsets::of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
-                                int32_t in_per_group, int32_t kernel_size) {
-    if (md.get_format_kind() != dnnl::memory::format_kind::blocked)
-        fail(ODCONV_STATUS_INTERNAL_ERROR, "weights layout is not a blocked layout");
+std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
+                                         int32_t in_per_group, int32_t kernel_size) {
+    if (md.get_format_kind() != dnnl::memory::format_kind::blocked) return std::nullopt;
+    const int nblocks = md.get_inner_nblks();
+    if (nblocks == 0) return std::nullopt;
     const auto strides = md.get_strides();
     const auto blocks = md.get_inner_blks();
     const auto block_dims = md.get_inner_idxs();
-    const int nblocks = md.get_inner_nblks();
-    // Offset contribution of index `index` along dimension `dim`.
+    const bool grouped = groups > 1;
+    const int group_dim = 0, out_dim = grouped ? 1 : 0, in_dim = out_dim + 1;
+    const int innermost = static_cast<int>(block_dims[nblocks - 1]);
+    const bool depthwise = grouped && out_per_group == 1 && in_per_group == 1;
+    if (!(innermost == out_dim || (depthwise && innermost == group_dim))) return std::nullopt;
+
+    // Offset contribution of `index` along `dim` (blocked layouts place each dimension independently).
     auto dim_offset = [&](int dim, int64_t index) {
         int64_t block_size = 1;
         for (int k = 0; k < nblocks; ++k)
             if (block_dims[k] == dim) block_size *= blocks[k];
         int64_t offset = (index / block_size) * strides[dim];
         int64_t remainder = index % block_size, inner_stride = 1;
-        for (int k = nblocks - 1; k >= 0; --k) {  // the last inner block is the fastest-varying
+        for (int k = nblocks - 1; k >= 0; --k) {  // the last inner block varies fastest
             if (block_dims[k] == dim) {
                 offset += (remainder % blocks[k]) * inner_stride;
                 remainder /= blocks[k];
@@ -120,28 +156,66 @@ WeightOffsets WeightOffsets::of(const dnnl::memory::desc &md, int32_t groups, in
         }
         return offset;
     };
-    const int first = groups > 1 ? 1 : 0;  // goihw puts the group first
-    WeightOffsets o;
-    o.group.assign(groups, 0);
-    if (groups > 1)
-        for (int32_t g = 0; g < groups; ++g) o.group[g] = dim_offset(0, g);
-    for (int32_t i = 0; i < out_per_group; ++i) o.out.push_back(dim_offset(first, i));
-    for (int32_t i = 0; i < in_per_group; ++i) o.in.push_back(dim_offset(first + 1, i));
-    for (int32_t kh = 0; kh < kernel_size; ++kh)
-        for (int32_t kw = 0; kw < kernel_size; ++kw)
-            o.spatial.push_back(dim_offset(first + 2, kh) + dim_offset(first + 3, kw));
-    return o;
+
+    WeightRuns w;
+    w.run_length = blocks[nblocks - 1];
+    const bool lanes_are_groups = depthwise && innermost == group_dim;
+    w.lanes = lanes_are_groups ? Lanes::kGroups : Lanes::kOutputChannels;
+    const int64_t elements = static_cast<int64_t>(md.get_size() / sizeof(float));
+    if (elements % w.run_length != 0) return std::nullopt;
+    w.runs = elements / w.run_length;
+    w.factor_index.assign(w.runs, 0);  // runs made of padding alone multiply zeros: any factor will do
+    w.lane_base.assign(w.runs, 0);
+    const int kernel_area = kernel_size * kernel_size;
+    // Visit the first lane of every run: the element whose innermost index is a multiple of the block.
+    for (int32_t g = 0; g < groups; ++g) {
+        for (int32_t o = 0; o < out_per_group; ++o) {
+            const int32_t lane_index = lanes_are_groups ? g : o;
+            if (lane_index % w.run_length != 0) continue;
+            for (int32_t i = 0; i < in_per_group; ++i) {
+                for (int32_t kh = 0; kh < kernel_size; ++kh) {
+                    for (int32_t kw = 0; kw < kernel_size; ++kw) {
+                        int64_t offset = dim_offset(out_dim, o) + dim_offset(in_dim, i) + dim_offset(in_dim + 1, kh) +
+                                         dim_offset(in_dim + 2, kw);
+                        if (grouped) offset += dim_offset(group_dim, g);
+                        if (offset % w.run_length != 0) return std::nullopt;
+                        const int64_t run = offset / w.run_length;
+                        const int32_t s = kh * kernel_size + kw;
+                        if (lanes_are_groups) {
+                            w.factor_index[run] = s;
+                            w.lane_base[run] = g;
+                        } else {
+                            w.factor_index[run] = (g * in_per_group + i) * kernel_area + s;
+                            w.lane_base[run] = g * out_per_group + o;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return w;
 }
 
-void aggregate_kernel(const AggregationInputs &in, const WeightOffsets &offsets, float *dst, float *mixed,
-                      int max_threads) {
-    const int64_t filter_size = int64_t(in.in_per_group) * in.kernel_area;
-    const bool parallel = filter_size * in.out_planes * in.kernel_num >= kParallelThreshold;
+WeightRuns WeightRuns::plain(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size) {
+    WeightRuns w;
+    w.lanes = Lanes::kPlainRows;
+    w.run_length = int64_t(in_per_group) * kernel_size * kernel_size;
+    w.runs = int64_t(groups) * out_per_group;
+    w.factor_index.resize(w.runs);
+    w.lane_base.resize(w.runs);
+    for (int64_t r = 0; r < w.runs; ++r) {
+        w.factor_index[r] = static_cast<int32_t>(r);  // the output channel
+        w.lane_base[r] = static_cast<int32_t>((r / out_per_group) * w.run_length);
+    }
+    return w;
+}
+
+void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads) {
+    const bool parallel = runs.runs * runs.run_length * in.kernel_num >= kParallelThreshold;
 #pragma omp parallel if (parallel) num_threads(max_threads)
     {
-        float *scratch = mixed + int64_t(omp_get_thread_num()) * filter_size;
-#pragma omp for schedule(static)
-        for (int32_t o = 0; o < in.out_planes; ++o) aggregate_filter(in, offsets, o, dst, scratch);
+        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        aggregate_runs(in, runs, runs.runs * thread / threads, runs.runs * (thread + 1) / threads, dst);
     }
 }
 

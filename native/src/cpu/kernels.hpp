@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
@@ -16,34 +17,41 @@ void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *
 void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
                        int max_threads);
 
-// Where element (g, o, i, kh, kw) of a convolution's weights lives in a oneDNN blocked layout: the sum of
-// one entry per dimension (blocked layouts place each dimension independently).
-struct WeightOffsets {
-    std::vector<int64_t> group;    // [groups] (one 0 when ungrouped)
-    std::vector<int64_t> out;      // [out_planes / groups], the index within the group
-    std::vector<int64_t> in;       // [in_planes / groups]
-    std::vector<int64_t> spatial;  // [k * k], kh * k + kw
+// A weight layout read as contiguous runs, so that the per-sample kernel is one vectorizable pass:
+//   dst[run, lane] = lane_factor[lane_base[run] + lane] * run_factor[factor_index[run]]
+//                    * sum_j kernel[j] * bank_j[run, lane]
+// with every bank already in that layout. The per-element factor filter[o] * channel[g, i] * spatial[s]
+// splits into the two factors in one of three ways:
+// - kOutputChannels: oneDNN's CPU convolutions block the output channel innermost (OIhw16i16o, Ohwi16o,
+//   ...): along a run only o varies, run_factor = channel * spatial of the run, lane_factor = filter[o].
+// - kGroups: depthwise layouts block the group innermost (Goihw16g); depthwise layers have no filter
+//   attention: run_factor = spatial[s], lane_factor = channel[g].
+// - kPlainRows: plain (g)oihw, one run per output channel: run_factor = filter[o], lane_factor =
+//   channel * spatial of the row's group. Used, with a reorder after it, when the primitive's layout is
+//   neither of the above.
+struct WeightRuns {
+    enum class Lanes { kOutputChannels, kGroups, kPlainRows };
+    Lanes lanes = Lanes::kOutputChannels;
+    int64_t run_length = 0;             // elements per run
+    int64_t runs = 0;                   // layout size / run_length (padding included)
+    std::vector<int32_t> factor_index;  // per run, into the run factors
+    std::vector<int32_t> lane_base;     // per run, into the lane factors
 
-    // Throws when md is not a plain or blocked layout (then the caller reorders instead).
-    static WeightOffsets of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
-                            int32_t in_per_group, int32_t kernel_size);
+    // Empty when the layout's innermost block is neither the output channel nor (depthwise) the group.
+    static std::optional<WeightRuns> of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
+                                        int32_t in_per_group, int32_t kernel_size);
+    static WeightRuns plain(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size);
 };
 
-// Everything the aggregation reads for one sample.
+// What the aggregation multiplies per sample.
 struct AggregationInputs {
-    const float *bank;        // [kernel_num, out, in / groups, k, k]
-    const float *kernel;      // [kernel_num] kernel attention
-    const float *filter;      // [out] filter attention
-    const float *bn_scale;    // [out] folded BatchNorm scale
-    const float *channel;     // [in] channel attention
-    const float *spatial;     // [k * k] spatial attention
-    int32_t kernel_num, out_planes, out_per_group, in_per_group, kernel_area;
+    const float *const *banks;  // kernel_num banks, each in the primitive's layout
+    const float *kernel;        // [kernel_num] kernel attention
+    const float *run_factors;   // indexed by WeightRuns::factor_index
+    const float *lane_factors;  // indexed by WeightRuns::lane_base + lane
+    int32_t kernel_num;
 };
 
-// dst[offsets(o, i, s)] = bn_scale[o] * filter[o] * channel[group(o), i] * spatial[s]
-//                         * sum_j kernel[j] * bank[j][o][i][s]
-// mixed: scratch of [max_threads][in_per_group * kernel_area] floats.
-void aggregate_kernel(const AggregationInputs &in, const WeightOffsets &offsets, float *dst, float *mixed,
-                      int max_threads);
+void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads);
 
 }  // namespace odconv::cpu

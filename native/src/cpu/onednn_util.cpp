@@ -27,27 +27,21 @@ memory::desc weights_desc(const odconv_config_t &c, tag format) {
     return memory::desc(dims, memory::data_type::f32, format);
 }
 
-dnnl::primitive_attr convolution_attr(const odconv_config_t &c) {
-    dnnl::post_ops post_ops;
+void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &c) {
     if (c.activation == ODCONV_ACTIVATION_RELU)
         post_ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     else if (c.activation == ODCONV_ACTIVATION_SILU)
         post_ops.append_eltwise(dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(post_ops);
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    return attr;
 }
 
 dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &c, const memory::desc &src,
                                                          const memory::desc &weights, const memory::desc *bias,
-                                                         const memory::desc &dst) {
+                                                         const memory::desc &dst, const dnnl::primitive_attr &attr) {
     const memory::dims strides{c.stride, c.stride};
     const memory::dims dilates{c.dilation - 1, c.dilation - 1};
     const memory::dims padding{c.padding, c.padding};
     const auto kind = dnnl::prop_kind::forward_inference;
     const auto algorithm = dnnl::algorithm::convolution_direct;
-    const auto attr = convolution_attr(c);
     const auto &engine = cpu_engine();
     return bias ? dnnl::convolution_forward::primitive_desc(engine, kind, algorithm, src, weights, *bias, dst, strides,
                                                             dilates, padding, padding, attr)

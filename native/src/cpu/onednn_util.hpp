@@ -20,13 +20,14 @@ dnnl::memory::desc activation_desc(int64_t batch, int64_t channels, int64_t heig
 // Weights of a convolution with this configuration: oihw, or goihw when grouped, in `tag`.
 dnnl::memory::desc weights_desc(const odconv_config_t &config, dnnl::memory::format_tag tag);
 
-// The activation as a post-op; scratchpad owned by the caller so that concurrent calls never share it.
-dnnl::primitive_attr convolution_attr(const odconv_config_t &config);
+// Appends the configuration's activation (nothing for identity).
+void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &config);
 
 // A forward-inference direct convolution of this configuration's geometry.
 dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &config, const dnnl::memory::desc &src,
                                                          const dnnl::memory::desc &weights,
-                                                         const dnnl::memory::desc *bias, const dnnl::memory::desc &dst);
+                                                         const dnnl::memory::desc *bias, const dnnl::memory::desc &dst,
+                                                         const dnnl::primitive_attr &attr);
 
 // Eval-mode BatchNorm as y = x * scale + shift; identity when the layer has none.
 struct FoldedBatchNorm {

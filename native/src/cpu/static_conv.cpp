@@ -24,8 +24,13 @@ public:
         const memory::desc dst_md = activation_desc(batch, c.out_planes, output_extent(c, height, "height"),
                                                     output_extent(c, width, "width"), layout);
         const memory::desc bias_md({c.out_planes}, memory::data_type::f32, memory::format_tag::x);
+        dnnl::post_ops post_ops;
+        append_activation(post_ops, c);
+        dnnl::primitive_attr attr;
+        attr.set_post_ops(post_ops);
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const auto pd = convolution_pd(c, src_md, weights_desc(c, memory::format_tag::any), bias ? &bias_md : nullptr,
-                                       dst_md);
+                                       dst_md, attr);
         conv_ = dnnl::convolution_forward(pd);
         stream_ = dnnl::stream(engine);
 

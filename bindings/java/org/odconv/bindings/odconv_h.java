@@ -1151,6 +1151,68 @@ public class odconv_h {
         }
     }
 
+    private static class odconv_static_conv_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
+     * }
+     */
+    public static FunctionDescriptor odconv_static_conv_forward$descriptor() {
+        return odconv_static_conv_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
+     * }
+     */
+    public static MethodHandle odconv_static_conv_forward$handle() {
+        return odconv_static_conv_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
+     * }
+     */
+    public static MemorySegment odconv_static_conv_forward$address() {
+        return odconv_static_conv_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
+     * }
+     */
+    public static int odconv_static_conv_forward(MemorySegment conv, MemorySegment input, MemorySegment output) {
+        var mh$ = odconv_static_conv_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_static_conv_forward", conv, input, output);
+            }
+            return (int)mh$.invokeExact(conv, input, output);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class odconv_static_conv_benchmark {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             odconv_h.C_INT,

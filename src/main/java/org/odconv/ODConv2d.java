@@ -148,6 +148,7 @@ public final class ODConv2d implements AutoCloseable {
         return "ODConv2d" + config + (isClosed() ? " (closed)" : "");
     }
 
+    /** Allocation-free unless it throws: forward runs it on every call. */
     private void checkShapes(Tensor input, Tensor output) {
         if (input.layout() != output.layout()) {
             throw new IllegalArgumentException("input is " + input.layout() + " but output is " + output.layout()
@@ -157,11 +158,13 @@ public final class ODConv2d implements AutoCloseable {
             throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
                     + config.inPlanes() + " (input shape " + java.util.Arrays.toString(input.shape()) + ")");
         }
-        long[] expected = outputShape(input.batch(), input.height(), input.width());
-        long[] actual = output.shape();
-        if (!java.util.Arrays.equals(expected, actual)) {
-            throw new IllegalArgumentException("output shape " + java.util.Arrays.toString(actual) + " does not match "
-                    + java.util.Arrays.toString(expected) + " for input " + java.util.Arrays.toString(input.shape()));
+        long outHeight = config.outputExtent(input.height(), "height");
+        long outWidth = config.outputExtent(input.width(), "width");
+        if (output.batch() != input.batch() || output.channels() != config.outPlanes() || output.height() != outHeight
+                || output.width() != outWidth) {
+            throw new IllegalArgumentException("output shape " + java.util.Arrays.toString(output.shape())
+                    + " does not match " + java.util.Arrays.toString(outputShape(input.batch(), input.height(),
+                    input.width())) + " for input " + java.util.Arrays.toString(input.shape()));
         }
     }
 

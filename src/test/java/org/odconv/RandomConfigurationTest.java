@@ -65,13 +65,16 @@ class RandomConfigurationTest {
         float[] input = new float[n * inPlanes * h * w];
         for (int i = 0; i < input.length; i++) input[i] = (float) random.nextDouble(-3.0, 3.0);
 
+        Layout layout = random.nextBoolean() ? Layout.NCHW : Layout.NHWC;
         double[] expected = ReferenceODConv.forward(config, values, input, n, h, w);
         try (Arena arena = Arena.ofConfined();
              ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(config, values, arena));
-             Tensor x = Tensor.copyOf(input, n, inPlanes, h, w);
-             Tensor y = layer.forward(x)) {
-            Comparison.assertClose(expected, y.toArray(), label + ": " + config + " input " + n + "x" + inPlanes + "x"
-                    + h + "x" + w);
+             Tensor nchw = Tensor.copyOf(input, n, inPlanes, h, w);
+             Tensor x = nchw.toLayout(layout);
+             Tensor y = layer.forward(x);
+             Tensor result = y.toLayout(Layout.NCHW)) {
+            Comparison.assertClose(expected, result.toArray(), label + ": " + config + " input " + n + "x" + inPlanes
+                    + "x" + h + "x" + w + " " + layout);
         }
     }
 

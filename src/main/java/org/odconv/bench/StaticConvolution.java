@@ -58,20 +58,33 @@ public final class StaticConvolution implements AutoCloseable {
         }
     }
 
+    /** Runs the convolution once. */
+    public void forward(Tensor input, Tensor output) {
+        checkTensors(input, output);
+        NativeCalls.check(odconv_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
+                "odconv_static_conv_forward");
+    }
+
     /** Runs {@code iterations} convolutions back to back natively; each one's wall time in milliseconds. */
     public double[] benchmark(Tensor input, Tensor output, int iterations) {
-        if (closed) throw new IllegalStateException("StaticConvolution is closed");
-        if (!java.util.Arrays.equals(input.shape(), inputShape) || !java.util.Arrays.equals(output.shape(), outputShape)
-                || input.layout() != layout || output.layout() != layout) {
-            throw new IllegalArgumentException("tensors " + input + ", " + output + " do not match the convolution's "
-                    + java.util.Arrays.toString(inputShape) + " -> " + java.util.Arrays.toString(outputShape) + " " + layout);
-        }
+        checkTensors(input, output);
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             NativeCalls.check(odconv_h.odconv_static_conv_benchmark(handle, input.segment(), output.segment(), iterations,
                     times), "odconv_static_conv_benchmark");
             return times.toArray(ValueLayout.JAVA_DOUBLE);
+        }
+    }
+
+    private void checkTensors(Tensor input, Tensor output) {
+        if (closed) throw new IllegalStateException("StaticConvolution is closed");
+        if (input.layout() != layout || output.layout() != layout || input.batch() != inputShape[0]
+                || input.channels() != inputShape[1] || input.height() != inputShape[2] || input.width() != inputShape[3]
+                || output.batch() != outputShape[0] || output.channels() != outputShape[1]
+                || output.height() != outputShape[2] || output.width() != outputShape[3]) {
+            throw new IllegalArgumentException("tensors " + input + ", " + output + " do not match the convolution's "
+                    + java.util.Arrays.toString(inputShape) + " -> " + java.util.Arrays.toString(outputShape) + " " + layout);
         }
     }
 
