@@ -28,15 +28,18 @@ class GoldenTest {
     @MethodSource("cases")
     void nativeForwardMatchesPyTorch(Path dir) {
         for (int threads : new int[] {0, 1}) {
-            try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
-                 SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
-                 SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
-                model.setNumThreads(threads);
-                Tensor want = expected.tensor("output");
-                try (Tensor got = model.forward(input.tensor("input"))) {
-                    assertArrayEquals(want.shape(), got.shape(), dir + ": output shape");
-                    Comparison.assertClose(Comparison.toDouble(want.toArray()), got.toArray(),
-                            dir.getFileName() + " (threads " + threads + ")");
+            for (Layout layout : Layout.values()) {
+                try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
+                     SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
+                     SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"));
+                     Tensor x = input.tensor("input").toLayout(layout)) {
+                    model.setNumThreads(threads);
+                    Tensor want = expected.tensor("output");
+                    try (Tensor y = model.forward(x); Tensor got = y.toLayout(Layout.NCHW)) {
+                        assertArrayEquals(want.shape(), got.shape(), dir + ": output shape");
+                        Comparison.assertClose(Comparison.toDouble(want.toArray()), got.toArray(),
+                                dir.getFileName() + " (threads " + threads + ", " + layout + ")");
+                    }
                 }
             }
         }

@@ -174,6 +174,38 @@ class ODConv2dTest {
     }
 
     @Test
+    void nhwcTensorsIndexChannelsLastAndConvertBothWays() {
+        float[] nchw = new float[2 * 3 * 2 * 2];
+        for (int i = 0; i < nchw.length; i++) nchw[i] = i;
+        try (Tensor a = Tensor.copyOf(nchw, 2, 3, 2, 2);
+             Tensor b = a.toLayout(Layout.NHWC);
+             Tensor c = b.toLayout(Layout.NCHW)) {
+            assertEquals(Layout.NHWC, b.layout());
+            assertEquals(a.get(1, 2, 0, 1), b.get(1, 2, 0, 1));
+            // memory order: (n, h, w, c); element (n=0, h=0, w=1, c=2) is at 1 * 3 + 2
+            assertEquals(a.get(0, 2, 0, 1), b.toArray()[1 * 3 + 2]);
+            assertArrayEquals(nchw, c.toArray());
+        }
+    }
+
+    @Test
+    void nhwcForwardEqualsNchwForward() {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 11), arena));
+             Tensor nchw = Tensor.copyOf(randomInput(3 * 16 * 7 * 9, 12), 3, 16, 7, 9);
+             Tensor nhwc = nchw.toLayout(Layout.NHWC);
+             Tensor expected = layer.forward(nchw);
+             Tensor actual = layer.forward(nhwc);
+             Tensor actualNchw = actual.toLayout(Layout.NCHW);
+             Tensor mixedOutput = Tensor.allocate(3, 24, 7, 9, Layout.NCHW)) {
+            assertEquals(Layout.NHWC, actual.layout());
+            Comparison.assertClose(Comparison.toDouble(expected.toArray()), actualNchw.toArray(), "NHWC vs NCHW");
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(nhwc, mixedOutput));
+            assertEquals("input is NHWC but output is NCHW; both must have the same layout", e.getMessage());
+        }
+    }
+
+    @Test
     void concurrentForwardsMatchASingleThread() throws Exception {
         float[] data = randomInput(2 * 16 * 12 * 12, 8);
         try (Arena arena = Arena.ofShared();

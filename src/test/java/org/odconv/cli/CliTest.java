@@ -22,6 +22,7 @@ class CliTest {
 
     record Result(int code, String out, String err) {}
 
+
     static Result odconv(String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
