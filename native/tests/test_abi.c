@@ -1,5 +1,6 @@
 /* Tests of the odconv C ABI: error reporting, validation, ABI self-description, lifecycle, forward
  * results against a double-precision reference, and concurrent forwards on one layer. */
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -374,6 +375,30 @@ static void test_static_conv(void) {
     free(weight); free(bias); free(input);
 }
 
+/* Native memory in use after many create/forward/destroy cycles and forwards stays where it was. */
+static void test_no_growth_over_cycles(void) {
+    odconv_config_t c = default_config(16, 24, 3);
+    c.kernel_num = 2;
+    odconv_weights_t w = random_weights(&c);
+    float *input = random_buffer(2 * 16 * 9 * 9, -1, 1), *output = malloc(sizeof(float) * 2 * 24 * 9 * 9);
+    int failed = 0;
+    for (int round = 0; round < 2; ++round) {  /* round 0 warms oneDNN's caches up */
+        const size_t before = mallinfo2().uordblks + mallinfo2().hblkhd;
+        for (int cycle = 0; cycle < 100; ++cycle) {
+            odconv_layer_t layer = NULL;
+            failed |= odconv_layer_create(&layer, &c, &w) != ODCONV_STATUS_SUCCESS;
+            for (int i = 0; i < 5; ++i)
+                failed |= odconv_layer_forward(layer, 2, 9, 9, i % 2, input, output) != ODCONV_STATUS_SUCCESS;
+            odconv_layer_destroy(layer);
+        }
+        const size_t after = mallinfo2().uordblks + mallinfo2().hblkhd;
+        if (round == 1) CHECK(after <= before + 4096, "100 cycles grew native memory by %zd bytes", (ssize_t)(after - before));
+    }
+    CHECK(!failed, "cycles failed: %s", odconv_last_error_message());
+    free(input); free(output);
+    free_weights(&w);
+}
+
 int main(void) {
     test_version_and_strings();
     test_config_validation();
@@ -382,6 +407,7 @@ int main(void) {
     test_forward_against_reference();
     test_concurrent_forwards();
     test_static_conv();
+    test_no_growth_over_cycles();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

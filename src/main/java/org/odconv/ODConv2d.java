@@ -11,6 +11,7 @@ import org.odconv.bindings.odconv_h;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
 import org.odconv.internal.NativeStructs;
+import org.odconv.io.SafeTensors;
 
 /**
  * One ODConv2d layer in eval mode, run by the native library: the YOLO-style PyTorch module's forward
@@ -28,28 +29,38 @@ public final class ODConv2d implements AutoCloseable {
 
     private final ODConv2dConfig config;
     private final ODConv2dWeights weights;  // keeps the borrowed segments reachable while the layer lives
+    private final MemorySegment.Scope[] weightScopes;
     private final MemorySegment handle;
     private final StampedLock lifecycle = new StampedLock();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Cleaner.Cleanable cleanable;
 
-    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment handle) {
+    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment handle, SafeTensors.Lease lease) {
         this.config = config;
         this.weights = weights;
+        this.weightScopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
+                .toArray(MemorySegment.Scope[]::new);
         this.handle = handle;
-        this.cleanable = CLEANER.register(this, new Destroyer(handle));
+        this.cleanable = CLEANER.register(this, new Destroyer(handle, lease));
     }
 
-    /** Creates a layer; the weights' memory is borrowed until {@link #close()}. */
+    /**
+     * Creates a layer; the weights' memory is borrowed until {@link #close()} (a file's, through a lease on
+     * it: see {@link ODConv2dWeights}).
+     */
     public static ODConv2d create(ODConv2dWeights weights) {
         NativeLibrary.load();
         ODConv2dConfig config = weights.config();
+        SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
                     NativeStructs.weights(weights.segments(), call));
             NativeCalls.check(status, "odconv_layer_create");
-            return new ODConv2d(config, weights, handleOut.get(ValueLayout.ADDRESS, 0));
+            return new ODConv2d(config, weights, handleOut.get(ValueLayout.ADDRESS, 0), lease);
+        } catch (RuntimeException | Error e) {
+            if (lease != null) lease.close();
+            throw e;
         }
     }
 
@@ -88,9 +99,9 @@ public final class ODConv2d implements AutoCloseable {
      */
     public void forward(Tensor input, Tensor output) {
         checkShapes(input, output);
-        long stamp = lifecycle.tryReadLock();
-        if (stamp == 0) throw closedException();
+        long stamp = enter();
         try {
+            checkWeightsAlive();
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.segment());
             NativeCalls.check(status, "odconv_layer_forward");
@@ -106,9 +117,9 @@ public final class ODConv2d implements AutoCloseable {
     public double[] benchmarkNative(Tensor input, Tensor output, int iterations) {
         checkShapes(input, output);
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
-        long stamp = lifecycle.tryReadLock();
-        if (stamp == 0) throw closedException();
+        long stamp = enter();
         try (Arena call = Arena.ofConfined()) {
+            checkWeightsAlive();
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             int status = odconv_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.segment(), iterations, times);
@@ -122,8 +133,7 @@ public final class ODConv2d implements AutoCloseable {
     /** Threads per forward on this layer; 0 restores the default (OMP_NUM_THREADS, else every core). */
     public void setNumThreads(int threads) {
         if (threads < 0) throw new IllegalArgumentException("threads = " + threads + " must be >= 0");
-        long stamp = lifecycle.tryReadLock();
-        if (stamp == 0) throw closedException();
+        long stamp = enter();
         try {
             NativeCalls.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
         } finally {
@@ -168,15 +178,37 @@ public final class ODConv2d implements AutoCloseable {
         }
     }
 
+    /**
+     * Admits a call unless the layer is closed. The flag is checked first so that a close() waiting for the
+     * write lock is not starved by a stream of new readers (StampedLock does not favour a waiting writer).
+     */
+    private long enter() {
+        if (closed.get()) throw closedException();
+        long stamp = lifecycle.tryReadLock();
+        if (stamp == 0) throw closedException();
+        return stamp;
+    }
+
+    /** Memory the caller owns may have been freed behind the layer's back: refuse rather than read it. */
+    private void checkWeightsAlive() {
+        for (MemorySegment.Scope scope : weightScopes) {
+            if (!scope.isAlive()) {
+                throw new IllegalStateException("the memory of this layer's weights was freed (its arena is closed);"
+                        + " keep it open until the layer is closed");
+            }
+        }
+    }
+
     private IllegalStateException closedException() {
         return new IllegalStateException("ODConv2d layer is closed");
     }
 
-    /** Holds only the handle, so the Cleaner does not keep the layer reachable. */
-    private record Destroyer(MemorySegment handle) implements Runnable {
+    /** Holds only the handle and the file lease, so the Cleaner does not keep the layer reachable. */
+    private record Destroyer(MemorySegment handle, SafeTensors.Lease lease) implements Runnable {
         @Override
         public void run() {
             odconv_h.odconv_layer_destroy(handle);
+            if (lease != null) lease.close();
         }
     }
 }

@@ -6,20 +6,35 @@ import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Map;
 
+import org.odconv.io.SafeTensors;
+
 /**
  * The parameter buffers of one layer: for each {@link Parameter} its configuration has, a native segment of
  * float32 values in native byte order. The segments are borrowed, not copied: a layer created from them
- * reads them until it is closed, so they must stay valid (their arena open, their file mapped) and unchanged
- * for that long. Construction checks that exactly the configuration's parameters are present, each with its
- * exact size.
+ * reads them until it is closed. For a file's memory ({@link #of(ODConv2dConfig, Map, SafeTensors)}) the
+ * layer keeps the mapping alive itself; for other memory the caller keeps its arena open, and a layer whose
+ * weights' arena was closed refuses to run ({@link IllegalStateException}) instead of reading freed memory.
+ * Construction checks that exactly the configuration's parameters are present, each with its exact size.
  */
 public final class ODConv2dWeights {
     private final ODConv2dConfig config;
     private final Map<Parameter, MemorySegment> segments;
+    private final SafeTensors source;
 
-    private ODConv2dWeights(ODConv2dConfig config, Map<Parameter, MemorySegment> segments) {
+    private ODConv2dWeights(ODConv2dConfig config, Map<Parameter, MemorySegment> segments, SafeTensors source) {
         this.config = config;
         this.segments = segments;
+        this.source = source;
+    }
+
+    /**
+     * Views of a safetensors file's memory (no copy). Layers created from these weights hold a
+     * {@link SafeTensors.Lease} on the file, so closing the file while they live is safe: it is unmapped when
+     * the last of them closes.
+     */
+    public static ODConv2dWeights of(ODConv2dConfig config, Map<Parameter, MemorySegment> segments, SafeTensors source) {
+        if (source == null) throw new IllegalArgumentException("source is null");
+        return new ODConv2dWeights(config, of(config, segments).segments, source);
     }
 
     /**
@@ -51,7 +66,7 @@ public final class ODConv2dWeights {
             }
             checked.put(p, segment);
         }
-        return new ODConv2dWeights(config, Collections.unmodifiableMap(checked));
+        return new ODConv2dWeights(config, Collections.unmodifiableMap(checked), null);
     }
 
     /** Copies arrays into memory of {@code arena} (which must outlive any layer made from the result). */
@@ -72,6 +87,11 @@ public final class ODConv2dWeights {
     /** The segment of a parameter, or null when the configuration has none. */
     public MemorySegment get(Parameter parameter) {
         return segments.get(parameter);
+    }
+
+    /** The file these weights are views of, or null when they are not a file's. */
+    public SafeTensors source() {
+        return source;
     }
 
     /** Every present parameter and its segment, in {@link Parameter} order. */

@@ -83,9 +83,9 @@ public final class ODConvModel implements AutoCloseable {
                         + Arrays.toString(entry.shape()) + ", layer \"" + spec.name() + "\" needs "
                         + Arrays.toString(expected));
             }
-            segments.put(p, file.data(entry));
+            segments.put(p, file.floatData(entry));
         }
-        return ODConv2dWeights.of(config, segments);
+        return ODConv2dWeights.of(config, segments, file);
     }
 
     /** Tensors under a layer's prefix that its configuration does not use point at a config mismatch. */
@@ -131,6 +131,30 @@ public final class ODConvModel implements AutoCloseable {
         long[] shape = {batch, layers.getFirst().conv().config().inPlanes(), height, width};
         for (Layer l : layers) shape = l.conv().outputShape(shape[0], shape[2], shape[3]);
         return shape;
+    }
+
+    /**
+     * Checks that an input of this shape can run through every layer.
+     *
+     * @throws IllegalArgumentException naming the first layer that refuses it and why
+     */
+    public void checkInput(long batch, long channels, long height, long width) {
+        if (batch < 1) throw new IllegalArgumentException("batch = " + batch + " must be >= 1");
+        long c = channels, h = height, w = width;
+        for (Layer l : layers) {
+            ODConv2dConfig config = l.conv().config();
+            try {
+                if (c != config.inPlanes()) {
+                    throw new IllegalArgumentException("has " + c + " channels, expected in_planes = " + config.inPlanes());
+                }
+                h = config.outputExtent(h, "height");
+                w = config.outputExtent(w, "width");
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("input [" + batch + ", " + channels + ", " + height + ", " + width
+                        + "] does not fit layer \"" + l.name() + "\": its input " + e.getMessage().replaceFirst("^input ", ""), e);
+            }
+            c = config.outPlanes();
+        }
     }
 
     /** Runs every layer in order; the result is a new owning tensor the caller closes. */

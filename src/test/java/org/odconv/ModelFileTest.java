@@ -47,11 +47,32 @@ class ModelFileTest {
     }
 
     @Test
+    void misalignedTensorsAreCopiedNotReadMisaligned() throws IOException {
+        // A header one byte longer than the reference writer's puts every tensor at an odd address.
+        Path padded = SafeTensorsFiles.rewrite(CHAIN, dir.resolve("odd.safetensors"), h -> { });
+        byte[] bytes = java.nio.file.Files.readAllBytes(padded);
+        long length = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        String header = new String(bytes, 8, (int) length, java.nio.charset.StandardCharsets.UTF_8);
+        Path odd = SafeTensorsFiles.write(dir.resolve("odd.safetensors"), header + " ",
+                java.util.Arrays.copyOfRange(bytes, 8 + (int) length, bytes.length));
+        Path golden = GoldenFiles.root().resolve("chain3");
+        try (ODConvModel model = ODConvModel.load(odd);
+             org.odconv.io.SafeTensors input = org.odconv.io.SafeTensors.open(golden.resolve("input.safetensors"));
+             org.odconv.io.SafeTensors expected = org.odconv.io.SafeTensors.open(golden.resolve("expected.safetensors"));
+             Tensor out = model.forward(input.tensor("input"))) {
+            assertTrue(model.layer("model.0").weights().get(Parameter.WEIGHT).address() % 4 == 0);
+            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(), "odd file");
+        }
+    }
+
+    @Test
     void refusesModelsThatDoNotMatchTheirMetadata() throws IOException {
         assertEquals("__metadata__ has no \"odconv\" entry; this is not an odconv model file",
                 refusal(h -> h.remove("__metadata__")));
         assertEquals("tensor \"model.0.attention.spatial_fc.bias\" is missing",
-                refusal(h -> h.remove("model.0.attention.spatial_fc.bias")));
+                refusal(h -> h.set("unrelated.bias", h.remove("model.0.attention.spatial_fc.bias"))));
+        assertTrue(refusal(h -> h.remove("model.0.attention.spatial_fc.bias"))
+                .startsWith("tensor \"model.0.attention.kernel_fc.weight\" starts at data offset"));
         assertEquals("layer \"model.0\": field \"kernel_num\" is missing",
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.remove("kernel_num"))));
         assertEquals("layer \"model.0\": field \"stride\" = \"2\" is not a 32-bit integer",

@@ -12,6 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.ODConvModel;
 import org.odconv.Tensor;
+import org.odconv.io.ModelFormatException;
 import org.odconv.io.SafeTensors;
 
 @Command(name = "run", mixinStandardHelpOptions = true,
@@ -42,6 +43,11 @@ final class RunCommand implements Callable<Integer> {
         try (ODConvModel odconv = ODConvModel.load(model); SafeTensors inputs = SafeTensors.open(input)) {
             odconv.setNumThreads(threads);
             Tensor x = inputs.tensor("input");
+            try {
+                odconv.checkInput(x.batch(), x.channels(), x.height(), x.width());
+            } catch (IllegalArgumentException e) {
+                throw new ModelFormatException(input.toString(), "tensor \"input\": " + e.getMessage(), e);
+            }
             long start = System.nanoTime();
             try (Tensor y = odconv.forward(x)) {
                 double millis = (System.nanoTime() - start) / 1e6;

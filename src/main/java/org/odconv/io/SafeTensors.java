@@ -12,7 +12,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -31,8 +34,10 @@ import org.odconv.Tensor;
  * {@link MemorySegment}: usually a read-only memory map of the file, so tensors are views of the mapping and
  * nothing is copied. The header is validated when opened; see {@link #open(Path)}.
  *
- * <p>Owns the mapping's arena when opened from a path: {@link #close()} unmaps it, after which every
- * segment handed out is invalid. Close only when nothing borrows them.
+ * <p>Owns the mapping's arena when opened from a path. Layers that borrow its memory hold a {@link Lease}:
+ * {@link #close()} unmaps at once when there is none, else when the last lease is released, so closing the
+ * file while layers still use it is safe (in the manner of Lucene's reference-counted arenas). After close,
+ * new leases and lookups throw {@link IllegalStateException}.
  */
 public final class SafeTensors implements AutoCloseable {
     /** Headers above this size are refused before anything is allocated for them. */
@@ -58,6 +63,8 @@ public final class SafeTensors implements AutoCloseable {
     private final Arena ownedArena;
     private final Map<String, String> metadata;
     private final Map<String, Entry> entries;
+    private int leases;
+    private boolean closeRequested;
 
     private SafeTensors(String source, MemorySegment file, Arena ownedArena, Map<String, String> metadata,
             Map<String, Entry> entries) {
@@ -141,8 +148,34 @@ public final class SafeTensors implements AutoCloseable {
                 entries.put(entry.name(), entry);
             }
         }
+        checkLayout(source, entries, dataStart, dataSize);
         return new SafeTensors(source, file, ownedArena, Collections.unmodifiableMap(metadata),
                 Collections.unmodifiableMap(entries));
+    }
+
+    /**
+     * As the format's reference implementation demands: sorted by offset, the tensors tile the data section
+     * exactly (no gap, no overlap, nothing after the last one).
+     */
+    private static void checkLayout(String source, Map<String, Entry> entries, long dataStart, long dataSize) {
+        List<Entry> sorted = new ArrayList<>(entries.values());
+        sorted.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long expected = dataStart;
+        String previous = null;
+        for (Entry e : sorted) {
+            if (e.begin() != expected) {
+                throw new ModelFormatException(source, "tensor \"" + e.name() + "\" starts at data offset "
+                        + (e.begin() - dataStart) + " but " + (previous == null ? "the data section starts at 0"
+                        : "the previous tensor \"" + previous + "\" ends at " + (expected - dataStart))
+                        + (e.begin() < expected ? " (overlap)" : " (gap)"));
+            }
+            expected = e.end();
+            previous = e.name();
+        }
+        if (expected - dataStart != dataSize) {
+            throw new ModelFormatException(source, "tensors cover " + (expected - dataStart) + " bytes but the data"
+                    + " section has " + dataSize);
+        }
     }
 
     private static void parseMetadata(String source, JsonNode node, Map<String, String> out) {
@@ -198,6 +231,43 @@ public final class SafeTensors implements AutoCloseable {
         return new Entry(name, dtype, shape, dataStart + begin, dataStart + end);
     }
 
+    /** A claim on the file's memory: while any is open, {@link #close()} defers unmapping. */
+    public final class Lease implements AutoCloseable {
+        private boolean released;
+
+        private Lease() {}
+
+        /** Releases the claim (idempotent); the last release after {@link SafeTensors#close()} unmaps. */
+        @Override
+        public void close() {
+            synchronized (SafeTensors.this) {
+                if (released) return;
+                released = true;
+                if (--leases == 0 && closeRequested) unmap();
+            }
+        }
+    }
+
+    /** Claims the file's memory until the lease is closed. */
+    public synchronized Lease lease() {
+        ensureOpen();
+        leases++;
+        return new Lease();
+    }
+
+    /** Whether {@link #close()} has been called (the memory may still be mapped for open leases). */
+    public synchronized boolean isClosed() {
+        return closeRequested;
+    }
+
+    private void ensureOpen() {
+        if (closeRequested) throw new IllegalStateException(source + " is closed");
+    }
+
+    private void unmap() {
+        if (ownedArena != null && ownedArena.scope().isAlive()) ownedArena.close();
+    }
+
     /** Where the data came from, for messages. */
     public String source() {
         return source;
@@ -214,6 +284,9 @@ public final class SafeTensors implements AutoCloseable {
 
     /** The entry, or a {@link ModelFormatException} naming the file and the missing tensor. */
     public Entry entry(String name) {
+        synchronized (this) {
+            ensureOpen();
+        }
         Entry e = entries.get(name);
         if (e == null) throw new ModelFormatException(source, "tensor \"" + name + "\" is missing");
         return e;
@@ -225,7 +298,22 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /**
-     * A rank-4 F32 tensor as an NCHW {@link Tensor} viewing the file's memory (no copy).
+     * A tensor's float32 data for native code: a view of the file (no copy) when it is 4-byte aligned, as in
+     * every file whose header is padded the way the reference writer pads it; else an aligned copy (the
+     * format does not demand alignment, and native code must not read misaligned floats), which lives as long
+     * as the returned segment is reachable.
+     */
+    public MemorySegment floatData(Entry entry) {
+        MemorySegment view = data(entry);
+        if (view.address() % Float.BYTES == 0) return view;
+        MemorySegment copy = Arena.ofAuto().allocate(view.byteSize(), 64);
+        copy.copyFrom(view);
+        return copy;
+    }
+
+    /**
+     * A rank-4 F32 tensor as an NCHW {@link Tensor} viewing the file's memory (no copy unless misaligned, see
+     * {@link #floatData}).
      *
      * @throws ModelFormatException naming the file and tensor when it is missing, not F32 or not rank 4
      */
@@ -240,16 +328,18 @@ public final class SafeTensors implements AutoCloseable {
                     + ", expected rank 4 (NCHW)");
         }
         try {
-            return Tensor.wrap(data(e), s[0], s[1], s[2], s[3]);
+            return Tensor.wrap(floatData(e), s[0], s[1], s[2], s[3]);
         } catch (IllegalArgumentException ex) {
             throw new ModelFormatException(source, "tensor \"" + name + "\": " + ex.getMessage(), ex);
         }
     }
 
-    /** Unmaps the file if this object mapped it. Idempotent. */
+    /** Unmaps the file if this object mapped it, now or when the last lease is released. Idempotent. */
     @Override
-    public void close() {
-        if (ownedArena != null && ownedArena.scope().isAlive()) ownedArena.close();
+    public synchronized void close() {
+        if (closeRequested) return;
+        closeRequested = true;
+        if (leases == 0) unmap();
     }
 
     /**

@@ -74,7 +74,13 @@ class CliTest {
 
         r = odconv("run", "--model", golden("groups4_odd/model.safetensors").toString(), "--input",
                 golden("basic_k3/input.safetensors").toString(), "--output", output.toString());
-        assertOneLineError(r, "odconv: input has 16 channels, layer expects inPlanes = 20");
+        assertOneLineError(r, "odconv: " + golden("basic_k3/input.safetensors") + ": tensor \"input\": input [1, 16, 9, 9]"
+                + " does not fit layer \"model.0\": its input has 16 channels, expected in_planes = 20");
+
+        r = odconv("run", "--model", golden("padding0/model.safetensors").toString(), "--input",
+                golden("one_by_one_input/input.safetensors").toString(), "--output", output.toString());
+        assertOneLineError(r, "tensor \"input\": input [2, 16, 1, 1] does not fit layer \"model.0\": its input height = 1"
+                + " is too small: with padding 0 it must be at least 3 for kernelSize 3 and dilation 1");
 
         r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
                 golden("chain3/model.safetensors").toString(), "--output", output.toString());

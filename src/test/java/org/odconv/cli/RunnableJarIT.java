@@ -57,8 +57,8 @@ class RunnableJarIT {
         Result r = java("run", "--model", "src/test/resources/golden/groups4_odd/model.safetensors", "--input",
                 "src/test/resources/golden/basic_k3/input.safetensors", "--output", output.toString());
         assertEquals(1, r.code());
-        assertEquals("odconv: input has 16 channels, layer expects inPlanes = 20 (input shape [1, 16, 9, 9])",
-                r.err().strip());
+        assertEquals("odconv: src/test/resources/golden/basic_k3/input.safetensors: tensor \"input\": input [1, 16, 9, 9]"
+                + " does not fit layer \"model.0\": its input has 16 channels, expected in_planes = 20", r.err().strip());
         assertTrue(Files.notExists(output));
     }
 }

@@ -84,6 +84,18 @@ class SafeTensorsTest {
         SafeTensorsFiles.write(f, "{\"__metadata__\":{\"odconv\":3}}", new byte[0]);
         assertEquals(f + ": __metadata__ value of \"odconv\" is not a string", refused(f).getMessage());
 
+        SafeTensorsFiles.write(f, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]);
+        assertEquals(f + ": tensor \"b\" starts at data offset 4 but the previous tensor \"a\" ends at 8 (overlap)",
+                refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", new byte[8]);
+        assertEquals(f + ": tensor \"a\" starts at data offset 4 but the data section starts at 0 (gap)",
+                refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", new byte[8]);
+        assertEquals(f + ": tensors cover 4 bytes but the data section has 8", refused(f).getMessage());
+
         Path missing = dir.resolve("missing.safetensors");
         assertEquals(missing + ": no such file", refused(missing).getMessage());
     }

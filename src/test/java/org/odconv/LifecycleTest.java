@@ -1,0 +1,185 @@
+package org.odconv;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import org.odconv.io.SafeTensors;
+
+/** Wrong use and heavy use: closing under load, freed memory, many threads, NaN and Inf. */
+class LifecycleTest {
+    private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(16, 16, 3).kernelNum(3).build();
+
+    private static Map<Parameter, float[]> parameters(ODConv2dConfig config, long seed) {
+        Random random = new Random(seed);
+        Map<Parameter, float[]> values = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            if (!p.isPresent(config)) continue;
+            float[] v = new float[(int) p.elementCount(config)];
+            for (int i = 0; i < v.length; i++) v[i] = 0.5f + random.nextFloat();
+            values.put(p, v);
+        }
+        return values;
+    }
+
+    private static Tensor randomInput(long seed, int n, int c, int h, int w) {
+        Random random = new Random(seed);
+        float[] v = new float[n * c * h * w];
+        for (int i = 0; i < v.length; i++) v[i] = random.nextFloat() * 4 - 2;
+        return Tensor.copyOf(v, n, c, h, w);
+    }
+
+    @Test
+    void eightThreadsTimesAThousandForwardsAreBitIdenticalToOne() throws Exception {
+        try (Arena arena = Arena.ofShared();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 1), arena));
+             Tensor input = randomInput(2, 2, 16, 10, 10);
+             Tensor single = layer.forward(input)) {
+            float[] expected = single.toArray();
+            ExecutorService pool = Executors.newFixedThreadPool(8);
+            try {
+                List<Future<Integer>> results = new ArrayList<>();
+                for (int t = 0; t < 8; t++) {
+                    results.add(pool.submit(() -> {
+                        int mismatches = 0;
+                        try (Tensor out = Tensor.allocate(2, 16, 10, 10)) {
+                            for (int i = 0; i < 1000; i++) {
+                                layer.forward(input, out);
+                                if (!java.util.Arrays.equals(expected, out.toArray())) mismatches++;
+                            }
+                        }
+                        return mismatches;
+                    }));
+                }
+                for (Future<Integer> r : results) assertEquals(0, r.get(), "forwards differing from one thread's");
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
+    @Timeout(60)  // a close() starved by the forwards' read locks hangs here
+    void closingDuringForwardsWaitsOrFailsCleanly() throws Exception {
+        try (Arena arena = Arena.ofShared(); Tensor input = randomInput(3, 1, 16, 24, 24)) {
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 4), arena));
+            AtomicInteger completed = new AtomicInteger();
+            CountDownLatch running = new CountDownLatch(4);
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            List<Future<Throwable>> endings = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                endings.add(pool.submit(() -> {
+                    try (Tensor out = Tensor.allocate(1, 16, 24, 24)) {
+                        running.countDown();
+                        while (true) {
+                            layer.forward(input, out);
+                            completed.incrementAndGet();
+                        }
+                    } catch (Throwable e) {
+                        return e;
+                    }
+                }));
+            }
+            running.await();
+            Thread.sleep(50);
+            layer.close();  // waits for the forwards in flight; later ones fail
+            for (Future<Throwable> ending : endings) {
+                Throwable e = ending.get(30, TimeUnit.SECONDS);
+                assertTrue(e instanceof IllegalStateException, "ended with " + e);
+                assertEquals("ODConv2d layer is closed", e.getMessage());
+            }
+            pool.shutdown();
+            assertTrue(completed.get() > 0);
+            assertThrows(IllegalStateException.class, () -> layer.forward(input));
+        }
+    }
+
+    @Test
+    void closingTheFileWhileLayersBorrowItDefersTheUnmap() {
+        Path dir = GoldenFiles.root().resolve("kn3");
+        SafeTensors file = SafeTensors.open(dir.resolve("model.safetensors"));
+        ODConv2dConfig config;
+        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"))) {
+            config = model.layer("model.0").config();
+        }
+        Map<Parameter, MemorySegment> views = new EnumMap<>(Parameter.class);
+        for (Parameter p : Parameter.values()) {
+            if (p.isPresent(config)) views.put(p, file.data(file.entry("model.0." + p.stateDictName())));
+        }
+        ODConv2d layer = ODConv2d.create(ODConv2dWeights.of(config, views, file));
+        try (SafeTensors inputs = SafeTensors.open(dir.resolve("input.safetensors"));
+             SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
+            file.close();  // the layer still borrows the mapping
+            assertTrue(file.isClosed());
+            assertThrows(IllegalStateException.class, () -> file.entry("model.0.weight"));
+            assertTrue(views.get(Parameter.WEIGHT).scope().isAlive(), "unmapped while a layer borrows it");
+            try (Tensor out = layer.forward(inputs.tensor("input"))) {
+                Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(),
+                        "after the file was closed");
+            }
+        }
+        layer.close();
+        assertFalse(views.get(Parameter.WEIGHT).scope().isAlive(), "the last borrower's close unmaps");
+    }
+
+    @Test
+    void weightsWhoseArenaWasClosedAreRefusedNotRead() {
+        Arena arena = Arena.ofShared();
+        ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 5), arena));
+        try (Tensor input = randomInput(6, 1, 16, 5, 5)) {
+            arena.close();
+            var e = assertThrows(IllegalStateException.class, () -> layer.forward(input));
+            assertTrue(e.getMessage().startsWith("the memory of this layer's weights was freed"), e.getMessage());
+        } finally {
+            layer.close();
+        }
+    }
+
+    @Test
+    void nanAndInfinityPropagateAsInPyTorch() {
+        Map<Parameter, float[]> values = parameters(CONFIG, 7);
+        int n = 3, h = 6, w = 6;
+        float[] data = new float[n * 16 * h * w];
+        Random random = new Random(8);
+        for (int i = 0; i < data.length; i++) data[i] = random.nextFloat() - 0.5f;
+        data[5] = Float.NaN;                                   // sample 0
+        data[16 * h * w + 40] = Float.POSITIVE_INFINITY;      // sample 1
+        double[] reference = ReferenceODConv.forward(CONFIG, values, data, n, h, w);
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, values, arena));
+             Tensor input = Tensor.copyOf(data, n, 16, h, w);
+             Tensor output = layer.forward(input)) {
+            float[] actual = output.toArray();
+            int perSample = 16 * h * w;
+            for (int i = 0; i < actual.length; i++) {
+                assertEquals(Double.isNaN(reference[i]), Float.isNaN(actual[i]), "NaN at " + i);
+                assertEquals(Double.isInfinite(reference[i]), Float.isInfinite(actual[i]), "Inf at " + i);
+            }
+            // the NaN in sample 0 reaches all of sample 0 (through the pooled attention) and nothing else
+            for (int i = 0; i < perSample; i++) assertTrue(Float.isNaN(actual[i]));
+            for (int i = 2 * perSample; i < 3 * perSample; i++) assertFalse(Float.isNaN(actual[i]) || Float.isInfinite(actual[i]));
+            double[] clean = java.util.Arrays.copyOfRange(reference, 2 * perSample, 3 * perSample);
+            Comparison.assertClose(clean, java.util.Arrays.copyOfRange(actual, 2 * perSample, 3 * perSample), "sample 2");
+        }
+    }
+}
