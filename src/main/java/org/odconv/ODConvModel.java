@@ -1,5 +1,6 @@
 package org.odconv;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -10,7 +11,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.HashSet;
 
-import org.odconv.io.DType;
 import org.odconv.io.ModelFormatException;
 import org.odconv.io.ModelMetadata;
 import org.odconv.io.SafeTensors;
@@ -18,8 +18,9 @@ import org.odconv.io.SafeTensors;
 /**
  * The ODConv layers of a model file, ready to run: a safetensors file whose {@code __metadata__} entry
  * {@code odconv} lists the layers (see {@link ModelMetadata}) and whose tensors are the layers' PyTorch
- * {@code state_dict()} entries under each layer's name. F32 weights are used in place: the layers borrow
- * the file's memory map, nothing is copied.
+ * {@code state_dict()} entries under each layer's name, in either {@link NamingScheme}. F32 weights are
+ * used in place: the layers borrow the file's memory map, nothing is copied. F16 and BF16 weights (as trained
+ * checkpoints often store them) are converted to F32 once, at load time: that path copies.
  *
  * <p>Owns the mapping and the layers; {@link #close()} closes the layers (waiting for forwards in flight)
  * and then unmaps the file.
@@ -29,10 +30,12 @@ public final class ODConvModel implements AutoCloseable {
     public record Layer(String name, ODConv2d conv) {}
 
     private final SafeTensors file;
+    private final Arena conversions;
     private final List<Layer> layers;
 
-    private ODConvModel(SafeTensors file, List<Layer> layers) {
+    private ODConvModel(SafeTensors file, Arena conversions, List<Layer> layers) {
         this.file = file;
+        this.conversions = conversions;
         this.layers = layers;
     }
 
@@ -47,6 +50,7 @@ public final class ODConvModel implements AutoCloseable {
      */
     public static ODConvModel from(SafeTensors file) {
         List<Layer> layers = new ArrayList<>();
+        Arena conversions = Arena.ofShared();
         try {
             String json = file.metadata().get(ModelMetadata.KEY);
             if (json == null) {
@@ -56,44 +60,59 @@ public final class ODConvModel implements AutoCloseable {
             List<ModelMetadata.LayerSpec> specs = ModelMetadata.parse(file.source(), json);
             checkNoStrayTensors(file, specs);
             for (ModelMetadata.LayerSpec spec : specs) {
-                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec))));
+                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions))));
             }
-            return new ODConvModel(file, List.copyOf(layers));
+            return new ODConvModel(file, conversions, List.copyOf(layers));
         } catch (RuntimeException | Error e) {
             layers.forEach(l -> l.conv().close());
+            conversions.close();
             file.close();
             throw e;
         }
     }
 
-    private static ODConv2dWeights weights(SafeTensors file, ModelMetadata.LayerSpec spec) {
+    /**
+     * The layer's parameters: views of the file when F32 (zero-copy), else F16/BF16 converted once into
+     * {@code conversions}.
+     */
+    private static ODConv2dWeights weights(SafeTensors file, ModelMetadata.LayerSpec spec, Arena conversions) {
         ODConv2dConfig config = spec.config();
+        NamingScheme scheme = namingScheme(file, spec.name());
         Map<Parameter, MemorySegment> segments = new EnumMap<>(Parameter.class);
         for (Parameter p : Parameter.values()) {
             if (!p.isPresent(config)) continue;
-            String name = spec.name() + "." + p.stateDictName();
+            String name = spec.name() + "." + p.stateDictName(scheme);
             SafeTensors.Entry entry = file.entry(name);
-            if (entry.dtype() != DType.F32) {
-                throw new ModelFormatException(file.source(), "tensor \"" + name + "\" is " + entry.dtype()
-                        + ", expected F32");
-            }
             long[] expected = p.shape(config);
             if (!Arrays.equals(entry.shape(), expected)) {
                 throw new ModelFormatException(file.source(), "tensor \"" + name + "\" has shape "
                         + Arrays.toString(entry.shape()) + ", layer \"" + spec.name() + "\" needs "
                         + Arrays.toString(expected));
             }
-            segments.put(p, file.floatData(entry));
+            segments.put(p, switch (entry.dtype()) {
+                case F32 -> file.floatData(entry);
+                case F16, BF16 -> HalfPrecision.toFloat32(file.data(entry), entry.dtype(), conversions);
+                default -> throw new ModelFormatException(file.source(), "tensor \"" + name + "\" is " + entry.dtype()
+                        + ", expected F32, F16 or BF16");
+            });
         }
         return ODConv2dWeights.of(config, segments, file);
+    }
+
+    /** The OSVAI module names its attention trunk attention.fc.weight; the seed attention.fc.conv.weight. */
+    private static NamingScheme namingScheme(SafeTensors file, String layer) {
+        return !file.entries().containsKey(layer + "." + Parameter.ATTENTION_FC_WEIGHT.stateDictName(NamingScheme.SEED))
+                && file.entries().containsKey(layer + "." + Parameter.ATTENTION_FC_WEIGHT.stateDictName(NamingScheme.OSVAI))
+                ? NamingScheme.OSVAI : NamingScheme.SEED;
     }
 
     /** Tensors under a layer's prefix that its configuration does not use point at a config mismatch. */
     private static void checkNoStrayTensors(SafeTensors file, List<ModelMetadata.LayerSpec> specs) {
         Set<String> expected = new HashSet<>();
         for (ModelMetadata.LayerSpec spec : specs) {
+            NamingScheme scheme = namingScheme(file, spec.name());
             for (Parameter p : Parameter.values()) {
-                if (p.isPresent(spec.config())) expected.add(spec.name() + "." + p.stateDictName());
+                if (p.isPresent(spec.config())) expected.add(spec.name() + "." + p.stateDictName(scheme));
             }
         }
         for (String name : file.entries().keySet()) {
@@ -119,8 +138,13 @@ public final class ODConvModel implements AutoCloseable {
 
     /** The layer of that name, or an {@link IllegalArgumentException} listing the names. */
     public ODConv2d layer(String name) {
+        return namedLayer(name).conv();
+    }
+
+    /** The layer of that name with its name, or an {@link IllegalArgumentException} listing the names. */
+    public Layer namedLayer(String name) {
         for (Layer l : layers) {
-            if (l.name().equals(name)) return l.conv();
+            if (l.name().equals(name)) return l;
         }
         throw new IllegalArgumentException("no layer \"" + name + "\" in " + source() + "; layers: "
                 + layers.stream().map(Layer::name).toList());
@@ -139,9 +163,14 @@ public final class ODConvModel implements AutoCloseable {
      * @throws IllegalArgumentException naming the first layer that refuses it and why
      */
     public void checkInput(long batch, long channels, long height, long width) {
+        checkInput(layers, batch, channels, height, width);
+    }
+
+    /** As {@link #checkInput(long, long, long, long)}, for running {@code run} in order (e.g. one layer). */
+    public static void checkInput(List<Layer> run, long batch, long channels, long height, long width) {
         if (batch < 1) throw new IllegalArgumentException("batch = " + batch + " must be >= 1");
         long c = channels, h = height, w = width;
-        for (Layer l : layers) {
+        for (Layer l : run) {
             ODConv2dConfig config = l.conv().config();
             try {
                 if (c != config.inPlanes()) {
@@ -159,9 +188,14 @@ public final class ODConvModel implements AutoCloseable {
 
     /** Runs every layer in order; the result is a new owning tensor the caller closes. */
     public Tensor forward(Tensor input) {
+        return forward(layers, input);
+    }
+
+    /** Runs the given layers in order; the result is a new owning tensor the caller closes. */
+    public static Tensor forward(List<Layer> run, Tensor input) {
         Tensor current = input;
         try {
-            for (Layer l : layers) {
+            for (Layer l : run) {
                 Tensor next = l.conv().forward(current);
                 if (current != input) current.close();
                 current = next;
@@ -178,10 +212,11 @@ public final class ODConvModel implements AutoCloseable {
         layers.forEach(l -> l.conv().setNumThreads(threads));
     }
 
-    /** Closes the layers, then unmaps the file. Idempotent. */
+    /** Closes the layers, then frees converted weights and unmaps the file. Idempotent. */
     @Override
     public void close() {
         layers.forEach(l -> l.conv().close());
+        if (conversions.scope().isAlive()) conversions.close();
         file.close();
     }
 }

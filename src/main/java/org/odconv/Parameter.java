@@ -5,8 +5,9 @@ import java.util.function.Predicate;
 
 /**
  * The parameter tensors of an ODConv2d layer, named as in the PyTorch {@code state_dict()} of the
- * YOLO-style seed module (under the layer's own prefix). Which ones a layer has, and their shapes,
- * follow from its {@link ODConv2dConfig}. {@code num_batches_tracked} buffers are not parameters here.
+ * YOLO-style seed module or the official OSVAI module (under the layer's own prefix; see {@link NamingScheme}).
+ * Which ones a layer has, and their shapes, follow from its {@link ODConv2dConfig}.
+ * {@code num_batches_tracked} buffers are not parameters here.
  */
 public enum Parameter {
     WEIGHT("weight", c -> shape(c.kernelNum(), c.outPlanes(), c.inPlanes() / c.groups(), c.kernelSize(), c.kernelSize()),
@@ -43,8 +44,17 @@ public enum Parameter {
         this.present = present;
     }
 
-    /** The name under the layer's prefix, e.g. {@code attention.fc.bn.running_var}. */
+    /** The seed module's name under the layer's prefix, e.g. {@code attention.fc.bn.running_var}. */
     public String stateDictName() {
+        return stateDictName;
+    }
+
+    /** The name under the layer's prefix in the given scheme, e.g. {@code attention.bn.running_var} for OSVAI. */
+    public String stateDictName(NamingScheme scheme) {
+        if (scheme == NamingScheme.OSVAI) {
+            if (this == ATTENTION_FC_WEIGHT) return "attention.fc.weight";
+            if (stateDictName.startsWith("attention.fc.bn.")) return "attention.bn." + stateDictName.substring(16);
+        }
         return stateDictName;
     }
 

@@ -2,6 +2,7 @@ package org.odconv.cli;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -16,8 +17,8 @@ import org.odconv.io.ModelFormatException;
 import org.odconv.io.SafeTensors;
 
 @Command(name = "run", mixinStandardHelpOptions = true,
-        description = "Runs every layer of a model, in order, on the F32 NCHW tensor \"input\" of a safetensors"
-                + " file, and writes the result as the tensor \"output\".")
+        description = "Runs every layer of a model in order (or one, with --layer) on the F32 NCHW tensor \"input\""
+                + " of a safetensors file, and writes the result as the tensor \"output\".")
 final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -37,23 +38,27 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
     int threads;
 
+    @Option(names = "--layer", description = "Run only this layer (see info for the names); default: all, in order.")
+    String layer;
+
     @Override
     public Integer call() throws Exception {
         Devices.requireCpu(device);
         try (ODConvModel odconv = ODConvModel.load(model); SafeTensors inputs = SafeTensors.open(input)) {
             odconv.setNumThreads(threads);
+            List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));
             Tensor x = inputs.tensor("input");
             try {
-                odconv.checkInput(x.batch(), x.channels(), x.height(), x.width());
+                ODConvModel.checkInput(run, x.batch(), x.channels(), x.height(), x.width());
             } catch (IllegalArgumentException e) {
                 throw new ModelFormatException(input.toString(), "tensor \"input\": " + e.getMessage(), e);
             }
             long start = System.nanoTime();
-            try (Tensor y = odconv.forward(x)) {
+            try (Tensor y = ODConvModel.forward(run, x)) {
                 double millis = (System.nanoTime() - start) / 1e6;
                 SafeTensors.write(output, Map.of("output", y), Map.of());
-                spec.commandLine().getOut().printf("wrote output %s to %s (%d layers, %.3f ms)%n",
-                        Arrays.toString(y.shape()), output, odconv.layers().size(), millis);
+                spec.commandLine().getOut().printf("wrote output %s to %s (%d layer%s, %.3f ms)%n",
+                        Arrays.toString(y.shape()), output, run.size(), run.size() == 1 ? "" : "s", millis);
             }
         }
         return 0;

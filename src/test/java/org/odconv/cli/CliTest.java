@@ -65,6 +65,32 @@ class CliTest {
     }
 
     @Test
+    void runOneLayerOfAChain() throws Exception {
+        // model.1 of chain3 is the depthwise stride-2 layer; feed it the first layer's real output
+        Path inputFile = dir.resolve("x.safetensors");
+        Path output = dir.resolve("y.safetensors");
+        float[] expected;
+        try (org.odconv.ODConvModel model = org.odconv.ODConvModel.load(golden("chain3/model.safetensors"));
+             SafeTensors input = SafeTensors.open(golden("chain3/input.safetensors"));
+             org.odconv.Tensor hidden = model.layer("model.0").forward(input.tensor("input"));
+             org.odconv.Tensor second = model.layer("model.1").forward(hidden)) {
+            SafeTensors.write(inputFile, java.util.Map.of("input", hidden), java.util.Map.of());
+            expected = second.toArray();
+        }
+        Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--layer", "model.1",
+                "--input", inputFile.toString(), "--output", output.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("wrote output [2, 32, 6, 6] to " + output + " (1 layer, "), r.out());
+        try (SafeTensors got = SafeTensors.open(output)) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got.tensor("output").toArray());
+        }
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--layer", "model.7",
+                "--input", inputFile.toString(), "--output", output.toString());
+        assertOneLineError(r, "no layer \"model.7\" in " + golden("chain3/model.safetensors")
+                + "; layers: [model.0, model.1, model.2]");
+    }
+
+    @Test
     void runFailuresAreOneLineAndLeaveNoOutput() throws Exception {
         Path output = dir.resolve("y.safetensors");
         Path missing = dir.resolve("nope.safetensors");
