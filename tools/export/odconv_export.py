@@ -1,0 +1,500 @@
+#!/usr/bin/python3
+"""Export the ODConv layers of a PyTorch model to an odconv model file (safetensors).
+
+The file is what ``java -jar target/odconv.jar run`` and ``ODConvModel.load`` read (README.md, "Model file
+format"): every tensor of each ODConv layer's ``state_dict()`` under the layer's ``named_modules()`` name
+(``num_batches_tracked`` left out), and in ``__metadata__["odconv"]`` a JSON string listing the layers, in
+model order, with their configuration.
+
+ODConv layers are found by structure, not by class name, so both families users have are recognized:
+
+- the YOLO-style seed module ``ODConv2d(in_planes, out_planes, k, s, p, g, act, d, reduction, kernel_num)``:
+  attention trunk ``attention.fc`` is a YOLOv5 ``Conv`` (``conv``, ``bn``, ``act``), then the layer's own
+  ``bn`` and ``act`` (SiLU, ReLU or Identity);
+- the official OSVAI module (github OSVAI/ODConv, ``modules/odconv.py``): attention trunk
+  ``attention.fc`` (Conv2d), ``attention.bn``, ``attention.relu``, and no trailing BatchNorm/activation.
+
+Library use::
+
+    from odconv_export import export_odconv
+    export_odconv(model, "model.safetensors")                      # every ODConv layer, F32
+    export_odconv(model, "model.safetensors", names=["model.3"], dtype="bf16")
+
+Command line (the model saved with ``torch.save(module)``)::
+
+    python3 tools/export/odconv_export.py --model model.pt --output model.safetensors \
+        [--names a,b] [--dtype f32|f16|bf16] [--path DIR ...] [--import MODULE ...]
+
+Only PyTorch is needed (and NumPy, which PyTorch uses to hand over the bytes).
+"""
+
+import argparse
+import functools
+import importlib
+import inspect
+import json
+import math
+import operator
+import os
+import pickle
+import struct
+import sys
+import tempfile
+import types
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+__all__ = ["UnsupportedModuleError", "ODConvLayer", "DTYPES", "export_odconv", "find_odconv_layers",
+           "is_odconv_module", "write_model", "main"]
+
+FORMAT_VERSION = 1
+METADATA_KEY = "odconv"
+
+#: ``dtype`` option -> (safetensors dtype name, torch dtype the tensors are stored as).
+DTYPES: Dict[str, Tuple[str, torch.dtype]] = {
+    "f32": ("F32", torch.float32),
+    "f16": ("F16", torch.float16),
+    "bf16": ("BF16", torch.bfloat16),
+}
+
+#: Activations the format knows, by exact module type (a subclass may compute something else).
+ACTIVATIONS: Dict[type, str] = {nn.SiLU: "silu", nn.ReLU: "relu", nn.Identity: "identity"}
+
+#: The attention width the seed and OSVAI modules use by default: max(int(in_planes * 0.0625), 16).
+DEFAULT_REDUCTION = 0.0625
+DEFAULT_MIN_CHANNEL = 16
+
+#: Name given to the model itself when the model passed in is a single ODConv layer (its
+#: ``named_modules()`` name is the empty string, which cannot prefix tensor names).
+ROOT_NAME = "odconv"
+
+#: The BatchNorm state_dict entries the format stores (``num_batches_tracked`` is left out).
+_BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+_SKIPPED_SUFFIX = "num_batches_tracked"
+
+
+class UnsupportedModuleError(ValueError):
+    """ODConv modules the file format cannot represent.
+
+    ``problems`` holds one ``(module name, reason)`` pair per offending module; the message lists them all
+    on one line.
+    """
+
+    def __init__(self, problems: Sequence[Tuple[str, str]]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        listing = "; ".join(f"{name}: {reason}" for name, reason in self.problems)
+        super().__init__(f"cannot export {count} ODConv module{'s' if count != 1 else ''}: {listing}")
+
+
+class _Unsupported(Exception):
+    """Raised while reading one module; becomes one entry of UnsupportedModuleError."""
+
+
+@dataclass
+class ODConvLayer:
+    """One exportable ODConv layer: its name, family, metadata entry and tensors (state_dict order)."""
+
+    name: str
+    family: str                            # "yolo" (seed, attention.fc is a Conv) or "osvai"
+    config: dict                           # the layer's entry of the "odconv" metadata
+    tensors: List[Tuple[str, torch.Tensor]]  # (full tensor name, tensor)
+
+    def describe(self) -> str:
+        """One line for people: name, in->out, k, kernel_num and variant."""
+        c = self.config
+        tail = f"bn, {c['act']}" if c["bn"] else "no bn"
+        return (f"{self.name}: {c['in_planes']}->{c['out_planes']} k={c['kernel_size']} "
+                f"kernel_num={c['kernel_num']} {self.family} ({tail})")
+
+
+# ------------------------------------------------------------------------------------------------------
+# Finding ODConv modules
+# ------------------------------------------------------------------------------------------------------
+
+def is_odconv_module(module: nn.Module) -> bool:
+    """True for a module shaped like an ODConv layer.
+
+    That is: a 5-D ``weight`` parameter (the kernel bank) and an ``attention`` child that has a
+    ``channel_fc`` head and a ``temperature``. Whether it can be exported (its integer attributes, heads,
+    activation, ...) is checked afterwards, so that a near miss is reported instead of skipped.
+    """
+    weight = module._parameters.get("weight")
+    attention = module._modules.get("attention")
+    return (weight is not None and weight.dim() == 5 and attention is not None
+            and isinstance(getattr(attention, "channel_fc", None), nn.Module)
+            and hasattr(attention, "temperature"))
+
+
+def _odconv_modules(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """The ODConv modules of ``model`` with their names, in ``named_modules()`` order."""
+    return [(name or ROOT_NAME, module) for name, module in model.named_modules() if is_odconv_module(module)]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Reading one module's configuration
+# ------------------------------------------------------------------------------------------------------
+
+#: The integer attributes an ODConv module holds, with their smallest valid values.
+_SIZE_ATTRS = {"in_planes": 1, "out_planes": 1, "kernel_size": 1, "stride": 1, "padding": 0, "dilation": 1,
+               "groups": 1, "kernel_num": 1}
+
+
+def _int_attr(module: nn.Module, attr: str) -> int:
+    """An integer attribute at least _SIZE_ATTRS[attr]; a square pair (a, a) counts as a."""
+    if not hasattr(module, attr):
+        raise _Unsupported(f"has no attribute {attr}")
+    value = getattr(module, attr)
+    if isinstance(value, (tuple, list)) and len(value) in (1, 2):
+        if len(set(value)) != 1:
+            raise _Unsupported(f"{attr} {tuple(value)} is not square")
+        value = value[0]
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise _Unsupported(f"{attr} {value!r} is not an integer") from None
+    if value < _SIZE_ATTRS[attr]:
+        raise _Unsupported(f"{attr} = {value} is below {_SIZE_ATTRS[attr]}")
+    return value
+
+
+def _child(module: nn.Module, path: str, kind: type) -> nn.Module:
+    """The submodule at dotted ``path``, which must be a ``kind``."""
+    child = functools.reduce(lambda m, part: getattr(m, part, None), path.split("."), module)
+    if child is None:
+        raise _Unsupported(f"has no {path}")
+    if not isinstance(child, kind):
+        raise _Unsupported(f"{path} is a {type(child).__name__}, expected {kind.__name__}")
+    return child
+
+
+def _check_conv1x1(conv: nn.Conv2d, path: str, in_channels: int, out_channels: Optional[int], bias: bool) -> None:
+    """A 1x1, stride-1, ungrouped Conv2d with the given channel counts (out_channels None: any)."""
+    if conv.in_channels != in_channels or (out_channels is not None and conv.out_channels != out_channels):
+        expected = f"{in_channels}->{out_channels if out_channels is not None else '*'}"
+        raise _Unsupported(f"{path} maps {conv.in_channels}->{conv.out_channels} channels, expected {expected}")
+    plain = (tuple(conv.kernel_size) == (1, 1) and tuple(conv.stride) == (1, 1) and conv.groups == 1
+             and tuple(conv.dilation) == (1, 1) and conv.padding in ((0, 0), 0))
+    if not plain:
+        raise _Unsupported(f"{path} is not a plain 1x1 convolution")
+    if (conv.bias is not None) != bias:
+        raise _Unsupported(f"{path} {'has no' if bias else 'has a'} bias")
+
+
+def _check_batch_norm(bn: nn.BatchNorm2d, path: str, channels: int) -> float:
+    """An affine BatchNorm2d with running statistics over ``channels``; returns its eps."""
+    if bn.num_features != channels:
+        raise _Unsupported(f"{path} has {bn.num_features} features, expected {channels}")
+    if not bn.affine or bn.running_mean is None or bn.running_var is None:
+        raise _Unsupported(f"{path} needs affine parameters and running statistics")
+    return float(bn.eps)
+
+
+def _attention_trunk(attention: nn.Module, in_planes: int) -> Tuple[str, List[str], int, float]:
+    """(family, trunk tensor names, attention width, trunk BatchNorm eps) of an Attention module.
+
+    The trunk is avgpool -> 1x1 conv (no bias) -> BatchNorm -> ReLU, held as ``fc`` (Conv2d), ``bn``,
+    ``relu`` in the OSVAI module and as ``fc`` = YOLOv5 Conv (``conv``, ``bn``, ``act``) in the seed.
+    """
+    fc = getattr(attention, "fc", None)
+    if isinstance(fc, nn.Conv2d):
+        family, conv_path, bn_path, act_path = "osvai", "fc", "bn", "relu"
+    elif isinstance(getattr(fc, "conv", None), nn.Conv2d):
+        family, conv_path, bn_path, act_path = "yolo", "fc.conv", "fc.bn", "fc.act"
+    else:
+        raise _Unsupported("attention.fc is neither a Conv2d (OSVAI) nor a YOLOv5 Conv with a conv child")
+    conv = _child(attention, conv_path, nn.Conv2d)
+    _check_conv1x1(conv, f"attention.{conv_path}", in_planes, None, bias=False)
+    eps = _check_batch_norm(_child(attention, bn_path, nn.BatchNorm2d), f"attention.{bn_path}", conv.out_channels)
+    act = _child(attention, act_path, nn.Module)
+    if type(act) is not nn.ReLU:
+        raise _Unsupported(f"attention.{act_path} is {type(act).__name__}, expected ReLU")
+    names = [f"attention.{conv_path}.weight"] + [f"attention.{bn_path}.{t}" for t in _BN_TENSORS]
+    return family, names, conv.out_channels, eps
+
+
+def _reduction_and_min_channel(module: nn.Module, in_planes: int, width: int) -> Tuple[float, int]:
+    """A (reduction, min_channel) pair with max(int(in_planes * reduction), min_channel) == width.
+
+    Preference: the values the module or its Attention store (missing ones defaulted), then the modules'
+    defaults 0.0625 / 16, then (width + 0.5) / in_planes with min_channel 1, which gives width exactly.
+    """
+    def stored(attr):
+        for owner in (module, module.attention):
+            value = getattr(owner, attr, None)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return value
+        return None
+
+    reduction, min_channel = stored("reduction"), stored("min_channel")
+    candidates = []
+    if reduction is not None or min_channel is not None:
+        candidates.append((reduction if reduction is not None else DEFAULT_REDUCTION,
+                           min_channel if min_channel is not None else DEFAULT_MIN_CHANNEL))
+    candidates += [(DEFAULT_REDUCTION, DEFAULT_MIN_CHANNEL), ((width + 0.5) / in_planes, 1)]
+    for reduction, min_channel in candidates:
+        reduction, min_channel = float(reduction), int(min_channel)
+        if reduction > 0 and min_channel >= 1 and max(int(in_planes * reduction), min_channel) == width:
+            return reduction, min_channel
+    raise AssertionError(f"no reduction/min_channel reproduces attention width {width}")  # unreachable
+
+
+def _heads(attention: nn.Module, size: Dict[str, int], width: int) -> List[str]:
+    """Tensor names of the attention heads; each must be present exactly when the format expects it."""
+    in_planes, out_planes, k, kernel_num = (size[a] for a in ("in_planes", "out_planes", "kernel_size", "kernel_num"))
+    depthwise = in_planes == size["groups"] == out_planes
+    heads = [("channel_fc", True, in_planes, "always"),
+             ("filter_fc", not depthwise, out_planes, "unless depthwise (in_planes == groups == out_planes)"),
+             ("spatial_fc", k > 1, k * k, "unless kernel_size == 1"),
+             ("kernel_fc", kernel_num > 1, kernel_num, "unless kernel_num == 1")]
+    names = []
+    for head, needed, channels, rule in heads:
+        present = isinstance(getattr(attention, head, None), nn.Module)
+        if present != needed:
+            raise _Unsupported(f"attention {'is missing' if needed else 'has an unexpected'} head {head} "
+                               f"(the format has it {rule})")
+        if needed:
+            _check_conv1x1(_child(attention, head, nn.Conv2d), f"attention.{head}", width, channels, bias=True)
+            names += [f"attention.{head}.weight", f"attention.{head}.bias"]
+    return names
+
+
+def _trailing(module: nn.Module, out_planes: int) -> Tuple[bool, float, str, List[str]]:
+    """(has bn, bn eps, activation name, tensor names) of what follows the convolution.
+
+    The seed has ``bn`` (BatchNorm2d) and ``act``; the OSVAI module has neither (an Identity ``act`` is
+    accepted too). The eps of a missing BatchNorm is written as 1e-5 and unused.
+    """
+    act = module._modules.get("act")
+    if not isinstance(module._modules.get("bn"), nn.Module):
+        if act is not None and type(act) is not nn.Identity:
+            raise _Unsupported(f"activation {type(act).__name__} without a trailing bn is not supported")
+        return False, 1e-5, "identity", []
+    eps = _check_batch_norm(_child(module, "bn", nn.BatchNorm2d), "bn", out_planes)
+    if act is None:
+        raise _Unsupported("has bn but no act")
+    if type(act) not in ACTIVATIONS:
+        raise _Unsupported(f"activation {type(act).__name__} is not supported ({', '.join(ACTIVATIONS.values())})")
+    return True, eps, ACTIVATIONS[type(act)], [f"bn.{t}" for t in _BN_TENSORS]
+
+
+def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
+    """The metadata entry and tensors of one ODConv module; raises _Unsupported with the reason."""
+    size = {attr: _int_attr(module, attr) for attr in _SIZE_ATTRS}
+    in_planes, out_planes, k, groups, kernel_num = (size[a] for a in
+                                                     ("in_planes", "out_planes", "kernel_size", "groups", "kernel_num"))
+    if in_planes % groups or out_planes % groups:
+        raise _Unsupported(f"groups = {groups} does not divide in_planes = {in_planes} and out_planes = {out_planes}")
+    expected_shape = [kernel_num, out_planes, in_planes // groups, k, k]
+    if list(module.weight.shape) != expected_shape:
+        raise _Unsupported(f"weight shape {list(module.weight.shape)} disagrees with the attributes (expected "
+                           f"{expected_shape} = [kernel_num, out_planes, in_planes/groups, k, k])")
+
+    family, trunk, width, attention_bn_eps = _attention_trunk(module.attention, in_planes)
+    temperature = float(module.attention.temperature)
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise _Unsupported(f"attention temperature {temperature} is not a positive number")
+    has_bn, bn_eps, act, trailing = _trailing(module, out_planes)
+
+    names = ["weight"] + trunk + _heads(module.attention, size, width) + trailing
+    state = {key: value for key, value in module.state_dict().items() if not key.endswith(_SKIPPED_SUFFIX)}
+    unexpected, missing = sorted(set(state) - set(names)), sorted(set(names) - set(state))
+    if unexpected or missing:
+        raise _Unsupported("state_dict does not match the format ("
+                           + ", ".join([f"unexpected {n}" for n in unexpected] + [f"missing {n}" for n in missing])
+                           + ")")
+
+    reduction, min_channel = _reduction_and_min_channel(module, in_planes, width)
+    config = {"name": name, **{a: size[a] for a in ("in_planes", "out_planes", "kernel_size", "stride",
+                                                     "padding", "dilation", "groups")},
+              "reduction": reduction, "kernel_num": kernel_num, "min_channel": min_channel,
+              "temperature": temperature, "act": act, "bn": has_bn, "bn_eps": bn_eps,
+              "attention_bn_eps": attention_bn_eps}
+    return ODConvLayer(name, family, config, [(f"{name}.{key}", value) for key, value in state.items()])
+
+
+def find_odconv_layers(model: nn.Module, names: Optional[Iterable[str]] = None) -> List[ODConvLayer]:
+    """The exportable ODConv layers of ``model`` in ``named_modules()`` order.
+
+    ``names`` restricts them to those module names (ValueError, listing the available names, for an
+    unknown one); only the selected modules are checked. A model that is itself one ODConv layer is named
+    ``"odconv"``. Raises UnsupportedModuleError listing every selected module the format cannot represent,
+    and ValueError when there is nothing to export. Reads parameters and buffers only: the model's
+    train/eval mode is left as it is (BatchNorms are exported with their running statistics).
+    """
+    found = _odconv_modules(model)
+    if not found:
+        raise ValueError("no ODConv modules found (a module with a 5-D weight parameter and an attention "
+                         "child holding channel_fc and temperature)")
+    if names is not None:
+        wanted = list(dict.fromkeys(names))
+        available = [name for name, _ in found]
+        unknown = [name for name in wanted if name not in available]
+        if unknown:
+            raise ValueError(f"unknown ODConv module name{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(map(repr, unknown))}; available: {', '.join(available)}")
+        found = [(name, module) for name, module in found if name in wanted]
+    layers, problems = [], []
+    for name, module in found:
+        try:
+            layers.append(_read_layer(name, module))
+        except _Unsupported as e:
+            problems.append((name, str(e)))
+    if problems:
+        raise UnsupportedModuleError(problems)
+    return layers
+
+
+# ------------------------------------------------------------------------------------------------------
+# Writing the file
+# ------------------------------------------------------------------------------------------------------
+
+def _dtype(dtype: str) -> Tuple[str, torch.dtype]:
+    key = str(dtype).lower()
+    if key not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (expected {', '.join(DTYPES)})")
+    return DTYPES[key]
+
+
+def _tensor_bytes(tensor: torch.Tensor, dtype: torch.dtype) -> bytes:
+    """The tensor converted to ``dtype``, as contiguous little-endian bytes."""
+    t = tensor.detach().to(device="cpu", dtype=dtype).contiguous()
+    if dtype == torch.bfloat16:  # NumPy has no bfloat16: hand over the bit patterns
+        t = t.view(torch.int16)
+    array = t.numpy()
+    return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+
+
+def write_model(layers: Sequence[ODConvLayer], path: str, dtype: str = "f32") -> None:
+    """Writes ``layers`` (from find_odconv_layers) to the safetensors file ``path``.
+
+    The file is written next to ``path`` under a temporary name and renamed into place, so a failure
+    leaves no partial file.
+    """
+    type_name, torch_dtype = _dtype(dtype)
+    metadata = json.dumps({"format_version": FORMAT_VERSION, "layers": [layer.config for layer in layers]})
+    header, blobs, offset = {"__metadata__": {METADATA_KEY: metadata}}, [], 0
+    for layer in layers:
+        for name, tensor in layer.tensors:
+            data = _tensor_bytes(tensor, torch_dtype)
+            header[name] = {"dtype": type_name, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+            blobs.append(data)
+            offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    head += b" " * (-len(head) % 8)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(struct.pack("<Q", len(head)))
+            f.write(head)
+            for data in blobs:
+                f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def export_odconv(model: nn.Module, path: str, names: Optional[Iterable[str]] = None,
+                  dtype: str = "f32") -> List[str]:
+    """Exports the ODConv layers of ``model`` to the odconv safetensors file ``path``.
+
+    ``names``: module names to export (default: every ODConv module), written in model order.
+    ``dtype``: "f32" (default), "f16" or "bf16": the type every tensor is stored as.
+    Returns the exported layer names. Raises UnsupportedModuleError (a ValueError) naming every module the
+    format cannot represent, with the reason, and ValueError for unknown names or dtype; nothing is
+    written then. The model's mode and parameters are not changed.
+    """
+    _dtype(dtype)  # fail before any work
+    layers = find_odconv_layers(model, names)
+    write_model(layers, path, dtype)
+    return [layer.name for layer in layers]
+
+
+# ------------------------------------------------------------------------------------------------------
+# Command line
+# ------------------------------------------------------------------------------------------------------
+
+def _pickle_module(fallback_modules: Sequence[types.ModuleType]) -> types.ModuleType:
+    """``pickle`` whose Unpickler, when a class is not found where it was saved (typically ``__main__``
+    of the training script), looks it up by name in ``fallback_modules`` (the --import modules)."""
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module_name, name):
+            try:
+                return super().find_class(module_name, name)
+            except (AttributeError, ImportError):
+                for module in fallback_modules:
+                    try:
+                        return functools.reduce(getattr, name.split("."), module)
+                    except AttributeError:
+                        continue
+                raise
+
+    namespace = types.ModuleType("odconv_export_pickle")
+    namespace.__dict__.update({k: v for k, v in vars(pickle).items() if not k.startswith("__")})
+    namespace.Unpickler = Unpickler
+    namespace.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
+    return namespace
+
+
+def load_model(path: str, imports: Sequence[str] = ()) -> nn.Module:
+    """Loads a module saved with ``torch.save(module)`` (or a checkpoint dict with "ema"/"model")."""
+    modules = [importlib.import_module(name) for name in imports]
+    kwargs = {"map_location": "cpu", "pickle_module": _pickle_module(modules)}
+    if "weights_only" in inspect.signature(torch.load).parameters:
+        kwargs["weights_only"] = False  # a whole module is pickled classes, not just tensors
+    try:
+        obj = torch.load(path, **kwargs)
+    except (ImportError, AttributeError) as e:
+        raise type(e)(f"cannot unpickle {path}: {e} (use --path DIR / --import MODULE so its classes import)") from e
+    if isinstance(obj, dict):  # e.g. a YOLOv5 checkpoint
+        obj = next((obj[key] for key in ("ema", "model") if isinstance(obj.get(key), nn.Module)), obj)
+    if not isinstance(obj, nn.Module):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, not an nn.Module (save it with torch.save(module))")
+    return obj
+
+
+def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="odconv_export.py",
+        description="Export the ODConv layers of a model saved with torch.save(module) to an odconv "
+                    "safetensors model file.")
+    parser.add_argument("--model", required=True, help="the .pt file (torch.save of an nn.Module)")
+    parser.add_argument("--output", required=True, help="the .safetensors file to write")
+    parser.add_argument("--names", help="comma-separated module names to export (default: every ODConv module)")
+    parser.add_argument("--dtype", default="f32", choices=sorted(DTYPES), help="tensor type (default: f32)")
+    parser.add_argument("--path", action="extend", nargs="+", default=[], metavar="DIR",
+                        help="directories to put on sys.path so the model's classes can be imported")
+    parser.add_argument("--import", dest="imports", action="extend", nargs="+", default=[], metavar="MODULE",
+                        help="modules to import first; classes saved from a script's __main__ are looked up in them")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line; prints one line per exported layer, or one error line and returns 1."""
+    args = _parse_args(argv)
+    sys.path[:0] = [os.path.abspath(p) for p in args.path]
+    try:
+        model = load_model(args.model, args.imports)
+        names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names is not None else None
+        layers = find_odconv_layers(model, names)
+        write_model(layers, args.output, args.dtype)
+    except Exception as e:  # one line for any failure: unpickling, unsupported modules, I/O
+        message = " ".join(str(e).split()) or type(e).__name__
+        print(f"odconv_export: error: {message}", file=sys.stderr)
+        return 1
+    for layer in layers:
+        print(layer.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
