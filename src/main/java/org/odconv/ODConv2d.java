@@ -64,10 +64,12 @@ public final class ODConv2d implements AutoCloseable {
         }
     }
 
+    /** The configuration the layer was created with; readable after close. */
     public ODConv2dConfig config() {
         return config;
     }
 
+    /** The weights whose memory the layer borrows until {@link #close()}; readable after close. */
     public ODConv2dWeights weights() {
         return weights;
     }
@@ -141,6 +143,7 @@ public final class ODConv2d implements AutoCloseable {
         }
     }
 
+    /** Whether {@link #close()} has been called; a closed layer refuses every call with {@link IllegalStateException}. */
     public boolean isClosed() {
         return closed.get();
     }

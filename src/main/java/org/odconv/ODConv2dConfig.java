@@ -30,6 +30,15 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
     /** Far above any real layer; keeps every size product well inside a long (the C library checks the same). */
     public static final int MAX_SIZE = 1 << 20;
 
+    /**
+     * Checks every field; {@link #builder(int, int, int)} is the usual way to get here.
+     *
+     * @throws IllegalArgumentException naming the field and its value when a size is below its minimum (1, or
+     *                                  0 for padding) or above {@link #MAX_SIZE}, groups does not divide both
+     *                                  channel counts, reduction, temperature, attentionBnEps or (with BatchNorm)
+     *                                  bnEps is not finite and positive, the attention width would exceed
+     *                                  {@link #MAX_SIZE}, or activation is null
+     */
     public ODConv2dConfig {
         requireRange("inPlanes", inPlanes, 1);
         requireRange("outPlanes", outPlanes, 1);
@@ -80,14 +89,17 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
         return inPlanes == groups && outPlanes == groups;
     }
 
+    /** Whether the layer has the filter attention head ({@code attention.filter_fc}): every layer but a depthwise one. */
     public boolean hasFilterHead() {
         return !isDepthwise();
     }
 
+    /** Whether the layer has the spatial attention head ({@code attention.spatial_fc}): kernelSize &gt; 1. */
     public boolean hasSpatialHead() {
         return kernelSize > 1;
     }
 
+    /** Whether the layer has the kernel attention head ({@code attention.kernel_fc}): kernelNum &gt; 1. */
     public boolean hasKernelHead() {
         return kernelNum > 1;
     }
@@ -155,19 +167,39 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
             this.padding = kernelSize / 2;
         }
 
+        /** Sets the convolution stride (default 1); returns this builder. */
         public Builder stride(int stride) { this.stride = stride; return this; }
+        /** Sets the zero padding per side (default kernelSize / 2, whatever the dilation); returns this builder. */
         public Builder padding(int padding) { this.padding = padding; return this; }
+        /** Sets the kernel dilation (default 1; the padding does not follow it); returns this builder. */
         public Builder dilation(int dilation) { this.dilation = dilation; return this; }
+        /** Sets the convolution groups (default 1), which must divide both channel counts; returns this builder. */
         public Builder groups(int groups) { this.groups = groups; return this; }
+        /** Sets the attention width factor (default 0.0625); returns this builder. */
         public Builder reduction(double reduction) { this.reduction = reduction; return this; }
+        /** Sets the number of kernels in the bank (default 1); returns this builder. */
         public Builder kernelNum(int kernelNum) { this.kernelNum = kernelNum; return this; }
+        /** Sets the lower bound of the attention width (default 16); returns this builder. */
         public Builder minChannel(int minChannel) { this.minChannel = minChannel; return this; }
+        /** Sets the divisor of every attention logit (default 1); returns this builder. */
         public Builder temperature(float temperature) { this.temperature = temperature; return this; }
+        /** Sets the activation after the trailing BatchNorm (default {@link Activation#SILU}); returns this builder. */
         public Builder activation(Activation activation) { this.activation = activation; return this; }
+        /** Sets whether a BatchNorm follows the convolution (default true); returns this builder. */
         public Builder batchNorm(boolean batchNorm) { this.batchNorm = batchNorm; return this; }
+        /** Sets the trailing BatchNorm's eps (default 1e-5; unchecked and unused without BatchNorm); returns this
+         * builder. */
         public Builder bnEps(float bnEps) { this.bnEps = bnEps; return this; }
+        /** Sets the attention trunk BatchNorm's eps (default 1e-5); returns this builder. */
         public Builder attentionBnEps(float attentionBnEps) { this.attentionBnEps = attentionBnEps; return this; }
 
+        /**
+         * A configuration of the collected values; the builder stays usable.
+         *
+         * @return the validated configuration
+         * @throws IllegalArgumentException naming the field and its value when one is invalid, as the record's
+         *                                  constructor checks them
+         */
         public ODConv2dConfig build() {
             return new ODConv2dConfig(inPlanes, outPlanes, kernelSize, stride, padding, dilation, groups, reduction,
                     kernelNum, minChannel, temperature, activation, batchNorm, bnEps, attentionBnEps);

@@ -80,6 +80,7 @@ public final class ODConv2dWeights {
         return of(config, segments);
     }
 
+    /** The configuration these weights were checked against. */
     public ODConv2dConfig config() {
         return config;
     }

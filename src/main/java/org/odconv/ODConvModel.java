@@ -26,7 +26,12 @@ import org.odconv.io.SafeTensors;
  * and then unmaps the file.
  */
 public final class ODConvModel implements AutoCloseable {
-    /** A layer and its name in the file (the state_dict prefix, e.g. {@code model.3}). */
+    /**
+     * A layer and its name in the file (the state_dict prefix, e.g. {@code model.3}).
+     *
+     * @param name the layer's name in the file
+     * @param conv the layer, owned by the model: {@link ODConvModel#close()} closes it, the caller does not
+     */
     public record Layer(String name, ODConv2d conv) {}
 
     private final SafeTensors file;

@@ -134,22 +134,27 @@ public final class Tensor implements AutoCloseable {
         return data;
     }
 
+    /** The batch size N, dimension 0 of {@link #shape()}; readable after close. */
     public long batch() {
         return batch;
     }
 
+    /** The channel count C, dimension 1 of {@link #shape()}; readable after close. */
     public long channels() {
         return channels;
     }
 
+    /** The height H, dimension 2 of {@link #shape()}; readable after close. */
     public long height() {
         return height;
     }
 
+    /** The width W, dimension 3 of {@link #shape()}; readable after close. */
     public long width() {
         return width;
     }
 
+    /** The memory order of the elements; readable after close. */
     public Layout layout() {
         return layout;
     }
@@ -159,14 +164,28 @@ public final class Tensor implements AutoCloseable {
         return new long[] {batch, channels, height, width};
     }
 
+    /** batch * channels * height * width; readable after close. */
     public long elementCount() {
         return batch * channels * height * width;
     }
 
+    /**
+     * The element at batch n, channel c, row h, column w (logical coordinates, whatever the layout).
+     *
+     * @throws IndexOutOfBoundsException when an index is outside the shape
+     * @throws IllegalStateException     after close, or when the arena of borrowed memory is closed
+     */
     public float get(long n, long c, long h, long w) {
         return segment().getAtIndex(ELEMENT, index(n, c, h, w));
     }
 
+    /**
+     * Writes the element at batch n, channel c, row h, column w (logical coordinates, whatever the layout).
+     *
+     * @throws IndexOutOfBoundsException when an index is outside the shape
+     * @throws IllegalStateException     after close, or when the arena of borrowed memory is closed
+     * @throws IllegalArgumentException  when the memory is read-only, e.g. a view of a file mapped read-only
+     */
     public void set(long n, long c, long h, long w, float value) {
         segment().setAtIndex(ELEMENT, index(n, c, h, w), value);
     }

@@ -26,7 +26,17 @@ public final class BenchmarkFixture implements AutoCloseable {
     private final Tensor input;
     private final Tensor output;
 
-    /** @param threads threads per forward, for both (0: OMP_NUM_THREADS or every core) */
+    /**
+     * Builds the case: weights drawn from a fixed seed, a random input in [-1, 1) and a zeroed output, all in
+     * native memory this fixture owns until {@link #close()}.
+     *
+     * @param shape   the layer's shape and the input's side
+     * @param batch   the input's batch size
+     * @param layout  the layout of the input and output, for both
+     * @param threads threads per forward, for both (0: OMP_NUM_THREADS or every core)
+     * @throws IllegalArgumentException when the shape, batch or thread count is invalid
+     * @throws org.odconv.NativeException when the native library cannot create the layer or the convolution
+     */
     public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads) {
         ODConv2dConfig config = shape.config();
         SplittableRandom random = new SplittableRandom(42);
@@ -59,18 +69,22 @@ public final class BenchmarkFixture implements AutoCloseable {
         }
     }
 
+    /** The ODConv2d layer under test; owned by the fixture, which closes it. */
     public ODConv2d layer() {
         return layer;
     }
 
+    /** The static convolution of the same shape and layout; owned by the fixture, which closes it. */
     public StaticConvolution floor() {
         return floor;
     }
 
+    /** The input, [batch, in, hw, hw] in the fixture's layout; a view of the fixture's memory. */
     public Tensor input() {
         return input;
     }
 
+    /** The output buffer, of the layer's output shape, that every forward of either kind overwrites. */
     public Tensor output() {
         return output;
     }

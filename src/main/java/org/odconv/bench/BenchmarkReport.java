@@ -23,16 +23,46 @@ import org.odconv.io.ModelFormatException;
  *              "odconv_p90_ms":...}]}</pre>
  * Times are medians in milliseconds per forward unless named otherwise. Files of other systems in the same
  * schema may leave out native_ms and floor_ms.
+ *
+ * @param machine the machine the rows were measured on
+ * @param rows    the cases, in the order they were run
  */
 public record BenchmarkReport(Machine machine, List<Row> rows) {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+    /**
+     * The machine a report was measured on; a file that leaves a field out reads as "unknown", 0 or "".
+     *
+     * @param cpu     the CPU's model name
+     * @param threads the threads per forward actually used
+     * @param onednn  the backend description, e.g. "oneDNN 3.13.0 (cpu runtime: OpenMP)"
+     * @param isa     the instruction set oneDNN uses, e.g. "avx512_core"
+     */
     public record Machine(String cpu, int threads, String onednn, String isa) {}
 
-    /** One case as stored; nativeMs and floorMs are NaN when a file leaves them out. */
+    /**
+     * One case as stored; nativeMs and floorMs are NaN when a file leaves them out.
+     *
+     * @param shape       the shape's name: "S1".."S5", else its parameter list
+     * @param in          input channels
+     * @param out         output channels
+     * @param k           kernel side
+     * @param stride      convolution stride
+     * @param groups      convolution groups
+     * @param hw          input height = width
+     * @param kernelNum   number of kernels in the bank
+     * @param batch       batch size
+     * @param layout      "nchw" or "nhwc"
+     * @param odconvMs    median milliseconds per forward called from Java
+     * @param nativeMs    median milliseconds per forward timed inside the native library
+     * @param floorMs     median milliseconds per run of the static convolution
+     * @param odconvP10Ms 10th percentile of the times behind odconvMs (NaN when a file leaves it out)
+     * @param odconvP90Ms 90th percentile of the times behind odconvMs (NaN when a file leaves it out)
+     */
     public record Row(String shape, int in, int out, int k, int stride, int groups, int hw, int kernelNum, int batch,
             String layout, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
 
+        /** The row of a measured result: its case, the three medians and odconv's percentiles. */
         public static Row of(BenchmarkResult r) {
             BenchmarkShape s = r.shape();
             return new Row(s.name(), s.in(), s.out(), s.k(), s.stride(), s.groups(), s.hw(), s.kernelNum(), r.batch(),
@@ -51,15 +81,24 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                     + " " + layout;
         }
 
+        /** For people: the shape's name, batch and layout, e.g. "S1 b1 nchw"; files are matched by {@link #key()}. */
         public String label() {
             return shape + " b" + batch + " " + layout;
         }
     }
 
+    /** A report of measured results, one row each, in their order. */
     public static BenchmarkReport of(Machine machine, List<BenchmarkResult> results) {
         return new BenchmarkReport(machine, results.stream().map(Row::of).toList());
     }
 
+    /**
+     * Writes the report in the schema above, atomically: into a temporary file beside {@code file}, then
+     * renamed over it, so a failure never leaves a partial file.
+     *
+     * @param file the file to create or replace
+     * @throws IOException when the temporary file cannot be created, written or renamed over {@code file}
+     */
     public void write(Path file) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode m = root.putObject("machine");

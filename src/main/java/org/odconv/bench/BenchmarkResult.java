@@ -5,6 +5,13 @@ import org.odconv.Layout;
 /**
  * One case's timings in milliseconds per forward: (a) {@code odconv} called from Java, (b) {@code nativeTime}
  * timed inside the library, (c) {@code floor}, a static oneDNN convolution of the same shape.
+ *
+ * @param shape      the layer's shape and input side
+ * @param batch      the batch size
+ * @param layout     the layout of the input and output
+ * @param odconv     ODConv2d.forward timed from Java
+ * @param nativeTime the same forward timed inside the native library
+ * @param floor      the static convolution of the same shape, timed inside the native library
  */
 public record BenchmarkResult(BenchmarkShape shape, int batch, Layout layout, Statistics odconv, Statistics nativeTime,
         Statistics floor) {

@@ -17,9 +17,12 @@ public final class BenchmarkRunner {
     private final int iterations;
 
     /**
+     * A runner with these settings for every case it runs.
+     *
      * @param threads    threads per forward (0: OMP_NUM_THREADS or every core)
      * @param warmup     untimed forwards of each kind before timing
      * @param iterations timed forwards of each kind
+     * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
      */
     public BenchmarkRunner(int threads, int warmup, int iterations) {
         if (threads < 0 || warmup < 0 || iterations < ROUNDS) {
@@ -30,6 +33,16 @@ public final class BenchmarkRunner {
         this.iterations = iterations;
     }
 
+    /**
+     * Builds a {@link BenchmarkFixture} for the case, warms each kind up, then times the three kinds in
+     * alternating rounds; the fixture is closed before this returns.
+     *
+     * @param shape  the layer's shape and input side
+     * @param batch  the batch size
+     * @param layout the layout of the input and output
+     * @return the statistics of each kind, in milliseconds per forward
+     * @throws IllegalArgumentException when the shape or batch is invalid
+     */
     public BenchmarkResult run(BenchmarkShape shape, int batch, Layout layout) {
         try (BenchmarkFixture fixture = new BenchmarkFixture(shape, batch, layout, threads)) {
             ODConv2d layer = fixture.layer();

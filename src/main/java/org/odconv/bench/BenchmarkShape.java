@@ -8,7 +8,13 @@ import org.odconv.ODConv2dConfig;
  * One benchmark shape: an ODConv2d layer (SiLU, BatchNorm, the seed's other defaults) on square inputs.
  *
  * @param name      "S1".."S5" for the standard shapes, else the parameter list
+ * @param in        input channels
+ * @param out       output channels
+ * @param k         kernel side
+ * @param stride    convolution stride
+ * @param groups    convolution groups
  * @param hw        input height = width
+ * @param kernelNum number of kernels in the bank
  */
 public record BenchmarkShape(String name, int in, int out, int k, int stride, int groups, int hw, int kernelNum) {
     /** The standard shapes: (in, out, k, stride, groups, H=W, kernel_num). */
@@ -46,6 +52,11 @@ public record BenchmarkShape(String name, int in, int out, int k, int stride, in
         return shape;
     }
 
+    /**
+     * The layer's configuration: this shape's values, the builder's defaults for the rest.
+     *
+     * @throws IllegalArgumentException naming the field when the values are invalid
+     */
     public ODConv2dConfig config() {
         return ODConv2dConfig.builder(in, out, k).stride(stride).groups(groups).kernelNum(kernelNum).build();
     }

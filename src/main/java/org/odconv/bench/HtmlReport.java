@@ -18,7 +18,14 @@ public final class HtmlReport {
     private HtmlReport() {}
 
     /**
+     * Writes the page to {@code file}, replacing it: a table of the report's cases, then a bar chart per case
+     * of odconv from Java, native and the floor, beside each other system's odconv time for the case with the
+     * same {@link BenchmarkReport.Row#key()}.
+     *
+     * @param file   the HTML file to create or replace
+     * @param report this machine's results
      * @param others other systems' results in the same schema, by label (e.g. their file name)
+     * @throws IOException when the file cannot be written
      */
     public static void write(Path file, BenchmarkReport report, Map<String, BenchmarkReport> others) throws IOException {
         Map<String, Map<String, BenchmarkReport.Row>> byKey = new HashMap<>();

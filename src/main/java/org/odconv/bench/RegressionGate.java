@@ -12,8 +12,15 @@ import java.util.Map;
 public final class RegressionGate {
     private RegressionGate() {}
 
-    /** A case whose ratio grew by more than the allowed fraction. */
+    /**
+     * A case whose ratio grew by more than the allowed fraction.
+     *
+     * @param label         the case's {@link BenchmarkReport.Row#label()}
+     * @param baselineRatio the case's odconv/floor ratio in the baseline
+     * @param currentRatio  the case's odconv/floor ratio now
+     */
     public record Regression(String label, double baselineRatio, double currentRatio) {
+        /** The relative growth of the ratio, e.g. 0.15 for 15% worse. */
         public double growth() {
             return currentRatio / baselineRatio - 1;
         }
@@ -25,15 +32,28 @@ public final class RegressionGate {
         }
     }
 
-    /** The outcome: regressions, and current cases the baseline does not have (they cannot be judged). */
+    /**
+     * The outcome: regressions, and current cases the baseline does not have (they cannot be judged).
+     *
+     * @param regressions the cases that regressed, in the current report's order
+     * @param unmatched   the labels of current cases the baseline lacks or has no floor time for
+     */
     public record Verdict(List<Regression> regressions, List<String> unmatched) {
+        /** Whether no case regressed; unmatched cases do not fail the gate. */
         public boolean passed() {
             return regressions.isEmpty();
         }
     }
 
     /**
+     * Judges each case of {@code current} against the baseline's case with the same
+     * {@link BenchmarkReport.Row#key()}.
+     *
+     * @param baseline      the stored results to compare with
+     * @param current       the results just measured
      * @param maxRegression the allowed relative growth of a case's odconv/floor ratio, e.g. 0.10
+     * @return the regressions, and the cases that could not be judged
+     * @throws IllegalArgumentException when maxRegression is negative or NaN
      */
     public static Verdict compare(BenchmarkReport baseline, BenchmarkReport current, double maxRegression) {
         if (!(maxRegression >= 0)) throw new IllegalArgumentException("maxRegression = " + maxRegression + " must be >= 0");

@@ -32,9 +32,20 @@ public final class StaticConvolution implements AutoCloseable {
     }
 
     /**
+     * Creates the convolution of {@code config}'s shape and activation for inputs [batch, inPlanes, height,
+     * width] in {@code layout}; its {@link #close()} frees it.
+     *
+     * @param config  the layer whose shape and activation to use
      * @param weight  [out, in / groups, k, k] float32, copied
      * @param bias    [out] float32 or null, copied
+     * @param batch   the input's batch size
+     * @param height  the input's height
+     * @param width   the input's width
+     * @param layout  the layout of the input and output
      * @param threads threads per run; 0 for the default
+     * @return the convolution, which only runs on tensors of exactly this input shape and its output shape
+     * @throws IllegalArgumentException when weight or bias has the wrong size or an argument is out of range
+     * @throws org.odconv.NativeException when the native library cannot create it
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
             long height, long width, Layout layout, int threads) {

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 
 import org.odconv.Odconv;
 
-/** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}. */
+/** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}, {@code bench}. */
 @Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN.",
         subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class, BenchCommand.class})
@@ -20,6 +20,12 @@ public final class Main implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
+    /**
+     * Runs the command line on {@link System#out} and {@link System#err}, then exits the JVM with its exit
+     * code: 0 on success, 1 when a command fails, 2 when the arguments are wrong.
+     *
+     * @param args the command-line arguments
+     */
     public static void main(String[] args) {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }

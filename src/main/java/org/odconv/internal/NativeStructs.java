@@ -13,6 +13,10 @@ import org.odconv.bindings.odconv_weights_t;
 public final class NativeStructs {
     private NativeStructs() {}
 
+    /**
+     * A new {@code odconv_config_t} in {@code allocator}'s memory holding {@code c}'s fields. The native calls
+     * it is passed to copy it, so it need live only for the call.
+     */
     public static MemorySegment config(ODConv2dConfig c, SegmentAllocator allocator) {
         MemorySegment s = odconv_config_t.allocate(allocator);
         odconv_config_t.in_planes(s, c.inPlanes());

@@ -8,13 +8,27 @@ import org.odconv.OdconvException;
  */
 public final class ModelFormatException extends OdconvException {
     private static final long serialVersionUID = 1L;
+    /** The file (or resource) the problem is in (see {@link #source()}). */
     private final String source;
 
+    /**
+     * An exception whose message reads "{@code source}: {@code detail}".
+     *
+     * @param source the file (or resource) the problem is in, e.g. its path
+     * @param detail what is wrong, naming the offending tensor or field and its value
+     */
     public ModelFormatException(String source, String detail) {
         super(source + ": " + detail);
         this.source = source;
     }
 
+    /**
+     * An exception whose message reads "{@code source}: {@code detail}", with the failure that caused it.
+     *
+     * @param source the file (or resource) the problem is in, e.g. its path
+     * @param detail what is wrong, naming the offending tensor or field and its value
+     * @param cause  the underlying failure (an I/O, JSON or argument error, for example), or null
+     */
     public ModelFormatException(String source, String detail, Throwable cause) {
         super(source + ": " + detail, cause);
         this.source = source;

@@ -19,9 +19,15 @@ import org.odconv.ODConv2dConfig;
 public final class ModelMetadata {
     /** The {@code __metadata__} key. */
     public static final String KEY = "odconv";
+    /** The only {@code format_version} this reader accepts. */
     public static final int FORMAT_VERSION = 1;
 
-    /** One layer: the tensor-name prefix and the configuration. */
+    /**
+     * One layer: the tensor-name prefix and the configuration.
+     *
+     * @param name   the layer's name, the prefix of its tensors' names in the file (e.g. {@code model.3}); not empty
+     * @param config the layer's configuration, already validated
+     */
     public record LayerSpec(String name, ODConv2dConfig config) {}
 
     private ModelMetadata() {}

@@ -44,8 +44,18 @@ public final class SafeTensors implements AutoCloseable {
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
     static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
-    /** One tensor's header entry; offsets are absolute within the file. */
+    /**
+     * One tensor's header entry; offsets are absolute within the file.
+     *
+     * @param name  the tensor's key in the header
+     * @param dtype the element type
+     * @param shape the dimensions, as in the header (empty for a scalar); the array is shared, not copied, so
+     *              callers must not modify it
+     * @param begin the offset of the tensor's first byte, counted from the start of the file
+     * @param end   the offset just past the tensor's last byte (exclusive), counted from the start of the file
+     */
     public record Entry(String name, DType dtype, long[] shape, long begin, long end) {
+        /** The product of the dimensions: 1 for a scalar, 0 when a dimension is 0. */
         public long elementCount() {
             long count = 1;
             for (long d : shape) count *= d;
@@ -273,6 +283,7 @@ public final class SafeTensors implements AutoCloseable {
         return source;
     }
 
+    /** The {@code __metadata__} entries in header order (empty when there is none); unmodifiable. */
     public Map<String, String> metadata() {
         return metadata;
     }
@@ -345,6 +356,13 @@ public final class SafeTensors implements AutoCloseable {
     /**
      * Writes F32 tensors (in map order) and string metadata as a safetensors file, atomically: into a
      * temporary file beside {@code path}, then renamed over it, so a failure never leaves a partial file.
+     * Each tensor's data is copied in its memory order under its (batch, channels, height, width) shape, so
+     * NHWC tensors should be converted with {@link Tensor#toLayout} first.
+     *
+     * @param path     the file to create or replace
+     * @param tensors  the tensors by name, read but not closed; each must be open
+     * @param metadata the {@code __metadata__} entries; none is written when empty
+     * @throws IOException when the temporary file cannot be created, written or renamed over {@code path}
      */
     public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
