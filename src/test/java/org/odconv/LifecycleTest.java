@@ -30,29 +30,14 @@ import org.odconv.io.SafeTensors;
 class LifecycleTest {
     private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(16, 16, 3).kernelNum(3).build();
 
-    private static Map<Parameter, float[]> parameters(ODConv2dConfig config, long seed) {
-        Random random = new Random(seed);
-        Map<Parameter, float[]> values = new EnumMap<>(Parameter.class);
-        for (Parameter p : Parameter.values()) {
-            if (!p.isPresent(config)) continue;
-            float[] v = new float[(int) p.elementCount(config)];
-            for (int i = 0; i < v.length; i++) v[i] = 0.5f + random.nextFloat();
-            values.put(p, v);
-        }
-        return values;
-    }
-
     private static Tensor randomInput(long seed, int n, int c, int h, int w) {
-        Random random = new Random(seed);
-        float[] v = new float[n * c * h * w];
-        for (int i = 0; i < v.length; i++) v[i] = random.nextFloat() * 4 - 2;
-        return Tensor.copyOf(v, n, c, h, w);
+        return Tensor.copyOf(TestData.values(n * c * h * w, seed), n, c, h, w);
     }
 
     @Test
     void eightThreadsTimesAThousandForwardsAreBitIdenticalToOne() throws Exception {
         try (Arena arena = Arena.ofShared();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 1), arena));
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 1), arena));
              Tensor input = randomInput(2, 2, 16, 10, 10);
              Tensor single = layer.forward(input)) {
             float[] expected = single.toArray();
@@ -82,7 +67,7 @@ class LifecycleTest {
     @Timeout(60)  // a close() starved by the forwards' read locks hangs here
     void closingDuringForwardsWaitsOrFailsCleanly() throws Exception {
         try (Arena arena = Arena.ofShared(); Tensor input = randomInput(3, 1, 16, 24, 24)) {
-            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 4), arena));
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 4), arena));
             AtomicInteger completed = new AtomicInteger();
             CountDownLatch running = new CountDownLatch(4);
             ExecutorService pool = Executors.newFixedThreadPool(4);
@@ -145,7 +130,7 @@ class LifecycleTest {
     @Test
     void weightsWhoseArenaWasClosedAreRefusedNotRead() {
         Arena arena = Arena.ofShared();
-        ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, parameters(CONFIG, 5), arena));
+        ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 5), arena));
         try (Tensor input = randomInput(6, 1, 16, 5, 5)) {
             arena.close();
             var e = assertThrows(IllegalStateException.class, () -> layer.forward(input));
@@ -157,7 +142,7 @@ class LifecycleTest {
 
     @Test
     void nanAndInfinityPropagateAsInPyTorch() {
-        Map<Parameter, float[]> values = parameters(CONFIG, 7);
+        Map<Parameter, float[]> values = TestData.parameters(CONFIG, 7);
         int n = 3, h = 6, w = 6;
         float[] data = new float[n * 16 * h * w];
         Random random = new Random(8);

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -23,25 +22,6 @@ import org.junit.jupiter.api.Test;
 /** The Java API's contract: validation, shapes, lifecycle, threads. */
 class ODConv2dTest {
     private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(16, 24, 3).kernelNum(2).build();
-
-    private static Map<Parameter, float[]> randomParameters(ODConv2dConfig config, long seed) {
-        Random random = new Random(seed);
-        Map<Parameter, float[]> values = new EnumMap<>(Parameter.class);
-        for (Parameter p : Parameter.values()) {
-            if (!p.isPresent(config)) continue;
-            float[] v = new float[(int) p.elementCount(config)];
-            for (int i = 0; i < v.length; i++) v[i] = 0.5f + random.nextFloat();
-            values.put(p, v);
-        }
-        return values;
-    }
-
-    private static float[] randomInput(int count, long seed) {
-        Random random = new Random(seed);
-        float[] v = new float[count];
-        for (int i = 0; i < v.length; i++) v[i] = random.nextFloat() * 4 - 2;
-        return v;
-    }
 
     @Test
     void configDefaultsAreTheSeeds() {
@@ -82,7 +62,7 @@ class ODConv2dTest {
 
     @Test
     void weightsMustMatchTheConfig() {
-        Map<Parameter, float[]> values = randomParameters(CONFIG, 1);
+        Map<Parameter, float[]> values = TestData.parameters(CONFIG, 1);
         try (Arena arena = Arena.ofConfined()) {
             Map<Parameter, float[]> missing = new EnumMap<>(values);
             missing.remove(Parameter.SPATIAL_FC_BIAS);
@@ -95,7 +75,7 @@ class ODConv2dTest {
             assertEquals("parameter bn.running_var has 92 bytes, expected 96 (float32 [24])", e.getMessage());
 
             ODConv2dConfig depthwise = ODConv2dConfig.builder(8, 8, 3).groups(8).build();
-            Map<Parameter, float[]> extra = randomParameters(depthwise, 2);
+            Map<Parameter, float[]> extra = TestData.parameters(depthwise, 2);
             extra.put(Parameter.FILTER_FC_BIAS, new float[8]);
             e = assertThrows(IllegalArgumentException.class, () -> ODConv2dWeights.copyOf(depthwise, extra, arena));
             assertTrue(e.getMessage().startsWith("parameter attention.filter_fc.bias is given but"), e.getMessage());
@@ -105,7 +85,7 @@ class ODConv2dTest {
     @Test
     void forwardChecksShapes() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 3), arena));
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
              Tensor wrongChannels = Tensor.allocate(1, 8, 5, 5);
              Tensor input = Tensor.allocate(2, 16, 5, 7);
              Tensor wrongOutput = Tensor.allocate(2, 24, 5, 6)) {
@@ -117,7 +97,7 @@ class ODConv2dTest {
         }
         ODConv2dConfig unpadded = CONFIG.toBuilder().padding(0).dilation(2).build();
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(unpadded, randomParameters(unpadded, 4), arena));
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(unpadded, TestData.parameters(unpadded, 4), arena));
              Tensor small = Tensor.allocate(1, 16, 4, 9)) {
             var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(small));
             assertEquals("input height = 4 is too small: with padding 0 it must be at least 5 for kernelSize 3 and"
@@ -128,8 +108,8 @@ class ODConv2dTest {
     @Test
     void forwardWritesEveryOutputElement() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 5), arena));
-             Tensor input = Tensor.copyOf(randomInput(2 * 16 * 9 * 11, 6), 2, 16, 9, 11);
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 5), arena));
+             Tensor input = Tensor.copyOf(TestData.values(2 * 16 * 9 * 11, 6), 2, 16, 9, 11);
              Tensor output = Tensor.allocate(2, 24, 9, 11)) {
             output.segment().fill((byte) 0xFF);  // NaN everywhere
             layer.forward(input, output);
@@ -140,7 +120,7 @@ class ODConv2dTest {
     @Test
     void closeIsIdempotentAndUseAfterCloseThrows() {
         try (Arena arena = Arena.ofConfined(); Tensor input = Tensor.allocate(1, 16, 4, 4)) {
-            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 7), arena));
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 7), arena));
             layer.close();
             layer.close();
             assertTrue(layer.isClosed());
@@ -191,8 +171,8 @@ class ODConv2dTest {
     @Test
     void nhwcForwardEqualsNchwForward() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 11), arena));
-             Tensor nchw = Tensor.copyOf(randomInput(3 * 16 * 7 * 9, 12), 3, 16, 7, 9);
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 11), arena));
+             Tensor nchw = Tensor.copyOf(TestData.values(3 * 16 * 7 * 9, 12), 3, 16, 7, 9);
              Tensor nhwc = nchw.toLayout(Layout.NHWC);
              Tensor expected = layer.forward(nchw);
              Tensor actual = layer.forward(nhwc);
@@ -207,9 +187,9 @@ class ODConv2dTest {
 
     @Test
     void concurrentForwardsMatchASingleThread() throws Exception {
-        float[] data = randomInput(2 * 16 * 12 * 12, 8);
+        float[] data = TestData.values(2 * 16 * 12 * 12, 8);
         try (Arena arena = Arena.ofShared();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, randomParameters(CONFIG, 9), arena));
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 9), arena));
              Tensor input = Tensor.copyOf(data, 2, 16, 12, 12);
              Tensor single = layer.forward(input)) {
             float[] expected = single.toArray();
