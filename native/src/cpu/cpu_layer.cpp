@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <tuple>
@@ -244,21 +245,41 @@ public:
     void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                  float *output) override {
         ThreadCountScope threads(num_threads());
-        plan(height, width, layout, omp_get_max_threads()).run(batch, input, output);
+        plan(height, width, layout, omp_get_max_threads())->run(batch, input, output);
     }
 
 private:
+    using PlanKey = std::tuple<int64_t, int64_t, int32_t, int>;
+    struct CachedPlan {
+        std::shared_ptr<Plan> plan;  // shared: a forward keeps its plan even if it is evicted meanwhile
+        uint64_t last_used;
+    };
+    // A service fed images of ever-new sizes must not grow without bound: the least recently used plan goes.
+    static constexpr size_t kMaxPlans = 16;
+
     // oneDNN sizes its kernels' work split for the thread count at creation, so plans are per count.
-    Plan &plan(int64_t height, int64_t width, int32_t layout, int threads) {
+    std::shared_ptr<Plan> plan(int64_t height, int64_t width, int32_t layout, int threads) {
         std::lock_guard<std::mutex> lock(plans_mutex_);
-        auto &slot = plans_[std::make_tuple(height, width, layout, threads)];
-        if (!slot) slot = std::make_unique<Plan>(p_, height, width, layout, threads);
-        return *slot;
+        const PlanKey key = std::make_tuple(height, width, layout, threads);
+        auto found = plans_.find(key);
+        if (found == plans_.end()) {
+            if (plans_.size() >= kMaxPlans) {
+                auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const auto &a, const auto &b) {
+                    return a.second.last_used < b.second.last_used;
+                });
+                plans_.erase(oldest);
+            }
+            auto created = std::make_shared<Plan>(p_, height, width, layout, threads);
+            found = plans_.emplace(key, CachedPlan{std::move(created), 0}).first;
+        }
+        found->second.last_used = ++clock_;
+        return found->second.plan;
     }
 
     LayerParameters p_;
     std::mutex plans_mutex_;
-    std::map<std::tuple<int64_t, int64_t, int32_t, int>, std::unique_ptr<Plan>> plans_;
+    std::map<PlanKey, CachedPlan> plans_;
+    uint64_t clock_ = 0;
 };
 
 }  // namespace
