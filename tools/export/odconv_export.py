@@ -29,6 +29,7 @@ Only PyTorch is needed (and NumPy, which PyTorch uses to hand over the bytes).
 """
 
 import argparse
+import contextlib
 import functools
 import importlib
 import inspect
@@ -36,7 +37,6 @@ import json
 import math
 import operator
 import os
-import pickle
 import struct
 import sys
 import tempfile
@@ -48,7 +48,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["UnsupportedModuleError", "ODConvLayer", "DTYPES", "export_odconv", "find_odconv_layers",
-           "is_odconv_module", "write_model", "main"]
+           "is_odconv_module", "write_model", "load_model", "main"]
 
 FORMAT_VERSION = 1
 METADATA_KEY = "odconv"
@@ -100,7 +100,7 @@ class ODConvLayer:
 
     name: str
     family: str                            # "yolo" (seed, attention.fc is a Conv) or "osvai"
-    config: dict                           # the layer's entry of the "odconv" metadata
+    config: Dict[str, object]              # the layer's entry of the "odconv" metadata
     tensors: List[Tuple[str, torch.Tensor]]  # (full tensor name, tensor)
 
     def describe(self) -> str:
@@ -179,7 +179,7 @@ def _check_conv1x1(conv: nn.Conv2d, path: str, in_channels: int, out_channels: O
         expected = f"{in_channels}->{out_channels if out_channels is not None else '*'}"
         raise _Unsupported(f"{path} maps {conv.in_channels}->{conv.out_channels} channels, expected {expected}")
     plain = (tuple(conv.kernel_size) == (1, 1) and tuple(conv.stride) == (1, 1) and conv.groups == 1
-             and tuple(conv.dilation) == (1, 1) and conv.padding in ((0, 0), 0))
+             and tuple(conv.dilation) == (1, 1) and conv.padding in ((0, 0), 0, "valid"))
     if not plain:
         raise _Unsupported(f"{path} is not a plain 1x1 convolution")
     if (conv.bias is not None) != bias:
@@ -321,8 +321,8 @@ def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
 def find_odconv_layers(model: nn.Module, names: Optional[Iterable[str]] = None) -> List[ODConvLayer]:
     """The exportable ODConv layers of ``model`` in ``named_modules()`` order.
 
-    ``names`` restricts them to those module names (ValueError, listing the available names, for an
-    unknown one); only the selected modules are checked. A model that is itself one ODConv layer is named
+    ``names`` restricts them to those module names (a single string counts as one name; ValueError, listing
+    the available names, for an unknown one or none); only the selected modules are checked. A model that is itself one ODConv layer is named
     ``"odconv"``. Raises UnsupportedModuleError listing every selected module the format cannot represent,
     and ValueError when there is nothing to export. Reads parameters and buffers only: the model's
     train/eval mode is left as it is (BatchNorms are exported with their running statistics).
@@ -332,9 +332,11 @@ def find_odconv_layers(model: nn.Module, names: Optional[Iterable[str]] = None) 
         raise ValueError("no ODConv modules found (a module with a 5-D weight parameter and an attention "
                          "child holding channel_fc and temperature)")
     if names is not None:
-        wanted = list(dict.fromkeys(names))
+        wanted = list(dict.fromkeys([names] if isinstance(names, str) else names))
         available = [name for name, _ in found]
         unknown = [name for name in wanted if name not in available]
+        if not wanted:
+            raise ValueError(f"no layer names given; available: {', '.join(available)}")
         if unknown:
             raise ValueError(f"unknown ODConv module name{'s' if len(unknown) > 1 else ''} "
                              f"{', '.join(map(repr, unknown))}; available: {', '.join(available)}")
@@ -422,37 +424,42 @@ def export_odconv(model: nn.Module, path: str, names: Optional[Iterable[str]] = 
 # Command line
 # ------------------------------------------------------------------------------------------------------
 
-def _pickle_module(fallback_modules: Sequence[types.ModuleType]) -> types.ModuleType:
-    """``pickle`` whose Unpickler, when a class is not found where it was saved (typically ``__main__``
-    of the training script), looks it up by name in ``fallback_modules`` (the --import modules)."""
+@contextlib.contextmanager
+def _main_falls_back_to(modules: Sequence[types.ModuleType]):
+    """While unpickling: names missing from ``__main__`` are looked up in ``modules``.
 
-    class Unpickler(pickle.Unpickler):
-        def find_class(self, module_name, name):
-            try:
-                return super().find_class(module_name, name)
-            except (AttributeError, ImportError):
-                for module in fallback_modules:
-                    try:
-                        return functools.reduce(getattr, name.split("."), module)
-                    except AttributeError:
-                        continue
-                raise
+    A model saved from a training script pickles the script's classes as ``__main__.Name``; importing that
+    script as a module (--import) and resolving ``__main__`` names from it lets them load here.
+    """
+    original = sys.modules["__main__"]
 
-    namespace = types.ModuleType("odconv_export_pickle")
-    namespace.__dict__.update({k: v for k, v in vars(pickle).items() if not k.startswith("__")})
-    namespace.Unpickler = Unpickler
-    namespace.load = lambda file, **kwargs: Unpickler(file, **kwargs).load()
-    return namespace
+    def lookup(name):
+        for module in (original, *modules):
+            if hasattr(module, name):
+                return getattr(module, name)
+        raise AttributeError(f"module '__main__' has no attribute {name!r}, nor has any --import module")
+
+    proxy = types.ModuleType("__main__")
+    proxy.__getattr__ = lookup  # PEP 562: consulted for every name the module itself lacks
+    sys.modules["__main__"] = proxy
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = original
 
 
 def load_model(path: str, imports: Sequence[str] = ()) -> nn.Module:
-    """Loads a module saved with ``torch.save(module)`` (or a checkpoint dict with "ema"/"model")."""
+    """Loads a module saved with ``torch.save(module)`` (or a checkpoint dict with "ema"/"model").
+
+    ``imports``: modules to import first; classes the file places in ``__main__`` are looked up in them.
+    """
     modules = [importlib.import_module(name) for name in imports]
-    kwargs = {"map_location": "cpu", "pickle_module": _pickle_module(modules)}
+    kwargs = {"map_location": "cpu"}
     if "weights_only" in inspect.signature(torch.load).parameters:
         kwargs["weights_only"] = False  # a whole module is pickled classes, not just tensors
     try:
-        obj = torch.load(path, **kwargs)
+        with _main_falls_back_to(modules):
+            obj = torch.load(path, **kwargs)
     except (ImportError, AttributeError) as e:
         raise type(e)(f"cannot unpickle {path}: {e} (use --path DIR / --import MODULE so its classes import)") from e
     if isinstance(obj, dict):  # e.g. a YOLOv5 checkpoint

@@ -46,6 +46,25 @@ class ModelFileTest {
     }
 
     @Test
+    void layersNeedNotChainButAChainRunOnlyWhenItFits() throws IOException {
+        // basic_k3's model.0 (16 -> 32) followed by groups4_odd's (20 -> 28) as model.1: as in a network
+        // with another layer between them
+        Path file = SafeTensorsFiles.merge(GoldenFiles.root().resolve("basic_k3/model.safetensors"),
+                GoldenFiles.root().resolve("groups4_odd/model.safetensors"), "model.0", "model.1",
+                dir.resolve("unchained.safetensors"));
+        Path golden = GoldenFiles.root().resolve("groups4_odd");
+        try (ODConvModel model = ODConvModel.load(file);
+             org.odconv.io.SafeTensors input = org.odconv.io.SafeTensors.open(golden.resolve("input.safetensors"));
+             org.odconv.io.SafeTensors expected = org.odconv.io.SafeTensors.open(golden.resolve("expected.safetensors"));
+             Tensor out = model.layer("model.1").forward(input.tensor("input"))) {
+            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(), "model.1");
+            var e = assertThrows(IllegalArgumentException.class, () -> model.checkInput(1, 16, 9, 9));
+            assertEquals("input [1, 16, 9, 9] does not fit layer \"model.1\": its input has 32 channels, expected"
+                    + " in_planes = 20", e.getMessage());
+        }
+    }
+
+    @Test
     void misalignedTensorsAreCopiedNotReadMisaligned() throws IOException {
         // A header one byte longer than the reference writer's puts every tensor at an odd address.
         Path padded = SafeTensorsFiles.rewrite(CHAIN, dir.resolve("odd.safetensors"), h -> { });
@@ -82,8 +101,6 @@ class ModelFileTest {
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.put("attention_bn_eps", -1.0))));
         assertTrue(refusal(SafeTensorsFiles.editLayer(2, l -> l.put("act", "gelu")))
                 .startsWith("layer \"model.2\": unknown activation \"gelu\""));
-        assertEquals("layer \"model.2\": in_planes = 16 but the previous layer \"model.1\" has out_planes = 32",
-                refusal(SafeTensorsFiles.editLayer(2, l -> l.put("in_planes", 16))));
         assertEquals("tensor \"model.0.weight\" has shape [2, 32, 16, 3, 3], layer \"model.0\" needs [3, 32, 16, 3, 3]",
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.put("kernel_num", 3))));
         assertTrue(refusal(SafeTensorsFiles.editLayer(0, l -> l.put("bn", false)))

@@ -15,6 +15,8 @@ import org.odconv.ODConv2dConfig;
  * The {@code odconv} entry of a model file's {@code __metadata__}: a JSON string
  * {@code {"format_version":1,"layers":[{"name":..., "in_planes":..., ...}]}} listing the layers in the order
  * they run. Every field is required; unknown fields are ignored so that newer writers stay readable.
+ * Consecutive layers need not chain (models interleave ODConv with other layers): a chain's channel counts
+ * are checked when it runs, by {@code ODConvModel.checkInput}.
  */
 public final class ModelMetadata {
     /** The {@code __metadata__} key. */
@@ -56,14 +58,6 @@ public final class ModelMetadata {
             LayerSpec spec = parseLayer(source, i, layers.get(i));
             if (!names.add(spec.name())) {
                 throw new ModelFormatException(source, KEY + ".layers[" + i + "]: duplicate layer name \"" + spec.name() + "\"");
-            }
-            if (i > 0) {
-                ODConv2dConfig previous = specs.get(i - 1).config();
-                if (spec.config().inPlanes() != previous.outPlanes()) {
-                    throw new ModelFormatException(source, "layer \"" + spec.name() + "\": in_planes = "
-                            + spec.config().inPlanes() + " but the previous layer \"" + specs.get(i - 1).name()
-                            + "\" has out_planes = " + previous.outPlanes());
-                }
             }
             specs.add(spec);
         }
