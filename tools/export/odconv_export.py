@@ -372,21 +372,19 @@ def _tensor_bytes(tensor: torch.Tensor, dtype: torch.dtype) -> bytes:
     return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
-def write_model(layers: Sequence[ODConvLayer], path: str, dtype: str = "f32") -> None:
-    """Writes ``layers`` (from find_odconv_layers) to the safetensors file ``path``.
+def _write_safetensors(path: str, tensors: Sequence[Tuple[str, torch.Tensor]], torch_dtype: torch.dtype,
+                       type_name: str, metadata: Optional[Dict[str, str]] = None) -> None:
+    """Writes ``tensors`` (name, tensor) in order, converted to ``torch_dtype``, as a safetensors file.
 
     The file is written next to ``path`` under a temporary name and renamed into place, so a failure
     leaves no partial file.
     """
-    type_name, torch_dtype = _dtype(dtype)
-    metadata = json.dumps({"format_version": FORMAT_VERSION, "layers": [layer.config for layer in layers]})
-    header, blobs, offset = {"__metadata__": {METADATA_KEY: metadata}}, [], 0
-    for layer in layers:
-        for name, tensor in layer.tensors:
-            data = _tensor_bytes(tensor, torch_dtype)
-            header[name] = {"dtype": type_name, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
-            blobs.append(data)
-            offset += len(data)
+    header, blobs, offset = ({"__metadata__": metadata} if metadata else {}), [], 0
+    for name, tensor in tensors:
+        data = _tensor_bytes(tensor, torch_dtype)
+        header[name] = {"dtype": type_name, "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
     head = json.dumps(header, separators=(",", ":")).encode("utf-8")
     head += b" " * (-len(head) % 8)
     directory = os.path.dirname(os.path.abspath(path))
@@ -402,6 +400,38 @@ def write_model(layers: Sequence[ODConvLayer], path: str, dtype: str = "f32") ->
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def write_model(layers: Sequence[ODConvLayer], path: str, dtype: str = "f32") -> None:
+    """Writes ``layers`` (from find_odconv_layers) to the safetensors file ``path``, atomically."""
+    type_name, torch_dtype = _dtype(dtype)
+    metadata = json.dumps({"format_version": FORMAT_VERSION, "layers": [layer.config for layer in layers]})
+    tensors = [named for layer in layers for named in layer.tensors]
+    _write_safetensors(path, tensors, torch_dtype, type_name, {METADATA_KEY: metadata})
+
+
+@torch.no_grad()
+def save_layer_io(model: nn.Module, x: torch.Tensor, name: str, input_path: str,
+                  output_path: Optional[str] = None) -> None:
+    """Runs ``model(x)`` and saves what reaches the module ``name`` as the F32 NCHW tensor ``input`` (the
+    file ``java -jar odconv.jar run --layer name --input ...`` reads), and optionally what it returns as
+    ``output``, to compare with the Java result. The model's mode is left as it is: call ``model.eval()``
+    first for inference numbers.
+    """
+    module = dict(model.named_modules()).get(name)
+    if module is None:
+        raise ValueError(f"no module {name!r} in the model")
+    seen = {}
+    hook = module.register_forward_hook(lambda m, inputs, output: seen.update(input=inputs[0], output=output))
+    try:
+        model(x)
+    finally:
+        hook.remove()
+    if "input" not in seen:
+        raise ValueError(f"module {name!r} did not run in model(x)")
+    _write_safetensors(input_path, [("input", seen["input"])], torch.float32, "F32")
+    if output_path is not None:
+        _write_safetensors(output_path, [("output", seen["output"])], torch.float32, "F32")
 
 
 def export_odconv(model: nn.Module, path: str, names: Optional[Iterable[str]] = None,

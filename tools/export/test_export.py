@@ -463,6 +463,23 @@ class RoundTripTest(JavaRoundTrip):
     def test_names_subset(self):
         self.check("f32", names=["backbone.1.conv", "backbone.2"])
 
+    def test_readme_steps_with_save_layer_io(self):
+        """The top-level README's walk: export, save a layer's input and output, run it, compare."""
+        model_path = self.dir / "readme.safetensors"
+        input_path, expected_path = self.dir / "readme-x.safetensors", self.dir / "readme-expected.safetensors"
+        output_path = self.dir / "readme-y.safetensors"
+        export_odconv(self.net, str(model_path))
+        self.net.eval()
+        odconv_export.save_layer_io(self.net, self.x, "neck.layers.2", str(input_path), str(expected_path))
+        command = [str(self.java), "-jar", str(JAR), "run", "--model", str(model_path), "--layer", "neck.layers.2",
+                   "--input", str(input_path), "--output", str(output_path)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        expected = torch.from_numpy(SafeTensorsFile(expected_path).tensors["output"].copy())
+        self.assert_close("neck.layers.2", SafeTensorsFile(output_path).tensors["output"], expected)
+        with self.assertRaisesRegex(ValueError, "no module 'nope'"):
+            odconv_export.save_layer_io(self.net, self.x, "nope", str(input_path))
+
     def test_whole_chain_without_layer_option(self):
         """A file of consecutive ODConv layers runs as a chain: backbone.1.conv then backbone.2."""
         path = self.dir / "chain.safetensors"

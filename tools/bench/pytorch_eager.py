@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""Times the PyTorch seed module (eager, eval mode) on the bench command's shapes and writes the results
+in the bench JSON schema, for `java -jar target/odconv.jar bench --compare pytorch.json --report r.html`.
+
+    /usr/bin/python3 tools/bench/pytorch_eager.py --threads 2 --output pytorch.json
+
+Other systems' files carry their time in "odconv_ms" (the schema's system-under-test column) and leave out
+native_ms and floor_ms. Run it on the machine and thread count of the bench run it is compared with.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+from make_golden import ODConv2d  # noqa: E402  (the YOLO-style seed module)
+
+# (name, in, out, k, stride, groups, hw, kernel_num): the bench command's standard shapes
+SHAPES = [("S1", 64, 64, 3, 1, 1, 56, 1), ("S2", 128, 128, 3, 1, 1, 28, 4), ("S3", 256, 256, 3, 2, 1, 40, 1),
+          ("S4", 512, 512, 1, 1, 1, 20, 1), ("S5", 144, 144, 3, 1, 144, 56, 1)]
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@torch.no_grad()
+def median_ms(module, x, warmup, iterations):
+    for _ in range(warmup):
+        module(x)
+    times = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        module(x)
+        times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return statistics.median(times), times[len(times) // 10], times[(len(times) * 9) // 10]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    rows = []
+    for name, cin, cout, k, s, g, hw, kn in SHAPES:
+        module = ODConv2d(cin, cout, k, s=s, g=g, kernel_num=kn).eval()
+        for batch in (int(b) for b in args.batch.split(",")):
+            x = torch.randn(batch, cin, hw, hw)
+            median, p10, p90 = median_ms(module, x, args.warmup, args.iters)
+            print(f"{name} b{batch}: {median:.3f} ms (p10 {p10:.3f}, p90 {p90:.3f})", flush=True)
+            rows.append({"shape": name, "in": cin, "out": cout, "k": k, "stride": s, "groups": g, "hw": hw,
+                         "kernel_num": kn, "batch": batch, "layout": "nchw", "odconv_ms": median,
+                         "odconv_p10_ms": p10, "odconv_p90_ms": p90})
+    report = {"machine": {"cpu": cpu_name(), "threads": args.threads,
+                          "onednn": f"PyTorch {torch.__version__} eager, seed module", "isa": ""},
+              "results": rows}
+    with open(args.output, "w") as f:
+        json.dump(report, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
