@@ -269,6 +269,10 @@ static void test_forward_against_reference(void) {
         {24, 24, 5, 2, 2, 1, 24, 3, 1, ODCONV_ACTIVATION_RELU, 1, 9, 8, 2, 0.5f},
         {16, 32, 5, 1, 3, 1, 16, 2, 1, ODCONV_ACTIVATION_SILU, 1, 1, 1, 0, 1.0f},
         {64, 48, 3, 1, 1, 1, 2, 1, 1, ODCONV_ACTIVATION_SILU, 2, 17, 3, 0, 1.0f},
+        /* padding as wide as the dilated kernel: oneDNN 3.13's brgemm convolution crashed on these */
+        {8, 10, 1, 2, 3, 2, 1, 3, 1, ODCONV_ACTIVATION_SILU, 3, 8, 1, 0, 30.0f},
+        {1, 8, 2, 2, 3, 2, 1, 2, 1, ODCONV_ACTIVATION_RELU, 1, 11, 1, 0, 3.0f},
+        {16, 16, 2, 3, 4, 3, 1, 1, 1, ODCONV_ACTIVATION_SILU, 1, 11, 2, 0, 1.0f},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         odconv_config_t c = default_config(cases[i].in, cases[i].out, cases[i].k);

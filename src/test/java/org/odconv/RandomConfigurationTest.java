@@ -1,6 +1,11 @@
 package org.odconv;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -12,12 +17,15 @@ import org.junit.jupiter.api.Test;
  * printed; rerun one with -Dodconv.test.seed=N.
  */
 class RandomConfigurationTest {
-    private static final int CONFIGURATIONS = 300;
+    private static final int CONFIGURATIONS = Integer.getInteger("odconv.test.configurations", 300);
+    /** Each case is appended here before it runs, so that even a crash of the JVM leaves its description. */
+    private static final Path LOG = Path.of("target", "random-configurations.log");
 
     @Test
     void nativeMatchesReferenceOnRandomConfigurations() {
         long seed = Long.getLong("odconv.test.seed", System.nanoTime());
         System.out.println("RandomConfigurationTest seed = " + seed + " (rerun: -Dodconv.test.seed=" + seed + ")");
+        log("seed " + seed, false);
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < CONFIGURATIONS; i++) {
             runOne(random, "seed " + seed + ", configuration " + i);
@@ -66,6 +74,8 @@ class RandomConfigurationTest {
         for (int i = 0; i < input.length; i++) input[i] = (float) random.nextDouble(-3.0, 3.0);
 
         Layout layout = random.nextBoolean() ? Layout.NCHW : Layout.NHWC;
+        String description = label + ": " + config + " input " + n + "x" + inPlanes + "x" + h + "x" + w + " " + layout;
+        log(description, true);
         double[] expected = ReferenceODConv.forward(config, values, input, n, h, w);
         try (Arena arena = Arena.ofConfined();
              ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(config, values, arena));
@@ -73,8 +83,17 @@ class RandomConfigurationTest {
              Tensor x = nchw.toLayout(layout);
              Tensor y = layer.forward(x);
              Tensor result = y.toLayout(Layout.NCHW)) {
-            Comparison.assertClose(expected, result.toArray(), label + ": " + config + " input " + n + "x" + inPlanes
-                    + "x" + h + "x" + w + " " + layout);
+            Comparison.assertClose(expected, result.toArray(), description);
+        }
+    }
+
+    private static void log(String line, boolean append) {
+        try {
+            Files.createDirectories(LOG.getParent());
+            Files.writeString(LOG, line + System.lineSeparator(), StandardOpenOption.CREATE,
+                    append ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 
