@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
  * printed; rerun one with -Dodconv.test.seed=N.
  */
 class RandomConfigurationTest {
-    private static final int CONFIGURATIONS = Integer.getInteger("odconv.test.configurations", 300);
+    private static final int CONFIGURATIONS = Integer.getInteger("odconv.test.configurations", 1000);
     /** Each case is appended here before it runs, so that even a crash of the JVM leaves its description. */
     private static final Path LOG = Path.of("target", "random-configurations.log");
 
