@@ -29,19 +29,26 @@ void require_layout(int32_t layout) {
         invalid_argument("layout = ", layout, " is not an odconv_layout (0 = NCHW, 1 = NHWC)");
 }
 
+struct ElementCounts {
+    int64_t input, output;
+};
+
+// An input shape for the configuration: batch in range, a non-empty output, sizes inside the limits.
+ElementCounts validate_shape(const odconv_config_t &c, int64_t batch, int64_t height, int64_t width) {
+    if (batch < 1 || batch > kMaxElements) invalid_argument("batch = ", batch, " is out of range [1, ", kMaxElements, "]");
+    const int64_t out_h = output_extent(c, height, "height");
+    const int64_t out_w = output_extent(c, width, "width");
+    return {checked_mul(checked_mul(batch, c.in_planes, "input"), checked_mul(height, width, "input"), "input"),
+            checked_mul(checked_mul(batch, c.out_planes, "output"), checked_mul(out_h, out_w, "output"), "output")};
+}
+
 // Checks a forward's arguments against the configuration; returns nothing, throws on the first problem.
 void validate_forward(const odconv_config_t &c, int64_t batch, int64_t height, int64_t width, int32_t layout,
                       const float *input, const float *output) {
     require_non_null(input, "input");
     require_non_null(output, "output");
     require_layout(layout);
-    if (batch < 1 || batch > kMaxElements) invalid_argument("batch = ", batch, " is out of range [1, ", kMaxElements, "]");
-    const int64_t out_h = output_extent(c, height, "height");
-    const int64_t out_w = output_extent(c, width, "width");
-    const int64_t in_elements =
-        checked_mul(checked_mul(batch, c.in_planes, "input"), checked_mul(height, width, "input"), "input");
-    const int64_t out_elements =
-        checked_mul(checked_mul(batch, c.out_planes, "output"), checked_mul(out_h, out_w, "output"), "output");
+    const auto [in_elements, out_elements] = validate_shape(c, batch, height, width);
     const auto *in_begin = reinterpret_cast<const char *>(input);
     const auto *out_begin = reinterpret_cast<const char *>(output);
     if (in_begin < out_begin + out_elements * int64_t(sizeof(float)) &&
@@ -224,10 +231,8 @@ odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv
         require_non_null(weight, "weight");
         odconv::validate_config(*config);
         odconv::require_layout(layout);
-        if (batch < 1 || batch > odconv::kMaxElements) invalid_argument("batch = ", batch, " is out of range");
+        odconv::validate_shape(*config, batch, height, width);
         if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
-        odconv::output_extent(*config, height, "height");
-        odconv::output_extent(*config, width, "width");
         auto created = std::make_unique<odconv_static_conv>();
         created->impl =
             odconv::cpu::create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads);

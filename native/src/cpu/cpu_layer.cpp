@@ -13,7 +13,6 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 #include "../common/config.hpp"
-#include "../common/errors.hpp"
 #include "attention.hpp"
 #include "kernels.hpp"
 #include "onednn_util.hpp"
