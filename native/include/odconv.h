@@ -10,8 +10,10 @@
  *   On failure, odconv_last_error_message() describes the failure on the calling thread.
  * - No C++ exception, abort() or exit() ever crosses this boundary.
  * - Handles are opaque; every *_create has a *_destroy that accepts NULL.
- * - Tensors are dense, contiguous, float32, in host memory, NCHW or NHWC (odconv_layout); shapes are
- *   always given as (batch, channels, height, width) whatever the memory order.
+ * - Tensors are dense, contiguous, float32, NCHW or NHWC (odconv_layout); shapes are always given as
+ *   (batch, channels, height, width) whatever the memory order. A layer lives on one device (see
+ *   "Devices" below): tensors of a CPU layer are in host memory, tensors of a CUDA layer in that CUDA
+ *   device's memory.
  *
  * Threading rules
  * - odconv_layer_forward and odconv_layer_output_shape may run concurrently on the same layer from
@@ -22,6 +24,10 @@
  * - odconv_layer_destroy must not run concurrently with any other call on the same layer, and the
  *   layer must not be used after it. (The Java API enforces this.)
  * - Functions without a layer argument are thread-safe.
+ * - CUDA layers: odconv_layer_forward blocks until the output is written; odconv_layer_forward_async
+ *   only enqueues work on a stream. Concurrent forwards on one CUDA layer are allowed, on the same or
+ *   different streams; each takes its own scratch memory and cuDNN handle from a per-layer pool.
+ *   A stream (odconv_stream_t) must not be destroyed while another call uses it.
  * - Thread count: forward runs on the calling thread plus an OpenMP team. A layer's thread count,
  *   when set (> 0), applies to each forward on it; otherwise the calling thread's OpenMP setting
  *   applies (OMP_NUM_THREADS or the number of cores).
@@ -72,6 +78,26 @@ typedef enum odconv_layout {
     ODCONV_LAYOUT_NCHW = 0, /* PyTorch's default: channels planar */
     ODCONV_LAYOUT_NHWC = 1  /* channels last: oneDNN's fastest layout on CPUs */
 } odconv_layout;
+
+/* Where a layer runs and where its tensors live. */
+typedef enum odconv_device_type {
+    ODCONV_DEVICE_CPU = 0, /* host memory, oneDNN; always available, one device (index 0) */
+    ODCONV_DEVICE_CUDA = 1 /* an NVIDIA GPU, cuDNN; needs libodconv_cuda.so, a CUDA driver and cuDNN 9 */
+} odconv_device_type;
+
+/* Direction of odconv_copy. */
+typedef enum odconv_copy_kind {
+    ODCONV_COPY_HOST_TO_DEVICE = 0,
+    ODCONV_COPY_DEVICE_TO_HOST = 1,
+    ODCONV_COPY_DEVICE_TO_DEVICE = 2
+} odconv_copy_kind;
+
+/*
+ * Flags of odconv_layer_create_on_device and odconv_static_conv_create_on_device.
+ * ODCONV_FLAG_ALLOW_TF32: CUDA only; lets cuDNN run float32 convolutions on TF32 tensor cores (faster,
+ * about 1e-3 relative error). Off by default, so results match PyTorch with TF32 off. Ignored on CPUs.
+ */
+#define ODCONV_FLAG_ALLOW_TF32 1u
 
 /* An ODConv2d layer. Opaque. */
 typedef struct odconv_layer *odconv_layer_t;
@@ -198,7 +224,9 @@ ODCONV_API odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t
  * read-only. output: (batch, out_planes, out_height, out_width) in the same layout (see
  * odconv_layer_output_shape), BORROWED for the call only, written entirely. They must not overlap.
  * The first call for a given (height, width, layout, thread count) creates and caches the primitives;
- * later calls reuse them.
+ * later calls reuse them. On a CUDA layer, input and output are device memory of the layer's device,
+ * the first call for a given (batch, height, width, layout) chooses and caches the cuDNN algorithm,
+ * and the call returns when the output is written.
  */
 ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height,
                                               int64_t width, int32_t layout, const float *input, float *output);
@@ -206,7 +234,8 @@ ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batc
 /*
  * Benchmark support: runs `iterations` forwards back to back inside the library and writes each one's
  * wall time in milliseconds to milliseconds[0 .. iterations - 1] (caller-owned, BORROWED for the call).
- * Other arguments as for odconv_layer_forward. Isolates the cost of the call from Java.
+ * Other arguments as for odconv_layer_forward. Isolates the cost of the call from Java. On a CUDA
+ * layer each timed run includes waiting for the GPU.
  */
 ODCONV_API odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
                                                 int32_t layout, const float *input, float *output,
@@ -247,6 +276,110 @@ ODCONV_API odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, c
  */
 ODCONV_API odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output,
                                                       int32_t iterations, double *milliseconds);
+
+/*
+ * Devices
+ *
+ * The CPU backend is part of this library. The CUDA backend is a separate library, libodconv_cuda.so,
+ * loaded from the folder holding this library (or from the path in the environment variable
+ * ODCONV_CUDA_BACKEND) the first time a CUDA device is asked for; it loads cuDNN 9 from
+ * ODCONV_CUDNN_LIBRARY, else "libcudnn.so.9" on the loader's search path. CPU-only programs never load
+ * it. When it cannot be used (not built, no driver, no cuDNN), CUDA calls fail with
+ * ODCONV_STATUS_UNSUPPORTED and a message saying which part is missing.
+ *
+ * A CUDA stream, for asynchronous copies and forwards. Opaque.
+ */
+typedef struct odconv_stream *odconv_stream_t;
+
+/*
+ * The number of devices of a type: 1 for ODCONV_DEVICE_CPU; for ODCONV_DEVICE_CUDA the visible GPUs
+ * (0 when the driver reports none). Fails with ODCONV_STATUS_UNSUPPORTED when the CUDA backend cannot
+ * be loaded or the driver cannot be used; the message says why.
+ */
+ODCONV_API odconv_status odconv_device_count(int32_t device_type, int32_t *count);
+
+/*
+ * A one-line, NUL-terminated description of a device, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB),
+ * CUDA driver 13.0, cuDNN 9.10.2", written to buffer[0 .. capacity - 1] (BORROWED for the call) and
+ * truncated to fit. capacity >= 1.
+ */
+ODCONV_API odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer,
+                                                int64_t capacity);
+
+/*
+ * Creates a layer on a device. odconv_layer_create(layer, config, weights) is
+ * odconv_layer_create_on_device(layer, config, weights, ODCONV_DEVICE_CPU, 0, 0).
+ * config: copied. weights: on a CPU, BORROWED until odconv_layer_destroy returns (as for
+ * odconv_layer_create); on a CUDA device, uploaded to the device during the call, so the buffers are
+ * BORROWED for the call only. flags: 0 or ODCONV_FLAG_ALLOW_TF32.
+ */
+ODCONV_API odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config,
+                                                       const odconv_weights_t *weights, int32_t device_type,
+                                                       int32_t device_index, uint32_t flags);
+
+/* The device a layer lives on; both outputs are written on success. */
+ODCONV_API odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index);
+
+/*
+ * CUDA layers only: enqueues a forward on `stream` (created for the layer's device) and returns.
+ * input and output are device memory of the layer's device, as for odconv_layer_forward, and stay
+ * BORROWED until the stream has run the forward (odconv_stream_synchronize). odconv_layer_forward on a
+ * CUDA layer is this on a stream of the layer's own, followed by a wait.
+ */
+ODCONV_API odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch,
+                                                    int64_t height, int64_t width, int32_t layout,
+                                                    const float *input, float *output);
+
+/*
+ * A static convolution on a device; odconv_static_conv_create is this with ODCONV_DEVICE_CPU, 0.
+ * weight and bias are host memory, COPIED (uploaded) during the call. On a CUDA device num_threads is
+ * ignored, input and output of forward and benchmark are device memory, and each timed run includes
+ * waiting for the GPU. flags: 0 or ODCONV_FLAG_ALLOW_TF32.
+ */
+ODCONV_API odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv,
+                                                             const odconv_config_t *config, const float *weight,
+                                                             const float *bias, int64_t batch, int64_t height,
+                                                             int64_t width, int32_t layout, int32_t num_threads,
+                                                             int32_t device_type, int32_t device_index,
+                                                             uint32_t flags);
+
+/*
+ * Allocates `bytes` (>= 1) of device memory; *pointer receives it (NULL on failure). On a CPU this is
+ * 64-byte aligned host memory. Free it with odconv_device_free on the same device.
+ */
+ODCONV_API odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes,
+                                             void **pointer);
+
+/* Frees memory from odconv_device_alloc. Accepts NULL. Waits for nothing: no queued work may use it. */
+ODCONV_API odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer);
+
+/*
+ * Allocates `bytes` (>= 1) of page-locked host memory for fast, asynchronous copies to and from CUDA
+ * devices. Needs the CUDA backend. Free it with odconv_host_free_pinned.
+ */
+ODCONV_API odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer);
+
+/* Frees memory from odconv_host_alloc_pinned. Accepts NULL. */
+ODCONV_API odconv_status odconv_host_free_pinned(void *pointer);
+
+/* Creates a stream on a CUDA device. CPUs have no streams: ODCONV_STATUS_UNSUPPORTED. */
+ODCONV_API odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index);
+
+/* Waits for the stream's work, then destroys it. Accepts NULL. */
+ODCONV_API odconv_status odconv_stream_destroy(odconv_stream_t stream);
+
+/* Blocks until all work enqueued on the stream has finished; reports an error raised by that work. */
+ODCONV_API odconv_status odconv_stream_synchronize(odconv_stream_t stream);
+
+/*
+ * Copies `bytes` (>= 0) between host and CUDA device memory (odconv_copy_kind). With stream NULL the
+ * copy is complete when the call returns, and src and dst are BORROWED for the call only. With a
+ * stream it is enqueued there and both stay BORROWED until the stream has run it; the host side should
+ * then be pinned memory (pageable memory makes the copy synchronous). The device side is checked to be
+ * device memory and the host side to be host memory.
+ */
+ODCONV_API odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind,
+                                     odconv_stream_t stream);
 
 /*
  * ABI self-description, for bindings that must prove they match this header.

@@ -12,7 +12,8 @@
 
 namespace odconv {
 
-class Error : public std::runtime_error {
+// Visible so that a backend library's throw is caught by type in api.cpp.
+class __attribute__((visibility("default"))) Error : public std::runtime_error {
 public:
     Error(odconv_status status, const std::string &message) : std::runtime_error(message), status_(status) {}
     odconv_status status() const noexcept { return status_; }
