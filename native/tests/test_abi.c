@@ -417,6 +417,93 @@ static void test_no_growth_over_cycles(void) {
     free_weights(&w);
 }
 
+/* Devices: the CPU is always device 0; CUDA calls either work (a GPU machine with the CUDA backend) or
+ * fail with ODCONV_STATUS_UNSUPPORTED and a message saying what is missing, never anything worse. */
+static void test_devices(void) {
+    int32_t count = -1;
+    CHECK(odconv_device_count(ODCONV_DEVICE_CPU, &count) == ODCONV_STATUS_SUCCESS && count == 1, "cpu count %d", count);
+    CHECK(odconv_device_count(7, &count) == ODCONV_STATUS_INVALID_ARGUMENT, "unknown device type");
+    CHECK(strstr(odconv_last_error_message(), "device_type = 7") != NULL, "message: %s", odconv_last_error_message());
+    CHECK(odconv_device_count(ODCONV_DEVICE_CPU, NULL) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL count");
+
+    char text[256];
+    CHECK(odconv_device_describe(ODCONV_DEVICE_CPU, 0, text, sizeof text) == ODCONV_STATUS_SUCCESS &&
+              strncmp(text, "CPU (", 5) == 0, "describe: %s", text);
+    char tiny[4];
+    CHECK(odconv_device_describe(ODCONV_DEVICE_CPU, 0, tiny, sizeof tiny) == ODCONV_STATUS_SUCCESS &&
+              strcmp(tiny, "CPU") == 0, "truncated: '%s'", tiny);
+    CHECK(odconv_device_describe(ODCONV_DEVICE_CPU, 1, text, sizeof text) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "cpu index 1");
+    CHECK(strstr(odconv_last_error_message(), "device_index = 1") != NULL, "message: %s", odconv_last_error_message());
+    CHECK(odconv_device_describe(ODCONV_DEVICE_CPU, 0, text, 0) == ODCONV_STATUS_INVALID_ARGUMENT, "capacity 0");
+
+    /* CPU device memory is aligned host memory. */
+    void *memory = NULL;
+    CHECK(odconv_device_alloc(ODCONV_DEVICE_CPU, 0, 1000, &memory) == ODCONV_STATUS_SUCCESS && memory != NULL &&
+              ((uintptr_t)memory % 64) == 0, "cpu alloc %p", memory);
+    if (memory) memset(memory, 0x5a, 1000);
+    CHECK(odconv_device_free(ODCONV_DEVICE_CPU, 0, memory) == ODCONV_STATUS_SUCCESS, "cpu free");
+    CHECK(odconv_device_free(ODCONV_DEVICE_CPU, 0, NULL) == ODCONV_STATUS_SUCCESS, "free NULL");
+    CHECK(odconv_device_alloc(ODCONV_DEVICE_CPU, 0, 0, &memory) == ODCONV_STATUS_INVALID_ARGUMENT && memory == NULL,
+          "zero bytes");
+
+    /* CPUs have no streams, and a CPU layer has no asynchronous forward. */
+    odconv_stream_t stream = (odconv_stream_t)&count;
+    CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CPU, 0) == ODCONV_STATUS_UNSUPPORTED && stream == NULL,
+          "cpu stream");
+    CHECK(odconv_stream_destroy(NULL) == ODCONV_STATUS_SUCCESS, "destroy NULL stream");
+    CHECK(odconv_stream_synchronize(NULL) == ODCONV_STATUS_INVALID_ARGUMENT, "synchronize NULL");
+
+    odconv_config_t c = default_config(8, 8, 3);
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = NULL;
+    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 2) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "unknown flag");
+    CHECK(strstr(odconv_last_error_message(), "flags = 2") != NULL, "message: %s", odconv_last_error_message());
+    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 3, 0) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "cpu index 3");
+    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_ALLOW_TF32) ==
+              ODCONV_STATUS_SUCCESS, "cpu layer, TF32 flag ignored: %s", odconv_last_error_message());
+    int32_t type = -1, index = -1;
+    CHECK(odconv_layer_device(layer, &type, &index) == ODCONV_STATUS_SUCCESS && type == ODCONV_DEVICE_CPU &&
+              index == 0, "layer device %d:%d", type, index);
+    float *input = random_buffer(8 * 5 * 5, -1, 1), *output = random_buffer(8 * 5 * 5, 0, 0);
+    CHECK(odconv_layer_forward_async(layer, NULL, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
+              ODCONV_STATUS_INVALID_ARGUMENT, "NULL stream");
+    odconv_layer_destroy(layer);
+
+    /* CUDA: here either a GPU machine or a clear refusal. */
+    const odconv_status cuda = odconv_device_count(ODCONV_DEVICE_CUDA, &count);
+    if (cuda == ODCONV_STATUS_SUCCESS && count > 0) {
+        printf("CUDA devices: %d\n", count);
+    } else {
+        const char *why = cuda == ODCONV_STATUS_SUCCESS ? "no CUDA device" : odconv_last_error_message();
+        printf("CUDA unavailable here: %s\n", why);
+        CHECK(cuda == ODCONV_STATUS_SUCCESS || (cuda == ODCONV_STATUS_UNSUPPORTED && strstr(why, "CUDA") != NULL),
+              "status %d: %s", cuda, why);
+        const odconv_status expected = cuda == ODCONV_STATUS_SUCCESS ? ODCONV_STATUS_INVALID_ARGUMENT
+                                                                      : ODCONV_STATUS_UNSUPPORTED;
+        layer = (odconv_layer_t)&count;
+        CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CUDA, 0, 0) == expected && layer == NULL,
+              "cuda layer: %s", odconv_last_error_message());
+        CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0) == expected, "cuda stream");
+        CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, 64, &memory) == expected, "cuda alloc");
+        if (cuda != ODCONV_STATUS_SUCCESS) {
+            CHECK(odconv_host_alloc_pinned(64, &memory) == ODCONV_STATUS_UNSUPPORTED && memory == NULL, "pinned");
+            CHECK(odconv_copy(output, input, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL) == ODCONV_STATUS_UNSUPPORTED,
+                  "copy");
+        }
+    }
+    CHECK(odconv_copy(output, input, 16, 9, NULL) == ODCONV_STATUS_INVALID_ARGUMENT, "copy kind");
+    CHECK(odconv_copy(output, input, -1, ODCONV_COPY_HOST_TO_DEVICE, NULL) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "negative bytes");
+    CHECK(odconv_copy(input + 1, input, 16, ODCONV_COPY_DEVICE_TO_DEVICE, NULL) == ODCONV_STATUS_INVALID_ARGUMENT,
+          "overlap");
+    free(input);
+    free(output);
+    free_weights(&w);
+}
+
 int main(void) {
     /* oneDNN's own process-wide primitive cache (up to 1024 primitives) would hide whether odconv's plan
      * cache is bounded; switch it off before oneDNN starts. */
@@ -428,6 +515,7 @@ int main(void) {
     test_forward_against_reference();
     test_concurrent_forwards();
     test_static_conv();
+    test_devices();
     test_no_growth_over_cycles();
     printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

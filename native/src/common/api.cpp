@@ -1,5 +1,6 @@
 // The C entry points: argument checks that do not depend on the backend, exception-to-status
 // translation, the thread-local error message and the ABI self-description.
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "../cpu/cpu_layer.hpp"
 #include "../cpu/static_conv.hpp"
+#include "backends.hpp"
 #include "config.hpp"
 #include "errors.hpp"
 #include "layer.hpp"
@@ -54,6 +56,17 @@ void validate_forward(const odconv_config_t &c, int64_t batch, int64_t height, i
     if (in_begin < out_begin + out_elements * int64_t(sizeof(float)) &&
         out_begin < in_begin + in_elements * int64_t(sizeof(float)))
         invalid_argument("input and output overlap");
+}
+
+void require_flags(uint32_t flags) {
+    if ((flags & ~uint32_t(ODCONV_FLAG_ALLOW_TF32)) != 0)
+        invalid_argument("flags = ", flags, " has bits other than ODCONV_FLAG_ALLOW_TF32 (1)");
+}
+
+void require_copy_kind(int32_t kind) {
+    if (kind != ODCONV_COPY_HOST_TO_DEVICE && kind != ODCONV_COPY_DEVICE_TO_HOST && kind != ODCONV_COPY_DEVICE_TO_DEVICE)
+        invalid_argument("kind = ", kind,
+                         " is not an odconv_copy_kind (0 = host to device, 1 = device to host, 2 = device to device)");
 }
 
 void validate_benchmark(int32_t iterations, const double *milliseconds) {
@@ -110,7 +123,13 @@ using odconv::invalid_argument;
 using odconv::require_non_null;
 
 struct odconv_static_conv {
-    std::unique_ptr<odconv::cpu::StaticConv> impl;
+    std::unique_ptr<odconv::StaticConvolution> impl;
+};
+
+struct odconv_stream {
+    int32_t device_type;
+    int32_t device_index;
+    std::unique_ptr<odconv::Stream> impl;
 };
 
 extern "C" {
@@ -161,17 +180,37 @@ odconv_status odconv_config_attention_channels(const odconv_config_t *config, in
 
 odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
                                   const odconv_weights_t *weights) {
+    return odconv_layer_create_on_device(layer, config, weights, ODCONV_DEVICE_CPU, 0, 0);
+}
+
+odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config,
+                                            const odconv_weights_t *weights, int32_t device_type,
+                                            int32_t device_index, uint32_t flags) {
     if (layer != nullptr) *layer = nullptr;
     return guard([&] {
         require_non_null(layer, "layer");
         require_non_null(config, "config");
         require_non_null(weights, "weights");
+        odconv::require_flags(flags);
         odconv::validate_config(*config);
         odconv::validate_weights(*config, *weights);
+        auto &backend = odconv::backend_for_device(device_type, device_index);
         auto created = std::make_unique<odconv_layer>();
         created->config = *config;
-        created->impl = odconv::cpu::create_layer(*config, *weights);
+        created->device_type = device_type;
+        created->device_index = device_index;
+        created->impl = backend.create_layer(*config, *weights, device_index, flags);
         *layer = created.release();
+    });
+}
+
+odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(device_type, "device_type");
+        require_non_null(device_index, "device_index");
+        *device_type = layer->device_type;
+        *device_index = layer->device_index;
     });
 }
 
@@ -209,6 +248,20 @@ odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t 
     });
 }
 
+odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height,
+                                         int64_t width, int32_t layout, const float *input, float *output) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(stream, "stream");
+        if (stream->device_type != layer->device_type || stream->device_index != layer->device_index)
+            invalid_argument("the stream belongs to device (type ", stream->device_type, ", index ",
+                             stream->device_index, "), the layer to device (type ", layer->device_type, ", index ",
+                             layer->device_index, ")");
+        odconv::validate_forward(layer->config, batch, height, width, layout, input, output);
+        layer->impl->forward_async(*stream->impl, batch, height, width, layout, input, output);
+    });
+}
+
 odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
                                      int32_t layout, const float *input, float *output, int32_t iterations,
                                      double *milliseconds) {
@@ -224,18 +277,31 @@ odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_
 odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config,
                                         const float *weight, const float *bias, int64_t batch, int64_t height,
                                         int64_t width, int32_t layout, int32_t num_threads) {
+    return odconv_static_conv_create_on_device(conv, config, weight, bias, batch, height, width, layout, num_threads,
+                                               ODCONV_DEVICE_CPU, 0, 0);
+}
+
+odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config,
+                                                  const float *weight, const float *bias, int64_t batch,
+                                                  int64_t height, int64_t width, int32_t layout, int32_t num_threads,
+                                                  int32_t device_type, int32_t device_index, uint32_t flags) {
     if (conv != nullptr) *conv = nullptr;
     return guard([&] {
         require_non_null(conv, "conv");
         require_non_null(config, "config");
         require_non_null(weight, "weight");
+        odconv::require_flags(flags);
         odconv::validate_config(*config);
         odconv::require_layout(layout);
         odconv::validate_shape(*config, batch, height, width);
         if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
+        auto &backend = odconv::backend_for_device(device_type, device_index);
         auto created = std::make_unique<odconv_static_conv>();
-        created->impl =
-            odconv::cpu::create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads);
+        created->impl = device_type == ODCONV_DEVICE_CPU
+                            ? odconv::cpu::create_static_conv(*config, weight, bias, batch, height, width, layout,
+                                                              num_threads)
+                            : backend.create_static_conv(*config, weight, bias, batch, height, width, layout,
+                                                         device_index, flags);
         *conv = created.release();
     });
 }
@@ -260,7 +326,108 @@ odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const floa
         require_non_null(input, "input");
         require_non_null(output, "output");
         odconv::validate_benchmark(iterations, milliseconds);
-        odconv::time_each(iterations, milliseconds, [&] { conv->impl->forward(input, output); });
+        odconv::time_each(iterations, milliseconds, [&] {
+            conv->impl->forward(input, output);
+            conv->impl->wait();
+        });
+    });
+}
+
+odconv_status odconv_device_count(int32_t device_type, int32_t *count) {
+    return guard([&] {
+        require_non_null(count, "count");
+        *count = odconv::backend_for(device_type).device_count();
+    });
+}
+
+odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity) {
+    return guard([&] {
+        require_non_null(buffer, "buffer");
+        if (capacity < 1) invalid_argument("capacity = ", capacity, " must be >= 1");
+        const std::string text = odconv::backend_for_device(device_type, device_index).describe(device_index);
+        const size_t length = std::min(text.size(), static_cast<size_t>(capacity - 1));
+        std::memcpy(buffer, text.data(), length);
+        buffer[length] = '\0';
+    });
+}
+
+odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer) {
+    if (pointer != nullptr) *pointer = nullptr;
+    return guard([&] {
+        require_non_null(pointer, "pointer");
+        if (bytes < 1 || bytes > odconv::kMaxElements * int64_t(sizeof(float)))
+            invalid_argument("bytes = ", bytes, " is out of range [1, ", odconv::kMaxElements * int64_t(sizeof(float)),
+                             "]");
+        *pointer = odconv::backend_for_device(device_type, device_index).allocate(device_index, bytes);
+    });
+}
+
+odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer) {
+    return guard([&] {
+        if (pointer == nullptr) return;
+        odconv::backend_for_device(device_type, device_index).release(device_index, pointer);
+    });
+}
+
+odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer) {
+    if (pointer != nullptr) *pointer = nullptr;
+    return guard([&] {
+        require_non_null(pointer, "pointer");
+        if (bytes < 1 || bytes > odconv::kMaxElements * int64_t(sizeof(float)))
+            invalid_argument("bytes = ", bytes, " is out of range [1, ", odconv::kMaxElements * int64_t(sizeof(float)),
+                             "]");
+        *pointer = odconv::backend_for(ODCONV_DEVICE_CUDA).allocate_pinned(bytes);
+    });
+}
+
+odconv_status odconv_host_free_pinned(void *pointer) {
+    return guard([&] {
+        if (pointer == nullptr) return;
+        odconv::backend_for(ODCONV_DEVICE_CUDA).release_pinned(pointer);
+    });
+}
+
+odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index) {
+    if (stream != nullptr) *stream = nullptr;
+    return guard([&] {
+        require_non_null(stream, "stream");
+        auto &backend = odconv::backend_for_device(device_type, device_index);
+        auto created = std::make_unique<odconv_stream>();
+        created->device_type = device_type;
+        created->device_index = device_index;
+        created->impl = backend.create_stream(device_index);
+        *stream = created.release();
+    });
+}
+
+odconv_status odconv_stream_destroy(odconv_stream_t stream) {
+    return guard([&] {
+        // Deleted even when the wait reports an error from the stream's work; the error is still returned.
+        std::unique_ptr<odconv_stream> owned(stream);
+        if (owned) owned->impl->synchronize();
+    });
+}
+
+odconv_status odconv_stream_synchronize(odconv_stream_t stream) {
+    return guard([&] {
+        require_non_null(stream, "stream");
+        stream->impl->synchronize();
+    });
+}
+
+odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream) {
+    return guard([&] {
+        require_non_null(dst, "dst");
+        require_non_null(src, "src");
+        odconv::require_copy_kind(kind);
+        if (bytes < 0) invalid_argument("bytes = ", bytes, " must be >= 0");
+        const auto *src_begin = static_cast<const char *>(src);
+        const auto *dst_begin = static_cast<const char *>(dst);
+        if (kind == ODCONV_COPY_DEVICE_TO_DEVICE && src_begin < dst_begin + bytes && dst_begin < src_begin + bytes)
+            invalid_argument("src and dst overlap");
+        auto &backend = odconv::backend_for(stream != nullptr ? stream->device_type : int32_t(ODCONV_DEVICE_CUDA));
+        if (bytes == 0) return;
+        backend.copy(dst, src, bytes, kind, stream != nullptr ? stream->impl.get() : nullptr);
     });
 }
 

@@ -13,7 +13,7 @@ namespace {
 
 using dnnl::memory;
 
-class OneDnnStaticConv final : public StaticConv {
+class OneDnnStaticConv final : public StaticConvolution {
 public:
     OneDnnStaticConv(const odconv_config_t &c, const float *weight, const float *bias, int64_t batch, int64_t height,
                      int64_t width, int32_t layout, int32_t num_threads)
@@ -69,7 +69,7 @@ private:
 
 }  // namespace
 
-std::unique_ptr<StaticConv> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
+std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
                                                int64_t batch, int64_t height, int64_t width, int32_t layout,
                                                int32_t num_threads) {
     return std::make_unique<OneDnnStaticConv>(config, weight, bias, batch, height, width, layout, num_threads);

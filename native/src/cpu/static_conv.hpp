@@ -4,18 +4,12 @@
 #include <cstdint>
 #include <memory>
 
-#include "odconv.h"
+#include "../common/device_backend.hpp"
 
 namespace odconv::cpu {
 
-class StaticConv {
-public:
-    virtual ~StaticConv() = default;
-    virtual void forward(const float *input, float *output) = 0;
-};
-
 // weight [out, in / groups, k, k] and bias [out] (or NULL) are copied.
-std::unique_ptr<StaticConv> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
+std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
                                                int64_t batch, int64_t height, int64_t width, int32_t layout,
                                                int32_t num_threads);
 
