@@ -3,6 +3,10 @@
 in the bench JSON schema, for `java -jar target/odconv.jar bench --compare pytorch.json --report r.html`.
 
     /usr/bin/python3 tools/bench/pytorch_eager.py --threads 2 --output pytorch.json
+    python3 tools/bench/pytorch_eager.py --device cuda --output pytorch-gpu.json   # TF32 off, as odconv
+
+On a GPU each timed forward ends with torch.cuda.synchronize(), as odconv's GPU forward returns only once
+the output is written.
 
 Other systems' files carry their time in "odconv_ms" (the schema's system-under-test column) and leave out
 native_ms and floor_ms. Run it on the machine and thread count of the bench run it is compared with.
@@ -37,14 +41,23 @@ def cpu_name():
     return platform.processor() or platform.machine()
 
 
+def use_exact_float32():
+    """TF32 off, PyTorch's float32 as odconv computes it by default (no-op on CPUs)."""
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+
+
 @torch.no_grad()
 def median_ms(module, x, warmup, iterations):
+    wait = torch.cuda.synchronize if x.is_cuda else (lambda: None)
     for _ in range(warmup):
         module(x)
+    wait()
     times = []
     for _ in range(iterations):
         start = time.perf_counter()
         module(x)
+        wait()
         times.append((time.perf_counter() - start) * 1e3)
     times.sort()
     return statistics.median(times), times[len(times) // 10], times[(len(times) * 9) // 10]
@@ -57,22 +70,29 @@ def main():
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    device = torch.device(args.device)
+    use_exact_float32()
     rows = []
     for name, cin, cout, k, s, g, hw, kn in SHAPES:
-        module = ODConv2d(cin, cout, k, s=s, g=g, kernel_num=kn).eval()
+        module = ODConv2d(cin, cout, k, s=s, g=g, kernel_num=kn).eval().to(device)
         for batch in (int(b) for b in args.batch.split(",")):
-            x = torch.randn(batch, cin, hw, hw)
+            x = torch.randn(batch, cin, hw, hw, device=device)
             median, p10, p90 = median_ms(module, x, args.warmup, args.iters)
             print(f"{name} b{batch}: {median:.3f} ms (p10 {p10:.3f}, p90 {p90:.3f})", flush=True)
             rows.append({"shape": name, "in": cin, "out": cout, "k": k, "stride": s, "groups": g, "hw": hw,
                          "kernel_num": kn, "batch": batch, "layout": "nchw", "odconv_ms": median,
                          "odconv_p10_ms": p10, "odconv_p90_ms": p90})
-    report = {"machine": {"cpu": cpu_name(), "threads": args.threads,
-                          "onednn": f"PyTorch {torch.__version__} eager, seed module", "isa": ""},
-              "results": rows}
+    machine = {"cpu": cpu_name(), "threads": args.threads,
+               "onednn": f"PyTorch {torch.__version__} eager, seed module", "isa": ""}
+    if device.type == "cuda":
+        machine["device"] = f"cuda:{device.index or 0}"
+        machine["gpu"] = torch.cuda.get_device_name(device)
+        machine["onednn"] += f", cuDNN {torch.backends.cudnn.version()}, TF32 off"
+    report = {"machine": machine, "results": rows}
     with open(args.output, "w") as f:
         json.dump(report, f, indent=2)
 

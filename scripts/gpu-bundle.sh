@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Prepares target/gpu-check/, everything scripts/gpu-check.sh needs on a GPU machine that has no Java,
+# no Maven and no network: a jlink'd Java runtime, the compiled classes and test classes (without the
+# native libraries), their dependency jars, JUnit's console launcher, and oneDNN (headers and libraries,
+# xz-compressed) for building native/ there. Run it here after ./mvnw package; then run the check with
+#   run(command="bash scripts/gpu-check.sh", carry=["target/gpu-check"])
+# The bundle stays under 60 MB (the device tool carries 64 MiB at most).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
+bundle=target/gpu-check
+junit_platform_version=1.14.4
+
+[[ -d target/classes/org/odconv && -d target/test-classes/org/odconv ]] ||
+  ./mvnw -B -q -DskipTests -Dfuzz.skip package
+rm -rf "$bundle"
+mkdir -p "$bundle/lib"
+
+# Classes without the bundled CPU natives: the check builds native/ on the GPU machine itself.
+"$JAVA_HOME/bin/jar" --create --file "$bundle/lib/odconv-classes.jar" \
+  -C target/classes org/odconv/cli -C target/classes org/odconv/bench -C target/classes org/odconv/io \
+  -C target/classes org/odconv/internal -C target/classes org/odconv/bindings \
+  $(cd target/classes && find org/odconv -maxdepth 1 -name '*.class' -printf '-C target/classes %p ')
+"$JAVA_HOME/bin/jar" --create --file "$bundle/lib/odconv-tests.jar" -C target/test-classes .
+./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DexcludeGroupIds=com.code-intelligence \
+  -DoutputDirectory="$bundle/lib"
+./mvnw -B -q dependency:copy \
+  -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform_version" \
+  -DoutputDirectory="$bundle/launcher"
+# The launcher holds its own copy of the JUnit platform; two copies on one class path clash.
+rm -f "$bundle"/lib/junit-*.jar "$bundle"/lib/opentest4j-*.jar "$bundle"/lib/apiguardian-*.jar
+
+# java.desktop and java.sql, which jdeps also names, are optional for Jackson and unused here. An
+# uncompressed image packs far smaller into xz than jlink's own zip compression.
+jre_staging=$(mktemp -d)
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported \
+  --strip-debug --no-man-pages --no-header-files \
+  --output "$jre_staging/jre"
+XZ_OPT=-T0 tar -C "$jre_staging" -cJf "$bundle/jre.tar.xz" jre
+rm -rf "$jre_staging"
+
+dnnl_root=$(dirname "$(find target/dnnl -name libdnnl.so.3 | head -1)")
+XZ_OPT=-T0 tar -C "$dnnl_root" -cJf "$bundle/onednn.tar.xz" include libdnnl.so.3 libgomp.so.1
+cp target/classes/org/odconv/native/linux-x86_64/natives.sha256 "$bundle/natives-built-here.sha256"
+du -sh "$bundle" "$bundle"/*
+total_kib=$(du -sk "$bundle" | cut -f1)
+if (( total_kib > 60 * 1024 )); then
+  echo "gpu-bundle: $bundle is ${total_kib} KiB, over the 60 MB the check may carry" >&2
+  exit 1
+fi

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The GPU check: on a machine with an NVIDIA GPU, nvcc, CMake and Python with PyTorch and the
+# nvidia-cudnn package, but no Java, no Maven and no network. Prepare target/gpu-check here first with
+# scripts/gpu-bundle.sh; then, from the repository root on the GPU machine:
+#   bash scripts/gpu-check.sh            (device tool: run(command=..., carry=["target/gpu-check"]))
+# It
+#  1. builds native/ (the CPU library and the CUDA backend, sm_90) against cuDNN from site-packages;
+#  2. runs the native tests: ctest, whose odconv_cuda_test compares the GPU with the CPU and a C
+#     reference, and whose cudnn_api_check compiles our cuDNN declarations against the real header;
+#  3. runs the Java GPU tests (Cuda*Test: the golden files, random configurations, streams) with the
+#     carried jlink runtime and JUnit's console launcher;
+#  4. times odconv's GPU forward (bench --device cuda) and PyTorch eager (the seed module, same GPU) on
+#     S1-S5 at batch 1 and 8, checks odconv's outputs against PyTorch's, and prints one table.
+# Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
+# steps (0 = the check passed).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+bundle=$root/target/gpu-check
+out=${OUT:-$root/target/gpu-check-out}
+work=$root/target/gpu-work
+mkdir -p "$out" "$work"
+exec > >(tee "$out/gpu-check.log") 2>&1
+started=$SECONDS
+failed=()
+
+step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
+# Runs a named step; a failing step is recorded and the check goes on with the next one.
+run_step() {
+  local name=$1; shift
+  step "$name"
+  if ! "$@"; then failed+=("$name"); echo "!! step failed: $name"; fi
+}
+
+[[ -f $bundle/jre.tar.xz ]] || { echo "no $bundle: run scripts/gpu-bundle.sh where Java is, and carry it"; exit 64; }
+
+step "environment"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+nvcc --version | tail -1
+cmake --version | head -1
+python3 - <<'PY'
+import torch
+print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(),
+      "GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
+PY
+cudnn_root=$(python3 - <<'PY'
+import importlib, os
+try:
+    module = importlib.import_module("nvidia.cudnn")
+    print(list(module.__path__)[0])
+except ImportError:
+    pass
+PY
+)
+if [[ -z $cudnn_root || ! -d $cudnn_root/lib ]]; then
+  echo "cuDNN not found: the Python package nvidia-cudnn (nvidia/cudnn/{include,lib}) is missing"
+  exit 65
+fi
+echo "cuDNN: $cudnn_root"
+export CUDNN_ROOT=$cudnn_root
+export ODCONV_CUDNN_LIBRARY=$cudnn_root/lib/libcudnn.so.9
+export LD_LIBRARY_PATH=$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+
+step "unpacking oneDNN and the Java runtime"
+mkdir -p "$work/onednn"
+tar -xJf "$bundle/onednn.tar.xz" -C "$work/onednn"
+tar -xJf "$bundle/jre.tar.xz" -C "$work"
+java=$work/jre/bin/java
+"$java" -version 2>&1 | head -1
+natives=$work/natives
+
+build_native() {
+  cmake -S native -B "$work/build" -DDNNL_ROOT="$work/onednn" -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCUDNN_ROOT="$cudnn_root" -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" &&
+    cmake --build "$work/build" -j "$(nproc)" >"$out/build.log" 2>&1 &&
+    cmake --install "$work/build" >/dev/null &&
+    ls -la "$natives" &&
+    [[ -f $natives/libodconv_cuda.so ]] || { tail -40 "$out/cmake.log" "$out/build.log"; return 1; }
+}
+run_step "build native/ with the CUDA backend" build_native
+
+native_tests() {
+  (cd "$work/build" && ctest --output-on-failure --timeout 300)
+}
+run_step "native tests (ctest)" native_tests
+
+# The carried classes hold no natives: the library loads from the folder just built.
+java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
+  org.odconv.cli.Main)
+java_tests() {
+  "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
+    -jar "$bundle"/launcher/junit-platform-console-standalone-*.jar execute \
+    --class-path "$bundle/lib/odconv-classes.jar:$(ls "$bundle"/lib/*.jar | grep -v odconv- | paste -sd:)" \
+    --class-path "$bundle/lib/odconv-tests.jar" \
+    --scan-class-path "$bundle/lib/odconv-tests.jar" --include-classname '^org\.odconv\..*Cuda.*Test$' \
+    --include-classname '^org\.odconv\.GoldenTest$' \
+    --fail-if-no-tests --details=summary --disable-banner --reports-dir "$out/junit"
+}
+run_step "Java tests on the GPU (Cuda*Test, GoldenTest)" java_tests
+
+run_step "odconv devices" "${java_cli[@]}" info
+
+bench_odconv() {
+  "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
+    --json "$out/odconv-gpu.json"
+}
+run_step "odconv bench on the GPU" bench_odconv
+
+bench_pytorch() {
+  python3 tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
+    --output "$out/pytorch-gpu.json"
+}
+run_step "PyTorch eager on the GPU" bench_pytorch
+
+compare() {
+  python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
+    --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json"
+}
+run_step "accuracy against PyTorch and the table" compare
+
+step "done in $((SECONDS - started)) s"
+if ((${#failed[@]})); then
+  printf 'FAILED: %s\n' "${failed[@]}"
+else
+  echo "GPU check passed"
+fi
+exit "${#failed[@]}"

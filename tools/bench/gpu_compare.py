@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""The GPU check's comparison with PyTorch: accuracy of odconv's CUDA forward against the seed module on
+the same GPU (TF32 off), and one table of odconv's timings against PyTorch eager and the static cuDNN
+convolution floor, with the targets of the GPU issue.
+
+    python3 tools/bench/gpu_compare.py --java "JAVA -cp 'LIB/*' org.odconv.cli.Main" --work DIR \\
+        --odconv odconv-gpu.json --pytorch pytorch-gpu.json
+
+--odconv is `bench --device cuda --json` output, --pytorch is `pytorch_eager.py --device cuda` output.
+Exit status 0 only when every case is accurate and every target is met. --device also accepts cpu, which
+lets the accuracy half run on a machine without a GPU.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "golden"))
+sys.path.insert(0, os.path.join(HERE, "..", "export"))
+from make_golden import ODConv2d, randomize  # noqa: E402  (the YOLO-style seed module)
+from odconv_export import export_odconv, save_layer_io  # noqa: E402
+from pytorch_eager import SHAPES, use_exact_float32  # noqa: E402
+
+# Targets on an H100/H200 (the GPU issue): PyTorch eager / odconv at batch 1 and 8, odconv / floor.
+MIN_SPEEDUP = {1: 3.0, 8: 2.0}
+MAX_FLOOR_RATIO = 1.3
+RELATIVE_TOLERANCE = 1e-4  # of max(1, max|expected|)
+
+
+def read_tensor(path, name):
+    """One F32 tensor of a safetensors file."""
+    with open(path, "rb") as f:
+        (length,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(length))
+        entry = header[name]
+        if entry["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {entry['dtype']}, expected F32")
+        begin, end = entry["data_offsets"]
+        f.seek(8 + length + begin)
+        return np.frombuffer(f.read(end - begin), dtype="<f4").reshape(entry["shape"])
+
+
+def check_accuracy(java, work, device, batches):
+    """Runs each shape through `odconv run --device ...` and PyTorch on the same device; returns
+    {(shape, batch): (max_error, tolerance)}."""
+    use_exact_float32()
+    torch_device = torch.device(device)
+    results = {}
+    for index, (name, cin, cout, k, s, g, hw, kn) in enumerate(SHAPES):
+        torch.manual_seed(1000 + index)
+        layer = ODConv2d(cin, cout, k, s=s, g=g, kernel_num=kn)
+        randomize(layer)
+        model = nn.Sequential()
+        model.add_module("layer", layer)
+        model.eval()
+        model_path = os.path.join(work, f"{name}.safetensors")
+        export_odconv(model, model_path)
+        for batch in batches:
+            x = torch.randn(batch, cin, hw, hw)
+            input_path = os.path.join(work, f"{name}-b{batch}-input.safetensors")
+            output_path = os.path.join(work, f"{name}-b{batch}-odconv.safetensors")
+            save_layer_io(model, x, "layer", input_path)
+            with torch.no_grad():
+                expected = model.to(torch_device)(x.to(torch_device)).cpu().numpy()
+            model.cpu()
+            command = shlex.split(java) + ["run", "--device", device, "--model", model_path, "--input", input_path,
+                                          "--output", output_path]
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode != 0:
+                raise SystemExit(f"odconv run failed for {name} b{batch} ({' '.join(command)}):\n"
+                                 f"{run.stdout}{run.stderr}")
+            actual = read_tensor(output_path, "output")
+            if actual.shape != expected.shape:
+                raise SystemExit(f"{name} b{batch}: odconv output {actual.shape}, PyTorch {expected.shape}")
+            error = float(np.max(np.abs(actual.astype(np.float64) - expected)))
+            tolerance = RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
+            results[(name, batch)] = (error, tolerance)
+            print(f"accuracy {name} b{batch}: max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})",
+                  flush=True)
+    return results
+
+
+def rows_by_case(path, layout="nchw"):
+    with open(path) as f:
+        report = json.load(f)
+    return report, {(r["shape"], r["batch"]): r for r in report["results"] if r.get("layout", "nchw") == layout}
+
+
+def print_table(odconv_path, pytorch_path, accuracy):
+    """Prints the table; returns the number of misses."""
+    odconv_report, odconv = rows_by_case(odconv_path)
+    pytorch_report, pytorch = rows_by_case(pytorch_path)
+    machine = odconv_report.get("machine", {})
+    print()
+    print(f"odconv: {machine.get('device', '?')} {machine.get('gpu', machine.get('onednn', ''))}")
+    print(f"PyTorch: {pytorch_report.get('machine', {}).get('onednn', '?')}")
+    header = ("case", "odconv ms", "native ms", "floor ms", "PyTorch ms", "PyT/odconv", "odconv/floor",
+              "max err / tol", "verdict")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    misses = 0
+    for name, *_ in SHAPES:
+        for batch in sorted({b for (shape, b) in odconv if shape == name}):
+            ours = odconv[(name, batch)]
+            theirs = pytorch.get((name, batch))
+            speedup = theirs["odconv_ms"] / ours["odconv_ms"] if theirs else float("nan")
+            floor_ratio = ours["odconv_ms"] / ours["floor_ms"]
+            error, tolerance = accuracy.get((name, batch), (float("nan"), float("nan")))
+            problems = []
+            if not error <= tolerance:
+                problems.append("accuracy")
+            if batch in MIN_SPEEDUP and not speedup >= MIN_SPEEDUP[batch]:
+                problems.append(f"< {MIN_SPEEDUP[batch]:g}x PyTorch")
+            if not floor_ratio <= MAX_FLOOR_RATIO:
+                problems.append(f"> {MAX_FLOOR_RATIO:g}x floor")
+            misses += bool(problems)
+            print(f"| {name} b{batch} | {ours['odconv_ms']:.4f} | {ours.get('native_ms', float('nan')):.4f} | "
+                  f"{ours['floor_ms']:.4f} | {theirs['odconv_ms'] if theirs else float('nan'):.4f} | "
+                  f"{speedup:.2f} | {floor_ratio:.3f} | {error:.2g} / {tolerance:.2g} | "
+                  f"{'PASS' if not problems else 'MISS: ' + ', '.join(problems)} |")
+    return misses
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--java", required=True, help="command line that runs odconv's CLI")
+    parser.add_argument("--work", required=True, help="folder for model, input and output files")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--batch", default="1,8")
+    parser.add_argument("--odconv", help="bench --json output (omit to check accuracy only)")
+    parser.add_argument("--pytorch", help="pytorch_eager.py output")
+    args = parser.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    accuracy = check_accuracy(args.java, args.work, args.device, [int(b) for b in args.batch.split(",")])
+    inaccurate = sum(1 for error, tolerance in accuracy.values() if not error <= tolerance)
+    misses = print_table(args.odconv, args.pytorch, accuracy) if args.odconv and args.pytorch else inaccurate
+    print(f"\ngpu_compare: {len(accuracy) - inaccurate}/{len(accuracy)} cases accurate, "
+          f"{misses} case(s) missing a target")
+    sys.exit(1 if misses or inaccurate else 0)
+
+
+if __name__ == "__main__":
+    main()
