@@ -2,7 +2,7 @@
 # order they must be loaded (dependencies first). The Java loader extracts the jar's copies into a folder
 # keyed by the hash of this manifest, so a changed library never reuses a stale extraction.
 set(manifest "")
-foreach(library libgomp.so.1 libdnnl.so.3 libodconv.so)
+foreach(library libgomp.so.1 libdnnl.so.3 libodconv.so libodconv_cuda.so)
   set(path "${CMAKE_INSTALL_PREFIX}/${library}")
   if(EXISTS "${path}")
     file(SHA256 "${path}" hash)
