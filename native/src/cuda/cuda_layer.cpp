@@ -149,7 +149,7 @@ public:
                  float *output) override {
         use_device(device_index_);
         check_tensors(input, output);
-        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output);
+        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output, nullptr);
         ContextLease context(contexts_, nullptr);
         enqueue(*context, *plan, context.stream(), batch, height, width, layout, input, output);
         check_cuda(cudaStreamSynchronize(context.stream()), "cudaStreamSynchronize");
@@ -164,7 +164,7 @@ public:
                              "; this layer is on CUDA device ", device_index_);
         use_device(device_index_);
         check_tensors(input, output);
-        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output);
+        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output, cuda_stream->get());
         ContextLease context(contexts_, cuda_stream->get());
         enqueue(*context, *plan, cuda_stream->get(), batch, height, width, layout, input, output);
     }
@@ -227,9 +227,10 @@ private:
 
     // The cached plan for this input, made on first use. The first forward of a shape chooses algorithms
     // by running them on its own input and output (the output is overwritten later anyway) with the
-    // aggregated filters of this very input, so nothing but the workspace is allocated for it.
+    // aggregated filters of this very input, so nothing but the workspace is allocated for it. It runs on
+    // the caller's stream (null: a context's own), after the work that produces the input, and waits.
     std::shared_ptr<Plan> plan_for(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
-                                   float *output) {
+                                   float *output, cudaStream_t stream) {
         std::lock_guard<std::mutex> lock(plans_mutex_);
         const PlanKey key{batch, height, width, layout};
         auto found = plans_.find(key);
@@ -240,7 +241,7 @@ private:
                 });
                 plans_.erase(oldest);
             }
-            auto created = make_plan(batch, height, width, layout, input, output);
+            auto created = make_plan(batch, height, width, layout, input, output, stream);
             found = plans_.emplace(key, CachedPlan{std::move(created), 0}).first;
         }
         found->second.last_used = ++clock_;
@@ -248,11 +249,11 @@ private:
     }
 
     std::shared_ptr<Plan> make_plan(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
-                                    float *output) {
+                                    float *output, cudaStream_t caller_stream) {
         auto plan = std::make_shared<Plan>();
         plan->out_height = output_extent(config_, height, "height");
         plan->out_width = output_extent(config_, width, "width");
-        ContextLease context(contexts_, nullptr);
+        ContextLease context(contexts_, caller_stream);
         ExecutionContext &c = *context;
         const cudaStream_t stream = context.stream();
         const int64_t pixels = height * width;
