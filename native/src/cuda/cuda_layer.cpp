@@ -145,6 +145,9 @@ public:
         bn_shift_ = upload(p.bn_shift);
     }
 
+    // The members' streams, events and buffers are released on the layer's device.
+    ~CudaLayer() override { cudaSetDevice(device_index_); }
+
     void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                  float *output) override {
         use_device(device_index_);
