@@ -1,0 +1,325 @@
+#include "cuda_layer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+#include "../common/config.hpp"
+#include "convolution.hpp"
+#include "cuda_util.hpp"
+#include "kernels.hpp"
+#include "parameters.hpp"
+
+namespace odconv::cuda {
+
+CudaStream::CudaStream(int32_t device_index) : device_index_(device_index) {
+    use_device(device_index);
+    // Non-blocking: work on it must not serialize with the legacy default stream of other libraries.
+    check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+}
+
+CudaStream::~CudaStream() {
+    if (cudaSetDevice(device_index_) == cudaSuccess) cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+}
+
+void CudaStream::synchronize() {
+    use_device(device_index_);
+    check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+}
+
+namespace {
+
+// What one forward in flight owns: a cuDNN handle, scratch memory, a stream for synchronous calls, and
+// an event marking the end of the last work that used the scratch memory.
+struct ExecutionContext {
+    explicit ExecutionContext(const cudnn::Api &api) : handle(api) {
+        check_cuda(cudaStreamCreateWithFlags(&own_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+        check_cuda(cudaEventRecord(done, own_stream), "cudaEventRecord");
+    }
+    ~ExecutionContext() {
+        cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
+        cudaEventDestroy(done);
+        cudaStreamDestroy(own_stream);
+    }
+
+    // Grows a buffer; growing frees memory that earlier forwards (on any stream) may still read.
+    void ensure(DeviceBuffer &buffer, size_t bytes) {
+        if (bytes <= buffer.bytes()) return;
+        check_cuda(cudaEventSynchronize(done), "cudaEventSynchronize");
+        buffer.reserve(bytes);
+    }
+
+    CudnnHandle handle;
+    cudaStream_t own_stream = nullptr;
+    cudaEvent_t done = nullptr;
+    DeviceBuffer pooled, hidden, logits, attention, filters, workspace;
+};
+
+// Contexts not in use; a forward takes one (or makes one) and gives it back, so concurrent forwards never
+// share scratch memory and steady-state forwards allocate nothing.
+class ContextPool {
+public:
+    ContextPool(const cudnn::Api &api) : api_(api) {}
+
+    std::unique_ptr<ExecutionContext> acquire() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!idle_.empty()) {
+                auto context = std::move(idle_.back());
+                idle_.pop_back();
+                return context;
+            }
+        }
+        return std::make_unique<ExecutionContext>(api_);
+    }
+
+    void release(std::unique_ptr<ExecutionContext> context) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        idle_.push_back(std::move(context));
+    }
+
+private:
+    const cudnn::Api &api_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<ExecutionContext>> idle_;
+};
+
+// A context checked out of the pool for one forward. Whatever happens, the work enqueued so far is marked
+// by the context's event on the stream it went to, and the context goes back to the pool.
+class ContextLease {
+public:
+    // stream null: the context's own stream (synchronous forwards, planning).
+    ContextLease(ContextPool &pool, cudaStream_t stream)
+        : pool_(pool), context_(pool.acquire()), stream_(stream ? stream : context_->own_stream) {
+        check_cuda(cudaStreamWaitEvent(stream_, context_->done, 0), "cudaStreamWaitEvent");
+        context_->handle.bind(stream_);
+    }
+    ~ContextLease() {
+        cudaEventRecord(context_->done, stream_);
+        pool_.release(std::move(context_));
+    }
+    ContextLease(const ContextLease &) = delete;
+    ContextLease &operator=(const ContextLease &) = delete;
+    ExecutionContext &operator*() const { return *context_; }
+    ExecutionContext *operator->() const { return context_.get(); }
+    cudaStream_t stream() const { return stream_; }
+
+private:
+    ContextPool &pool_;
+    std::unique_ptr<ExecutionContext> context_;
+    cudaStream_t stream_;
+};
+
+// How one (batch, height, width, layout) is convolved.
+struct Plan {
+    int64_t out_height, out_width;
+    // Grouped over the batch (NCHW only): the batch is one image of batch * in_planes channels and
+    // batch * groups groups, whose filters are the batch's aggregated filters back to back. Otherwise one
+    // cuDNN call per sample with that sample's filter.
+    bool grouped_over_batch = false;
+    std::unique_ptr<Convolution> convolution;
+};
+
+class CudaLayer final : public Layer {
+public:
+    CudaLayer(const cudnn::Api &api, const odconv_config_t &config, const odconv_weights_t &weights,
+              int32_t device_index, uint32_t flags)
+        : api_(api), config_(config), device_index_(device_index), allow_tf32_((flags & ODCONV_FLAG_ALLOW_TF32) != 0),
+          contexts_(api) {
+        use_device(device_index);
+        const FoldedParameters p = fold_parameters(config, weights);
+        row_ = p.row;
+        filter_ = p.filter;
+        width_ = p.width;
+        // The bank goes straight from the caller's (possibly memory-mapped) buffer to the device.
+        bank_.upload(weights.weight, size_t(filter_.elements()) * config.kernel_num);
+        trunk_weight_ = upload(p.trunk_weight);
+        trunk_bias_ = upload(p.trunk_bias);
+        head_weight_ = upload(p.head_weight);
+        head_bias_ = upload(p.head_bias);
+        bn_scale_ = upload(p.bn_scale);
+        bn_shift_ = upload(p.bn_shift);
+    }
+
+    // The members' streams, events and buffers are released on the layer's device.
+    ~CudaLayer() override { cudaSetDevice(device_index_); }
+
+    void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
+                 float *output) override {
+        use_device(device_index_);
+        check_tensors(input, output);
+        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output, nullptr);
+        ContextLease context(contexts_, nullptr);
+        enqueue(*context, *plan, context.stream(), batch, height, width, layout, input, output);
+        check_cuda(cudaStreamSynchronize(context.stream()), "cudaStreamSynchronize");
+    }
+
+    void forward_async(Stream &stream, int64_t batch, int64_t height, int64_t width, int32_t layout,
+                       const float *input, float *output) override {
+        auto *cuda_stream = dynamic_cast<CudaStream *>(&stream);
+        if (cuda_stream == nullptr) invalid_argument("the stream is not a CUDA stream of this backend");
+        if (cuda_stream->device_index() != device_index_)
+            invalid_argument("the stream belongs to CUDA device ", cuda_stream->device_index(),
+                             "; this layer is on CUDA device ", device_index_);
+        use_device(device_index_);
+        check_tensors(input, output);
+        std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output, cuda_stream->get());
+        ContextLease context(contexts_, cuda_stream->get());
+        enqueue(*context, *plan, cuda_stream->get(), batch, height, width, layout, input, output);
+    }
+
+private:
+    void check_tensors(const float *input, float *output) const {
+        require_device_memory(input, device_index_, "input", "a CUDA layer");
+        require_device_memory(output, device_index_, "output", "a CUDA layer");
+    }
+
+    math::FilterGeometry geometry(int32_t layout) const {
+        math::FilterGeometry g = filter_;
+        g.layout = layout;
+        return g;
+    }
+
+    // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`.
+    void enqueue_filters(ExecutionContext &c, cudaStream_t stream, int64_t batch, int64_t pixels, int32_t layout,
+                         const float *input) const {
+        c.ensure(c.pooled, sizeof(float) * batch * config_.in_planes);
+        c.ensure(c.hidden, sizeof(float) * batch * width_);
+        c.ensure(c.logits, sizeof(float) * batch * row_.length());
+        c.ensure(c.attention, sizeof(float) * batch * row_.length());
+        c.ensure(c.filters, sizeof(float) * batch * filter_.elements());
+        enqueue_average_pool(input, batch, config_.in_planes, pixels, layout, c.pooled.floats(), stream);
+        const AttentionWeights attention{trunk_weight_.floats(), trunk_bias_.floats(), head_weight_.floats(),
+                                         head_bias_.floats(), config_.in_planes, width_, config_.temperature, row_};
+        enqueue_attention(attention, c.pooled.floats(), batch, c.hidden.floats(), c.logits.floats(),
+                          c.attention.floats(), stream);
+        enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
+                            c.filters.floats(), stream);
+    }
+
+    void enqueue(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
+                 int64_t width, int32_t layout, const float *input, float *output) const {
+        const int64_t pixels = height * width, out_pixels = plan.out_height * plan.out_width;
+        enqueue_filters(c, stream, batch, pixels, layout, input);
+        c.ensure(c.workspace, std::max<size_t>(plan.convolution->workspace_bytes(), 1));
+        const int64_t filter_elements = filter_.elements();
+        if (plan.grouped_over_batch) {
+            plan.convolution->run(c.handle.get(), input, c.filters.floats(), output, c.workspace.data());
+        } else {
+            const int64_t in_stride = config_.in_planes * pixels, out_stride = config_.out_planes * out_pixels;
+            for (int64_t n = 0; n < batch; ++n)
+                plan.convolution->run(c.handle.get(), input + n * in_stride, c.filters.floats() + n * filter_elements,
+                                      output + n * out_stride, c.workspace.data());
+        }
+        enqueue_epilogue(output, batch * config_.out_planes * out_pixels, config_.out_planes, out_pixels, layout,
+                         bn_shift_.floats(), config_.activation, stream);
+    }
+
+    ConvolutionShape shape(int64_t batch, int64_t height, int64_t width, int32_t layout, const Plan &plan,
+                           bool grouped_over_batch) const {
+        const odconv_config_t &c = config_;
+        const int64_t images = grouped_over_batch ? batch : 1;
+        return ConvolutionShape{1,         images * c.in_planes,  height,     width,     images * c.out_planes,
+                                plan.out_height, plan.out_width, images * c.groups, c.kernel_size, c.stride,
+                                c.padding, c.dilation,           layout};
+    }
+
+    // The cached plan for this input, made on first use. The first forward of a shape chooses algorithms
+    // by running them on its own input and output (the output is overwritten later anyway) with the
+    // aggregated filters of this very input, so nothing but the workspace is allocated for it. It runs on
+    // the caller's stream (null: a context's own), after the work that produces the input, and waits.
+    std::shared_ptr<Plan> plan_for(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
+                                   float *output, cudaStream_t stream) {
+        std::lock_guard<std::mutex> lock(plans_mutex_);
+        const PlanKey key{batch, height, width, layout};
+        auto found = plans_.find(key);
+        if (found == plans_.end()) {
+            if (plans_.size() >= kMaxPlans) {
+                auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const auto &a, const auto &b) {
+                    return a.second.last_used < b.second.last_used;
+                });
+                plans_.erase(oldest);
+            }
+            auto created = make_plan(batch, height, width, layout, input, output, stream);
+            found = plans_.emplace(key, CachedPlan{std::move(created), 0}).first;
+        }
+        found->second.last_used = ++clock_;
+        return found->second.plan;
+    }
+
+    std::shared_ptr<Plan> make_plan(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
+                                    float *output, cudaStream_t caller_stream) {
+        auto plan = std::make_shared<Plan>();
+        plan->out_height = output_extent(config_, height, "height");
+        plan->out_width = output_extent(config_, width, "width");
+        ContextLease context(contexts_, caller_stream);
+        ExecutionContext &c = *context;
+        const cudaStream_t stream = context.stream();
+        const int64_t pixels = height * width;
+        enqueue_filters(c, stream, batch, pixels, layout, input);  // real filters, so timing sees real data
+
+        auto per_sample = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, false),
+                                                        allow_tf32_);
+        per_sample->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+        plan->convolution = std::move(per_sample);
+        if (layout == ODCONV_LAYOUT_NCHW && batch > 1) {
+            // Choose by measurement: many small calls against one large grouped call.
+            auto grouped = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, true),
+                                                         allow_tf32_);
+            grouped->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+            c.ensure(c.workspace, std::max({plan->convolution->workspace_bytes(), grouped->workspace_bytes(), size_t(1)}));
+            constexpr int kRuns = 3;
+            const int64_t in_stride = config_.in_planes * pixels;
+            const int64_t out_stride = config_.out_planes * plan->out_height * plan->out_width;
+            const Convolution &single = *plan->convolution;
+            const float per_sample_ms = time_on_stream(stream, kRuns, [&] {
+                for (int64_t n = 0; n < batch; ++n)
+                    single.run(c.handle.get(), input + n * in_stride, c.filters.floats() + n * filter_.elements(),
+                               output + n * out_stride, c.workspace.data());
+            });
+            const float grouped_ms = time_on_stream(stream, kRuns, [&] {
+                grouped->run(c.handle.get(), input, c.filters.floats(), output, c.workspace.data());
+            });
+            if (grouped_ms < per_sample_ms) {
+                plan->convolution = std::move(grouped);
+                plan->grouped_over_batch = true;
+            }
+        }
+        check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+        return plan;
+    }
+
+    using PlanKey = std::tuple<int64_t, int64_t, int64_t, int32_t>;
+    struct CachedPlan {
+        std::shared_ptr<Plan> plan;  // shared: a forward keeps its plan even if it is evicted meanwhile
+        uint64_t last_used;
+    };
+    // A service fed ever-new sizes must not grow without bound: the least recently used plan goes.
+    static constexpr size_t kMaxPlans = 16;
+
+    const cudnn::Api &api_;
+    const odconv_config_t config_;
+    const int32_t device_index_;
+    const bool allow_tf32_;
+    math::AttentionRow row_{};
+    math::FilterGeometry filter_{};
+    int32_t width_ = 0;
+    DeviceBuffer bank_, trunk_weight_, trunk_bias_, head_weight_, head_bias_, bn_scale_, bn_shift_;
+    ContextPool contexts_;
+    std::mutex plans_mutex_;
+    std::map<PlanKey, CachedPlan> plans_;
+    uint64_t clock_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> create_cuda_layer(const cudnn::Api &api, const odconv_config_t &config,
+                                         const odconv_weights_t &weights, int32_t device_index, uint32_t flags) {
+    return std::make_unique<CudaLayer>(api, config, weights, device_index, flags);
+}
+
+}  // namespace odconv::cuda
