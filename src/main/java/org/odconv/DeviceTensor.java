@@ -6,8 +6,10 @@ import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.function.BiFunction;
 
 import org.odconv.bindings.odconv_h;
+import org.odconv.internal.DeviceMemory;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
 
@@ -25,6 +27,10 @@ import org.odconv.internal.NativeLibrary;
  * {@link Cleaner} as a backstop only.
  */
 public final class DeviceTensor implements AutoCloseable, Shaped {
+    static {
+        DeviceMemory.register(DeviceTensor::withAddresses);
+    }
+
     private final Device device;
     private final long batch;
     private final long channels;
@@ -221,6 +227,25 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
     void release(long stamp) {
         lifecycle.exit(stamp);
         Reference.reachabilityFence(this);  // the Cleaner must not free the memory during the call
+    }
+
+    /**
+     * Runs {@code body} with the device addresses of {@code first} and {@code second}, both kept open
+     * (closing either waits) meanwhile.
+     */
+    static <R> R withAddresses(DeviceTensor first, DeviceTensor second,
+            BiFunction<MemorySegment, MemorySegment, R> body) {
+        long firstStamp = first.acquire();
+        try {
+            long secondStamp = second.acquire();
+            try {
+                return body.apply(first.address, second.address);
+            } finally {
+                second.release(secondStamp);
+            }
+        } finally {
+            first.release(firstStamp);
+        }
     }
 
     /** The device address, for native calls between {@link #acquire()} and {@link #release(long)}. */

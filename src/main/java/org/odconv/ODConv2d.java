@@ -186,19 +186,12 @@ public final class ODConv2d implements AutoCloseable {
         checkShapes(input, output);
         checkDevices(input, output);
         long stamp = lifecycle.enter();
-        long inputStamp = input.acquire();
         try {
-            long outputStamp = output.acquire();
-            try {
-                checkAlive(weightScopes);
-                int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
-                        input.layout().nativeValue(), input.address(), output.address());
-                NativeCalls.check(status, "odconv_layer_forward", device);
-            } finally {
-                output.release(outputStamp);
-            }
+            checkAlive(weightScopes);
+            int status = DeviceTensor.withAddresses(input, output, (in, out) -> odconv_h.odconv_layer_forward(handle,
+                    input.batch(), input.height(), input.width(), input.layout().nativeValue(), in, out));
+            NativeCalls.check(status, "odconv_layer_forward", device);
         } finally {
-            input.release(inputStamp);
             lifecycle.exit(stamp);
         }
     }
@@ -254,17 +247,7 @@ public final class ODConv2d implements AutoCloseable {
     public double[] benchmarkNative(DeviceTensor input, DeviceTensor output, int iterations) {
         checkShapes(input, output);
         checkDevices(input, output);
-        long inputStamp = input.acquire();
-        try {
-            long outputStamp = output.acquire();
-            try {
-                return benchmarkNative(input, input.address(), output.address(), iterations);
-            } finally {
-                output.release(outputStamp);
-            }
-        } finally {
-            input.release(inputStamp);
-        }
+        return DeviceTensor.withAddresses(input, output, (in, out) -> benchmarkNative(input, in, out, iterations));
     }
 
     private double[] benchmarkNative(Shaped input, MemorySegment inputAddress, MemorySegment outputAddress,
