@@ -194,6 +194,60 @@ public class odconv_h {
     public static int ODCONV_LAYOUT_NHWC() {
         return ODCONV_LAYOUT_NHWC;
     }
+    private static final int ODCONV_DEVICE_CPU = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_DEVICE_CPU 0
+     * }
+     */
+    public static int ODCONV_DEVICE_CPU() {
+        return ODCONV_DEVICE_CPU;
+    }
+    private static final int ODCONV_DEVICE_CUDA = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_DEVICE_CUDA 1
+     * }
+     */
+    public static int ODCONV_DEVICE_CUDA() {
+        return ODCONV_DEVICE_CUDA;
+    }
+    private static final int ODCONV_COPY_HOST_TO_DEVICE = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_COPY_HOST_TO_DEVICE 0
+     * }
+     */
+    public static int ODCONV_COPY_HOST_TO_DEVICE() {
+        return ODCONV_COPY_HOST_TO_DEVICE;
+    }
+    private static final int ODCONV_COPY_DEVICE_TO_HOST = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_COPY_DEVICE_TO_HOST 1
+     * }
+     */
+    public static int ODCONV_COPY_DEVICE_TO_HOST() {
+        return ODCONV_COPY_DEVICE_TO_HOST;
+    }
+    private static final int ODCONV_COPY_DEVICE_TO_DEVICE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_COPY_DEVICE_TO_DEVICE 2
+     * }
+     */
+    public static int ODCONV_COPY_DEVICE_TO_DEVICE() {
+        return ODCONV_COPY_DEVICE_TO_DEVICE;
+    }
+    private static final int ODCONV_FLAG_ALLOW_TF32 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_FLAG_ALLOW_TF32 1
+     * }
+     */
+    public static int ODCONV_FLAG_ALLOW_TF32() {
+        return ODCONV_FLAG_ALLOW_TF32;
+    }
     /**
      * {@snippet lang=c :
      * typedef int int32_t
@@ -224,6 +278,12 @@ public class odconv_h {
      * }
      */
     public static final AddressLayout odconv_static_conv_t = odconv_h.C_POINTER;
+    /**
+     * {@snippet lang=c :
+     * typedef struct odconv_stream *odconv_stream_t
+     * }
+     */
+    public static final AddressLayout odconv_stream_t = odconv_h.C_POINTER;
 
     private static class odconv_version {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1270,6 +1330,887 @@ public class odconv_h {
                 traceDowncall("odconv_static_conv_benchmark", conv, input, output, iterations, milliseconds);
             }
             return (int)mh$.invokeExact(conv, input, output, iterations, milliseconds);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_device_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_device_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * }
+     */
+    public static FunctionDescriptor odconv_device_count$descriptor() {
+        return odconv_device_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * }
+     */
+    public static MethodHandle odconv_device_count$handle() {
+        return odconv_device_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * }
+     */
+    public static MemorySegment odconv_device_count$address() {
+        return odconv_device_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * }
+     */
+    public static int odconv_device_count(int device_type, MemorySegment count) {
+        var mh$ = odconv_device_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_device_count", device_type, count);
+            }
+            return (int)mh$.invokeExact(device_type, count);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_device_describe {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_device_describe");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * }
+     */
+    public static FunctionDescriptor odconv_device_describe$descriptor() {
+        return odconv_device_describe.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * }
+     */
+    public static MethodHandle odconv_device_describe$handle() {
+        return odconv_device_describe.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * }
+     */
+    public static MemorySegment odconv_device_describe$address() {
+        return odconv_device_describe.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * }
+     */
+    public static int odconv_device_describe(int device_type, int device_index, MemorySegment buffer, long capacity) {
+        var mh$ = odconv_device_describe.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_device_describe", device_type, device_index, buffer, capacity);
+            }
+            return (int)mh$.invokeExact(device_type, device_index, buffer, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_layer_create_on_device {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_create_on_device");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static FunctionDescriptor odconv_layer_create_on_device$descriptor() {
+        return odconv_layer_create_on_device.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MethodHandle odconv_layer_create_on_device$handle() {
+        return odconv_layer_create_on_device.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MemorySegment odconv_layer_create_on_device$address() {
+        return odconv_layer_create_on_device.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static int odconv_layer_create_on_device(MemorySegment layer, MemorySegment config, MemorySegment weights, int device_type, int device_index, int flags) {
+        var mh$ = odconv_layer_create_on_device.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_layer_create_on_device", layer, config, weights, device_type, device_index, flags);
+            }
+            return (int)mh$.invokeExact(layer, config, weights, device_type, device_index, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_layer_device {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_device");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * }
+     */
+    public static FunctionDescriptor odconv_layer_device$descriptor() {
+        return odconv_layer_device.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * }
+     */
+    public static MethodHandle odconv_layer_device$handle() {
+        return odconv_layer_device.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * }
+     */
+    public static MemorySegment odconv_layer_device$address() {
+        return odconv_layer_device.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * }
+     */
+    public static int odconv_layer_device(MemorySegment layer, MemorySegment device_type, MemorySegment device_index) {
+        var mh$ = odconv_layer_device.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_layer_device", layer, device_type, device_index);
+            }
+            return (int)mh$.invokeExact(layer, device_type, device_index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_layer_forward_async {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_forward_async");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * }
+     */
+    public static FunctionDescriptor odconv_layer_forward_async$descriptor() {
+        return odconv_layer_forward_async.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * }
+     */
+    public static MethodHandle odconv_layer_forward_async$handle() {
+        return odconv_layer_forward_async.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * }
+     */
+    public static MemorySegment odconv_layer_forward_async$address() {
+        return odconv_layer_forward_async.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * }
+     */
+    public static int odconv_layer_forward_async(MemorySegment layer, MemorySegment stream, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output) {
+        var mh$ = odconv_layer_forward_async.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_layer_forward_async", layer, stream, batch, height, width, layout, input, output);
+            }
+            return (int)mh$.invokeExact(layer, stream, batch, height, width, layout, input, output);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_static_conv_create_on_device {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_create_on_device");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static FunctionDescriptor odconv_static_conv_create_on_device$descriptor() {
+        return odconv_static_conv_create_on_device.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MethodHandle odconv_static_conv_create_on_device$handle() {
+        return odconv_static_conv_create_on_device.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MemorySegment odconv_static_conv_create_on_device$address() {
+        return odconv_static_conv_create_on_device.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static int odconv_static_conv_create_on_device(MemorySegment conv, MemorySegment config, MemorySegment weight, MemorySegment bias, long batch, long height, long width, int layout, int num_threads, int device_type, int device_index, int flags) {
+        var mh$ = odconv_static_conv_create_on_device.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_static_conv_create_on_device", conv, config, weight, bias, batch, height, width, layout, num_threads, device_type, device_index, flags);
+            }
+            return (int)mh$.invokeExact(conv, config, weight, bias, batch, height, width, layout, num_threads, device_type, device_index, flags);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_device_alloc {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_LONG,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_device_alloc");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * }
+     */
+    public static FunctionDescriptor odconv_device_alloc$descriptor() {
+        return odconv_device_alloc.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * }
+     */
+    public static MethodHandle odconv_device_alloc$handle() {
+        return odconv_device_alloc.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * }
+     */
+    public static MemorySegment odconv_device_alloc$address() {
+        return odconv_device_alloc.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * }
+     */
+    public static int odconv_device_alloc(int device_type, int device_index, long bytes, MemorySegment pointer) {
+        var mh$ = odconv_device_alloc.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_device_alloc", device_type, device_index, bytes, pointer);
+            }
+            return (int)mh$.invokeExact(device_type, device_index, bytes, pointer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_device_free {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_device_free");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * }
+     */
+    public static FunctionDescriptor odconv_device_free$descriptor() {
+        return odconv_device_free.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * }
+     */
+    public static MethodHandle odconv_device_free$handle() {
+        return odconv_device_free.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * }
+     */
+    public static MemorySegment odconv_device_free$address() {
+        return odconv_device_free.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * }
+     */
+    public static int odconv_device_free(int device_type, int device_index, MemorySegment pointer) {
+        var mh$ = odconv_device_free.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_device_free", device_type, device_index, pointer);
+            }
+            return (int)mh$.invokeExact(device_type, device_index, pointer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_host_alloc_pinned {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_LONG,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_host_alloc_pinned");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer)
+     * }
+     */
+    public static FunctionDescriptor odconv_host_alloc_pinned$descriptor() {
+        return odconv_host_alloc_pinned.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer)
+     * }
+     */
+    public static MethodHandle odconv_host_alloc_pinned$handle() {
+        return odconv_host_alloc_pinned.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer)
+     * }
+     */
+    public static MemorySegment odconv_host_alloc_pinned$address() {
+        return odconv_host_alloc_pinned.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer)
+     * }
+     */
+    public static int odconv_host_alloc_pinned(long bytes, MemorySegment pointer) {
+        var mh$ = odconv_host_alloc_pinned.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_host_alloc_pinned", bytes, pointer);
+            }
+            return (int)mh$.invokeExact(bytes, pointer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_host_free_pinned {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_host_free_pinned");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_free_pinned(void *pointer)
+     * }
+     */
+    public static FunctionDescriptor odconv_host_free_pinned$descriptor() {
+        return odconv_host_free_pinned.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_free_pinned(void *pointer)
+     * }
+     */
+    public static MethodHandle odconv_host_free_pinned$handle() {
+        return odconv_host_free_pinned.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_free_pinned(void *pointer)
+     * }
+     */
+    public static MemorySegment odconv_host_free_pinned$address() {
+        return odconv_host_free_pinned.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_host_free_pinned(void *pointer)
+     * }
+     */
+    public static int odconv_host_free_pinned(MemorySegment pointer) {
+        var mh$ = odconv_host_free_pinned.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_host_free_pinned", pointer);
+            }
+            return (int)mh$.invokeExact(pointer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_stream_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_stream_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * }
+     */
+    public static FunctionDescriptor odconv_stream_create$descriptor() {
+        return odconv_stream_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * }
+     */
+    public static MethodHandle odconv_stream_create$handle() {
+        return odconv_stream_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * }
+     */
+    public static MemorySegment odconv_stream_create$address() {
+        return odconv_stream_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * }
+     */
+    public static int odconv_stream_create(MemorySegment stream, int device_type, int device_index) {
+        var mh$ = odconv_stream_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_stream_create", stream, device_type, device_index);
+            }
+            return (int)mh$.invokeExact(stream, device_type, device_index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_stream_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_stream_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_destroy(odconv_stream_t stream)
+     * }
+     */
+    public static FunctionDescriptor odconv_stream_destroy$descriptor() {
+        return odconv_stream_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_destroy(odconv_stream_t stream)
+     * }
+     */
+    public static MethodHandle odconv_stream_destroy$handle() {
+        return odconv_stream_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_destroy(odconv_stream_t stream)
+     * }
+     */
+    public static MemorySegment odconv_stream_destroy$address() {
+        return odconv_stream_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_destroy(odconv_stream_t stream)
+     * }
+     */
+    public static int odconv_stream_destroy(MemorySegment stream) {
+        var mh$ = odconv_stream_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_stream_destroy", stream);
+            }
+            return (int)mh$.invokeExact(stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_stream_synchronize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_stream_synchronize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_synchronize(odconv_stream_t stream)
+     * }
+     */
+    public static FunctionDescriptor odconv_stream_synchronize$descriptor() {
+        return odconv_stream_synchronize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_synchronize(odconv_stream_t stream)
+     * }
+     */
+    public static MethodHandle odconv_stream_synchronize$handle() {
+        return odconv_stream_synchronize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_synchronize(odconv_stream_t stream)
+     * }
+     */
+    public static MemorySegment odconv_stream_synchronize$address() {
+        return odconv_stream_synchronize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_stream_synchronize(odconv_stream_t stream)
+     * }
+     */
+    public static int odconv_stream_synchronize(MemorySegment stream) {
+        var mh$ = odconv_stream_synchronize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_stream_synchronize", stream);
+            }
+            return (int)mh$.invokeExact(stream);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_copy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_copy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * }
+     */
+    public static FunctionDescriptor odconv_copy$descriptor() {
+        return odconv_copy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * }
+     */
+    public static MethodHandle odconv_copy$handle() {
+        return odconv_copy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * }
+     */
+    public static MemorySegment odconv_copy$address() {
+        return odconv_copy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * }
+     */
+    public static int odconv_copy(MemorySegment dst, MemorySegment src, long bytes, int kind, MemorySegment stream) {
+        var mh$ = odconv_copy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_copy", dst, src, bytes, kind, stream);
+            }
+            return (int)mh$.invokeExact(dst, src, bytes, kind, stream);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -4,8 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.StampedLock;
+import java.util.Arrays;
 
 import org.odconv.bindings.odconv_h;
 import org.odconv.internal.NativeCalls;
@@ -18,49 +17,89 @@ import org.odconv.io.SafeTensors;
  * (attention, per-sample aggregated convolution, BatchNorm, activation), or the official OSVAI module's when
  * the configuration has no BatchNorm.
  *
- * <p>The layer borrows its weights' memory (see {@link ODConv2dWeights}) until {@link #close()}.
- * {@link #forward(Tensor, Tensor)} is safe to call from many threads at once and allocates nothing on the
- * Java heap; {@code close()} waits for forwards in flight, is idempotent, and later calls throw
- * {@link IllegalStateException}. A layer that becomes unreachable unclosed is freed by a {@link Cleaner}
- * as a backstop only.
+ * <p>A layer lives on one {@link Device}. On the CPU it borrows its weights' memory (see
+ * {@link ODConv2dWeights}) until {@link #close()} and runs on {@link Tensor}s. On a CUDA GPU its weights are
+ * uploaded when it is created (the host memory is then free to go) and it runs on {@link DeviceTensor}s of
+ * that GPU, synchronously ({@link #forward(DeviceTensor, DeviceTensor)}) or queued on a {@link CudaStream}
+ * ({@link #forwardAsync}); tensors or streams of another device are refused before any native call.
+ *
+ * <p>Forwards are safe to call from many threads at once; {@link #forward(Tensor, Tensor)} allocates nothing
+ * on the Java heap. {@code close()} waits for forwards in flight and for queued stream work on the layer, is
+ * idempotent, and later calls throw {@link IllegalStateException}. A layer that becomes unreachable unclosed
+ * is freed by a {@link Cleaner} as a backstop only.
  */
 public final class ODConv2d implements AutoCloseable {
-    private static final Cleaner CLEANER = Cleaner.create();
+    private static final MemorySegment.Scope[] NO_SCOPES = {};
 
     private final ODConv2dConfig config;
-    private final ODConv2dWeights weights;  // keeps the borrowed segments reachable while the layer lives
+    private final ODConv2dWeights weights;  // keeps borrowed segments reachable while the layer lives
+    /** The scopes of the borrowed weights, checked before each call; none when they were uploaded. */
     private final MemorySegment.Scope[] weightScopes;
+    private final Device device;
+    private final boolean allowsTf32;
     private final MemorySegment handle;
-    private final StampedLock lifecycle = new StampedLock();
-    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Lifecycle lifecycle = new Lifecycle(() -> "ODConv2d layer is closed");
+    private final PendingStreams pendingStreams = new PendingStreams();
     private final Cleaner.Cleanable cleanable;
 
-    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment handle, SafeTensors.Lease lease) {
+    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment.Scope[] weightScopes, Device device,
+            boolean allowsTf32, MemorySegment handle, SafeTensors.Lease lease) {
         this.config = config;
         this.weights = weights;
-        this.weightScopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
-                .toArray(MemorySegment.Scope[]::new);
+        this.weightScopes = weightScopes;
+        this.device = device;
+        this.allowsTf32 = allowsTf32;
         this.handle = handle;
-        this.cleanable = CLEANER.register(this, new Destroyer(handle, lease));
+        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle, lease));
     }
 
     /**
-     * Creates a layer; the weights' memory is borrowed until {@link #close()} (a file's, through a lease on
-     * it: see {@link ODConv2dWeights}).
+     * Creates a layer on the CPU; the weights' memory is borrowed until {@link #close()} (a file's, through a
+     * lease on it: see {@link ODConv2dWeights}).
      */
     public static ODConv2d create(ODConv2dWeights weights) {
+        return create(weights, Device.cpu(), false);
+    }
+
+    /** As {@link #create(ODConv2dWeights, Device, boolean)} without TF32: results as PyTorch's in float32. */
+    public static ODConv2d create(ODConv2dWeights weights, Device device) {
+        return create(weights, device, false);
+    }
+
+    /**
+     * Creates a layer on a device. On the CPU the weights' memory is borrowed until {@link #close()}; on a CUDA
+     * GPU it is uploaded during this call and not used afterwards.
+     *
+     * @param weights    the parameters
+     * @param device     where the layer runs
+     * @param allowTf32  CUDA only: let cuDNN use TF32 tensor cores (faster, about 1e-3 relative error, so no
+     *                   longer within this library's 1e-4 bound); ignored on the CPU
+     * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
+     * @throws IllegalArgumentException   when the GPU index does not exist
+     * @throws IllegalStateException      when the weights' memory was already freed
+     */
+    public static ODConv2d create(ODConv2dWeights weights, Device device, boolean allowTf32) {
+        if (device == null) throw new IllegalArgumentException("device is null");
         NativeLibrary.load();
         ODConv2dConfig config = weights.config();
+        MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
+                .toArray(MemorySegment.Scope[]::new);
+        checkAlive(scopes);
         SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
+        boolean borrowsWeights = !device.isCuda();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
-                    NativeStructs.weights(weights.segments(), call));
-            NativeCalls.check(status, "odconv_layer_create");
-            return new ODConv2d(config, weights, handleOut.get(ValueLayout.ADDRESS, 0), lease);
+            int status = odconv_h.odconv_layer_create_on_device(handleOut, NativeStructs.config(config, call),
+                    NativeStructs.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
+                    allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+            NativeCalls.check(status, "odconv_layer_create_on_device", device);
+            return new ODConv2d(config, weights, borrowsWeights ? scopes : NO_SCOPES, device, allowTf32,
+                    handleOut.get(ValueLayout.ADDRESS, 0), borrowsWeights ? lease : null);
         } catch (RuntimeException | Error e) {
-            if (lease != null) lease.close();
+            if (lease != null && borrowsWeights) lease.close();
             throw e;
+        } finally {
+            if (lease != null && !borrowsWeights) lease.close();  // uploaded (or failed): the file may go
         }
     }
 
@@ -69,9 +108,22 @@ public final class ODConv2d implements AutoCloseable {
         return config;
     }
 
-    /** The weights whose memory the layer borrows until {@link #close()}; readable after close. */
+    /**
+     * The weights the layer was created from; readable after close. A CPU layer borrows their memory until
+     * {@link #close()}; a CUDA layer has its own copy.
+     */
     public ODConv2dWeights weights() {
         return weights;
+    }
+
+    /** The device the layer runs on; readable after close. */
+    public Device device() {
+        return device;
+    }
+
+    /** Whether the layer was created with TF32 allowed (meaningful on CUDA only); readable after close. */
+    public boolean allowsTf32() {
+        return allowsTf32;
     }
 
     /** {batch, outPlanes, outHeight, outWidth} for an input of {batch, inPlanes, height, width}. */
@@ -101,14 +153,83 @@ public final class ODConv2d implements AutoCloseable {
      */
     public void forward(Tensor input, Tensor output) {
         checkShapes(input, output);
-        long stamp = enter();
+        checkHostTensors();
+        long stamp = lifecycle.enter();
         try {
-            checkWeightsAlive();
+            checkAlive(weightScopes);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.segment());
             NativeCalls.check(status, "odconv_layer_forward");
         } finally {
-            lifecycle.unlockRead(stamp);
+            lifecycle.exit(stamp);
+        }
+    }
+
+    /** Runs the layer into a new {@link DeviceTensor} on the layer's device, which the caller closes. */
+    public DeviceTensor forward(DeviceTensor input) {
+        long[] shape = outputShape(input.batch(), input.height(), input.width());
+        DeviceTensor output = DeviceTensor.allocate(device, shape[0], shape[1], shape[2], shape[3], input.layout());
+        try {
+            forward(input, output);
+            return output;
+        } catch (RuntimeException | Error e) {
+            output.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the layer on tensors in its device's memory and returns when {@code output} is written. Shapes,
+     * layouts and devices are checked first: {@link IllegalArgumentException} names the mismatch.
+     */
+    public void forward(DeviceTensor input, DeviceTensor output) {
+        checkShapes(input, output);
+        checkDevices(input, output);
+        long stamp = lifecycle.enter();
+        try {
+            checkAlive(weightScopes);
+            int status = DeviceTensor.withAddresses(input, output, (in, out) -> odconv_h.odconv_layer_forward(handle,
+                    input.batch(), input.height(), input.width(), input.layout().nativeValue(), in, out));
+            NativeCalls.check(status, "odconv_layer_forward", device);
+        } finally {
+            lifecycle.exit(stamp);
+        }
+    }
+
+    /**
+     * Enqueues the forward on {@code stream} (of the layer's GPU) and returns; {@code output} is written once
+     * the stream has run it ({@link CudaStream#synchronize()}). Closing the layer, either tensor or the stream
+     * meanwhile waits for it. Concurrent calls, on the same or different streams, are allowed.
+     *
+     * @throws IllegalArgumentException when shapes, layouts or devices do not match (naming both)
+     */
+    public void forwardAsync(DeviceTensor input, DeviceTensor output, CudaStream stream) {
+        checkShapes(input, output);
+        checkDevices(input, output);
+        if (!stream.device().equals(device)) {
+            throw new IllegalArgumentException("the stream is on " + stream.device() + " but the layer is on " + device
+                    + "; use a stream of " + device);
+        }
+        long stamp = lifecycle.enter();
+        long streamStamp = 0;
+        long inputStamp = 0;
+        long outputStamp = 0;
+        try {
+            streamStamp = stream.enter();
+            inputStamp = input.acquire();
+            outputStamp = output.acquire();
+            pendingStreams.add(stream);
+            input.pendingStreams().add(stream);
+            output.pendingStreams().add(stream);
+            int status = stream.enqueue(() -> odconv_h.odconv_layer_forward_async(handle, stream.handle(), input.batch(),
+                    input.height(), input.width(), input.layout().nativeValue(), input.address(), output.address()),
+                    this, input, output);
+            NativeCalls.check(status, "odconv_layer_forward_async", device);
+        } finally {
+            if (outputStamp != 0) output.release(outputStamp);
+            if (inputStamp != 0) input.release(inputStamp);
+            if (streamStamp != 0) stream.exit(streamStamp);
+            lifecycle.exit(stamp);
         }
     }
 
@@ -118,92 +239,111 @@ public final class ODConv2d implements AutoCloseable {
      */
     public double[] benchmarkNative(Tensor input, Tensor output, int iterations) {
         checkShapes(input, output);
+        checkHostTensors();
+        return benchmarkNative(input, input.segment(), output.segment(), iterations);
+    }
+
+    /** As {@link #benchmarkNative(Tensor, Tensor, int)} on the layer's device; each run includes waiting for it. */
+    public double[] benchmarkNative(DeviceTensor input, DeviceTensor output, int iterations) {
+        checkShapes(input, output);
+        checkDevices(input, output);
+        return DeviceTensor.withAddresses(input, output, (in, out) -> benchmarkNative(input, in, out, iterations));
+    }
+
+    private double[] benchmarkNative(Shaped input, MemorySegment inputAddress, MemorySegment outputAddress,
+            int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
-        long stamp = enter();
+        long stamp = lifecycle.enter();
         try (Arena call = Arena.ofConfined()) {
-            checkWeightsAlive();
+            checkAlive(weightScopes);
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             int status = odconv_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
-                    input.layout().nativeValue(), input.segment(), output.segment(), iterations, times);
-            NativeCalls.check(status, "odconv_layer_benchmark");
+                    input.layout().nativeValue(), inputAddress, outputAddress, iterations, times);
+            NativeCalls.check(status, "odconv_layer_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
-            lifecycle.unlockRead(stamp);
+            lifecycle.exit(stamp);
         }
     }
 
     /** Threads per forward on this layer; 0 restores the default (OMP_NUM_THREADS, else every core). */
     public void setNumThreads(int threads) {
         if (threads < 0) throw new IllegalArgumentException("threads = " + threads + " must be >= 0");
-        long stamp = enter();
+        long stamp = lifecycle.enter();
         try {
             NativeCalls.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
         } finally {
-            lifecycle.unlockRead(stamp);
+            lifecycle.exit(stamp);
         }
     }
 
     /** Whether {@link #close()} has been called; a closed layer refuses every call with {@link IllegalStateException}. */
     public boolean isClosed() {
-        return closed.get();
+        return lifecycle.isClosed();
     }
 
-    /** Waits for forwards in flight, then frees the native layer. Idempotent. */
+    /** Waits for forwards in flight and for queued stream work on the layer, then frees it. Idempotent. */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) return;
-        lifecycle.writeLock();  // never released: every later call fails its tryReadLock
+        if (!lifecycle.close()) return;
+        pendingStreams.awaitAll();
         cleanable.clean();
     }
 
     @Override
     public String toString() {
-        return "ODConv2d" + config + (isClosed() ? " (closed)" : "");
+        return "ODConv2d" + config + (device.isCuda() ? " on " + device : "") + (isClosed() ? " (closed)" : "");
+    }
+
+    /** Host tensors reach only CPU layers. Allocation-free unless it throws. */
+    private void checkHostTensors() {
+        if (device.isCuda()) {
+            throw new IllegalArgumentException("this layer is on " + device + " but the tensors are host Tensors (cpu);"
+                    + " copy them into DeviceTensors on " + device + " (DeviceTensor.copyOf)");
+        }
+    }
+
+    /** Allocation-free unless it throws. */
+    private void checkDevices(DeviceTensor input, DeviceTensor output) {
+        checkDevice(input, "input");
+        checkDevice(output, "output");
+    }
+
+    private void checkDevice(DeviceTensor tensor, String role) {
+        if (!tensor.device().equals(device)) {
+            throw new IllegalArgumentException("the " + role + " is on " + tensor.device() + " but the layer is on "
+                    + device + " (" + tensor + "); copy it to " + device + " first");
+        }
     }
 
     /** Allocation-free unless it throws: forward runs it on every call. */
-    private void checkShapes(Tensor input, Tensor output) {
+    private void checkShapes(Shaped input, Shaped output) {
         if (input.layout() != output.layout()) {
             throw new IllegalArgumentException("input is " + input.layout() + " but output is " + output.layout()
                     + "; both must have the same layout");
         }
         if (input.channels() != config.inPlanes()) {
             throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
-                    + config.inPlanes() + " (input shape " + java.util.Arrays.toString(input.shape()) + ")");
+                    + config.inPlanes() + " (input shape " + Arrays.toString(input.shape()) + ")");
         }
         long outHeight = config.outputExtent(input.height(), "height");
         long outWidth = config.outputExtent(input.width(), "width");
         if (output.batch() != input.batch() || output.channels() != config.outPlanes() || output.height() != outHeight
                 || output.width() != outWidth) {
-            throw new IllegalArgumentException("output shape " + java.util.Arrays.toString(output.shape())
-                    + " does not match " + java.util.Arrays.toString(outputShape(input.batch(), input.height(),
-                    input.width())) + " for input " + java.util.Arrays.toString(input.shape()));
+            throw new IllegalArgumentException("output shape " + Arrays.toString(output.shape())
+                    + " does not match " + Arrays.toString(outputShape(input.batch(), input.height(),
+                    input.width())) + " for input " + Arrays.toString(input.shape()));
         }
     }
 
-    /**
-     * Admits a call unless the layer is closed. The flag is checked first so that a close() waiting for the
-     * write lock is not starved by a stream of new readers (StampedLock does not favour a waiting writer).
-     */
-    private long enter() {
-        if (closed.get()) throw closedException();
-        long stamp = lifecycle.tryReadLock();
-        if (stamp == 0) throw closedException();
-        return stamp;
-    }
-
     /** Memory the caller owns may have been freed behind the layer's back: refuse rather than read it. */
-    private void checkWeightsAlive() {
+    private static void checkAlive(MemorySegment.Scope[] weightScopes) {
         for (MemorySegment.Scope scope : weightScopes) {
             if (!scope.isAlive()) {
                 throw new IllegalStateException("the memory of this layer's weights was freed (its arena is closed);"
                         + " keep it open until the layer is closed");
             }
         }
-    }
-
-    private IllegalStateException closedException() {
-        return new IllegalStateException("ODConv2d layer is closed");
     }
 
     /** Holds only the handle and the file lease, so the Cleaner does not keep the layer reachable. */

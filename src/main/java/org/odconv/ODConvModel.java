@@ -9,6 +9,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.BiFunction;
 import java.util.HashSet;
 
 import org.odconv.io.ModelFormatException;
@@ -21,6 +22,9 @@ import org.odconv.io.SafeTensors;
  * {@code state_dict()} entries under each layer's name, in either {@link NamingScheme}. F32 weights are
  * used in place: the layers borrow the file's memory map, nothing is copied. F16 and BF16 weights (as trained
  * checkpoints often store them) are converted to F32 once, at load time: that path copies.
+ *
+ * <p>Loaded onto a CUDA GPU ({@link #load(Path, Device, boolean)}), the layers upload their weights and run on
+ * {@link DeviceTensor}s of that GPU ({@link #forward(DeviceTensor)}).
  *
  * <p>Owns the mapping and the layers; {@link #close()} closes the layers (waiting for forwards in flight)
  * and then unmaps the file.
@@ -37,23 +41,50 @@ public final class ODConvModel implements AutoCloseable {
     private final SafeTensors file;
     private final Arena conversions;
     private final List<Layer> layers;
+    private final Device device;
 
-    private ODConvModel(SafeTensors file, Arena conversions, List<Layer> layers) {
+    private ODConvModel(SafeTensors file, Arena conversions, List<Layer> layers, Device device) {
         this.file = file;
         this.conversions = conversions;
         this.layers = layers;
+        this.device = device;
     }
 
-    /** Maps and loads a model file. */
+    /** Maps and loads a model file onto the CPU. */
     public static ODConvModel load(Path path) {
-        return from(SafeTensors.open(path));
+        return load(path, Device.cpu(), false);
     }
 
     /**
-     * Loads the layers of an open file and takes ownership of it (it is closed with the model, or at once
-     * when loading fails).
+     * Maps and loads a model file onto a device.
+     *
+     * @param path      the model file
+     * @param device    where the layers run
+     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores (see {@link ODConv2d#create(ODConv2dWeights,
+     *                  Device, boolean)})
+     * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
+     */
+    public static ODConvModel load(Path path, Device device, boolean allowTf32) {
+        return from(SafeTensors.open(path), device, allowTf32);
+    }
+
+    /**
+     * Loads the layers of an open file onto the CPU and takes ownership of it (it is closed with the model, or
+     * at once when loading fails).
      */
     public static ODConvModel from(SafeTensors file) {
+        return from(file, Device.cpu(), false);
+    }
+
+    /**
+     * As {@link #from(SafeTensors)}, onto a device.
+     *
+     * @param file      the open file, owned by the model from now on
+     * @param device    where the layers run
+     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores
+     * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
+     */
+    public static ODConvModel from(SafeTensors file, Device device, boolean allowTf32) {
         List<Layer> layers = new ArrayList<>();
         Arena conversions = Arena.ofShared();
         try {
@@ -65,9 +96,9 @@ public final class ODConvModel implements AutoCloseable {
             List<ModelMetadata.LayerSpec> specs = ModelMetadata.parse(file.source(), json);
             checkNoStrayTensors(file, specs);
             for (ModelMetadata.LayerSpec spec : specs) {
-                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions))));
+                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions), device, allowTf32)));
             }
-            return new ODConvModel(file, conversions, List.copyOf(layers));
+            return new ODConvModel(file, conversions, List.copyOf(layers), device);
         } catch (RuntimeException | Error e) {
             layers.forEach(l -> l.conv().close());
             conversions.close();
@@ -136,6 +167,11 @@ public final class ODConvModel implements AutoCloseable {
         return file.source();
     }
 
+    /** The device the layers run on. */
+    public Device device() {
+        return device;
+    }
+
     /** The layers in the order they run. */
     public List<Layer> layers() {
         return layers;
@@ -198,10 +234,28 @@ public final class ODConvModel implements AutoCloseable {
 
     /** Runs the given layers in order; the result is a new owning tensor the caller closes. */
     public static Tensor forward(List<Layer> run, Tensor input) {
-        Tensor current = input;
+        return chain(run, input, ODConv2d::forward);
+    }
+
+    /**
+     * Runs every layer in order on a tensor of the model's device; the result is a new tensor there, which
+     * the caller closes.
+     */
+    public DeviceTensor forward(DeviceTensor input) {
+        return forward(layers, input);
+    }
+
+    /** Runs the given layers in order on their device; the result is a new tensor there, which the caller closes. */
+    public static DeviceTensor forward(List<Layer> run, DeviceTensor input) {
+        return chain(run, input, ODConv2d::forward);
+    }
+
+    /** Feeds each layer's new output to the next, closing the intermediate ones (never the input). */
+    private static <T extends Shaped> T chain(List<Layer> run, T input, BiFunction<ODConv2d, T, T> forward) {
+        T current = input;
         try {
             for (Layer l : run) {
-                Tensor next = l.conv().forward(current);
+                T next = forward.apply(l.conv(), current);
                 if (current != input) current.close();
                 current = next;
             }

@@ -5,6 +5,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
+import org.odconv.bindings.odconv_h;
+import org.odconv.internal.NativeCalls;
+import org.odconv.internal.NativeLibrary;
+
 /**
  * A dense float32 activation tensor in native memory: a {@link MemorySegment} with a shape (batch, channels,
  * height, width) and a {@link Layout}, NCHW unless asked otherwise. Native code reads and writes the segment
@@ -13,11 +17,13 @@ import java.util.Arrays;
  *
  * <p>A tensor either owns its memory ({@link #allocate(long, long, long, long)}, {@link #copyOf}), which
  * {@link #close()} frees, or borrows it ({@link #allocate(Arena, long, long, long, long)}, {@link #wrap}),
- * in which case the memory lives as long as its arena and {@code close()} only ends this view. Either way,
+ * in which case the memory lives as long as its arena and {@code close()} only ends this view. Pinned
+ * (page-locked) tensors ({@link #allocatePinned}) own memory CUDA copies can read and write asynchronously;
+ * closing one waits for queued stream work on it. Either way,
  * use after close throws {@link IllegalStateException}; close is idempotent. Element access is not
  * synchronized; the memory is readable from any thread.
  */
-public final class Tensor implements AutoCloseable {
+public final class Tensor implements AutoCloseable, Shaped {
     /** Native byte order, alignment 1: mapped files need not align their tensors. */
     static final ValueLayout.OfFloat ELEMENT = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
@@ -28,10 +34,17 @@ public final class Tensor implements AutoCloseable {
     private final long width;
     private final Layout layout;
     private final Arena ownedArena;
+    /** The streams with queued copies of pinned memory; null for other memory, which streams never see. */
+    private final PendingStreams pendingStreams;
     private volatile boolean closed;
 
     private Tensor(MemorySegment data, long batch, long channels, long height, long width, Layout layout,
             Arena ownedArena) {
+        this(data, batch, channels, height, width, layout, ownedArena, null);
+    }
+
+    private Tensor(MemorySegment data, long batch, long channels, long height, long width, Layout layout,
+            Arena ownedArena, PendingStreams pendingStreams) {
         this.data = data;
         this.batch = batch;
         this.channels = channels;
@@ -39,6 +52,7 @@ public final class Tensor implements AutoCloseable {
         this.width = width;
         this.layout = layout;
         this.ownedArena = ownedArena;
+        this.pendingStreams = pendingStreams;
     }
 
     /** A zero-filled NCHW tensor that owns its memory (a shared arena, so any thread may use it). */
@@ -57,6 +71,36 @@ public final class Tensor implements AutoCloseable {
             arena.close();
             throw e;
         }
+    }
+
+    /**
+     * A zero-filled tensor in page-locked host memory that owns it: the host side of asynchronous copies to
+     * and from CUDA devices ({@link DeviceTensor#copyFromAsync}, {@link DeviceTensor#copyToAsync}), and
+     * faster for synchronous ones. Pinning takes memory from the whole system: allocate these once and reuse
+     * them. Closing waits for queued copies of it, then frees it.
+     *
+     * @throws DeviceUnavailableException when CUDA cannot be used (pinned memory needs the CUDA backend)
+     * @throws IllegalArgumentException   when a dimension is &lt; 1 or the layout is null
+     */
+    public static Tensor allocatePinned(long batch, long channels, long height, long width, Layout layout) {
+        long bytes = ELEMENT.byteSize() * elementCount(batch, channels, height, width);
+        requireLayout(layout);
+        NativeLibrary.load();
+        MemorySegment pinned;
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment out = call.allocate(ValueLayout.ADDRESS);
+            // Pinned memory is the CUDA driver's, not one GPU's; cuda:0 names the backend in a failure.
+            NativeCalls.check(odconv_h.odconv_host_alloc_pinned(bytes, out), "odconv_host_alloc_pinned", Device.cuda(0));
+            pinned = out.get(ValueLayout.ADDRESS, 0);
+        }
+        PendingStreams pendingStreams = new PendingStreams();
+        Arena arena = Arena.ofShared();
+        MemorySegment data = pinned.reinterpret(bytes, arena, freed -> {
+            pendingStreams.awaitAll();  // a copy still queued must not reach freed memory
+            odconv_h.odconv_host_free_pinned(freed);
+        });
+        data.fill((byte) 0);
+        return new Tensor(data, batch, channels, height, width, layout, arena, pendingStreams);
     }
 
     /** A zero-filled NCHW tensor whose memory belongs to {@code arena} and lives until it closes. */
@@ -128,6 +172,16 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(segment, batch, channels, height, width, requireLayout(layout), null);
     }
 
+    /** Whether the memory is pinned (page-locked, from {@link #allocatePinned}). */
+    public boolean isPinned() {
+        return pendingStreams != null;
+    }
+
+    /** The streams with queued copies of this pinned tensor; null unless {@link #isPinned()}. */
+    PendingStreams pendingStreams() {
+        return pendingStreams;
+    }
+
     /** The memory; throws {@link IllegalStateException} after close. */
     public MemorySegment segment() {
         ensureOpen();
@@ -135,31 +189,37 @@ public final class Tensor implements AutoCloseable {
     }
 
     /** The batch size N, dimension 0 of {@link #shape()}; readable after close. */
+    @Override
     public long batch() {
         return batch;
     }
 
     /** The channel count C, dimension 1 of {@link #shape()}; readable after close. */
+    @Override
     public long channels() {
         return channels;
     }
 
     /** The height H, dimension 2 of {@link #shape()}; readable after close. */
+    @Override
     public long height() {
         return height;
     }
 
     /** The width W, dimension 3 of {@link #shape()}; readable after close. */
+    @Override
     public long width() {
         return width;
     }
 
     /** The memory order of the elements; readable after close. */
+    @Override
     public Layout layout() {
         return layout;
     }
 
     /** {batch, channels, height, width}, whatever the layout. */
+    @Override
     public long[] shape() {
         return new long[] {batch, channels, height, width};
     }
@@ -212,7 +272,8 @@ public final class Tensor implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape()) + (layout == Layout.NCHW ? "" : " " + layout) + (closed ? " (closed)" : "");
+        return "Tensor" + Arrays.toString(shape()) + (layout == Layout.NCHW ? "" : " " + layout)
+                + (isPinned() ? " pinned" : "") + (closed ? " (closed)" : "");
     }
 
     private long index(long n, long c, long h, long w) {

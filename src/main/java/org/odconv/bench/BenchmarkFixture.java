@@ -7,6 +7,8 @@ import java.util.EnumMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import org.odconv.Device;
+import org.odconv.DeviceTensor;
 import org.odconv.Layout;
 import org.odconv.ODConv2d;
 import org.odconv.ODConv2dConfig;
@@ -17,18 +19,22 @@ import org.odconv.Tensor;
 /**
  * Everything one benchmark case runs on: an ODConv2d layer with seeded random weights, the static
  * convolution of the same shape (its first kernel, the folded BatchNorm shift as bias), and one input and
- * one output buffer that both share. Used by the {@code bench} command and the JMH benchmarks alike.
+ * one output buffer that both share, all on one device (on a CUDA GPU the buffers are {@link DeviceTensor}s).
+ * Used by the {@code bench} command and the JMH benchmarks alike.
  */
 public final class BenchmarkFixture implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
+    private final Device device;
     private final ODConv2d layer;
     private final StaticConvolution floor;
     private final Tensor input;
     private final Tensor output;
+    /** The buffers on a GPU, copies of input and output; null on the CPU. */
+    private final DeviceTensor deviceInput;
+    private final DeviceTensor deviceOutput;
 
     /**
-     * Builds the case: weights drawn from a fixed seed, a random input in [-1, 1) and a zeroed output, all in
-     * native memory this fixture owns until {@link #close()}.
+     * As {@link #BenchmarkFixture(BenchmarkShape, int, Layout, int, Device, boolean)} on the CPU.
      *
      * @param shape   the layer's shape and the input's side
      * @param batch   the input's batch size
@@ -38,10 +44,32 @@ public final class BenchmarkFixture implements AutoCloseable {
      * @throws org.odconv.NativeException when the native library cannot create the layer or the convolution
      */
     public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads) {
+        this(shape, batch, layout, threads, Device.cpu(), false);
+    }
+
+    /**
+     * Builds the case: weights drawn from a fixed seed, a random input in [-1, 1) and a zeroed output, all in
+     * native memory this fixture owns until {@link #close()}, copied to the device's memory on a GPU.
+     *
+     * @param shape     the layer's shape and the input's side
+     * @param batch     the input's batch size
+     * @param layout    the layout of the input and output, for both
+     * @param threads   threads per forward on the CPU, for both (0: OMP_NUM_THREADS or every core)
+     * @param device    where the layer, the convolution and the buffers live
+     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores, for both
+     * @throws IllegalArgumentException when the shape, batch or thread count is invalid
+     * @throws org.odconv.NativeException when the native library cannot create the layer or the convolution
+     * @throws org.odconv.DeviceUnavailableException when CUDA cannot be used
+     */
+    public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads, Device device,
+            boolean allowTf32) {
+        this.device = device;
         ODConv2dConfig config = shape.config();
         SplittableRandom random = new SplittableRandom(42);
         boolean success = false;
         ODConv2d createdLayer = null;
+        StaticConvolution createdFloor = null;
+        DeviceTensor createdInput = null;
         try {
             Map<Parameter, MemorySegment> parameters = new EnumMap<>(Parameter.class);
             for (Parameter p : Parameter.values()) {
@@ -49,24 +77,58 @@ public final class BenchmarkFixture implements AutoCloseable {
                 boolean variance = p == Parameter.BN_VAR || p == Parameter.ATTENTION_BN_VAR;
                 parameters.put(p, random(p.elementCount(config), random, variance ? 0.5 : -0.5, 1.0));
             }
-            createdLayer = ODConv2d.create(ODConv2dWeights.of(config, parameters));
+            createdLayer = ODConv2d.create(ODConv2dWeights.of(config, parameters), device, allowTf32);
             createdLayer.setNumThreads(threads);
             long kernelBytes = (long) config.outPlanes() * (config.inPlanes() / config.groups()) * config.kernelSize()
                     * config.kernelSize() * Float.BYTES;
-            floor = StaticConvolution.create(config, parameters.get(Parameter.WEIGHT).asSlice(0, kernelBytes),
-                    parameters.get(Parameter.BN_BIAS), batch, shape.hw(), shape.hw(), layout, threads);
+            createdFloor = StaticConvolution.create(config, parameters.get(Parameter.WEIGHT).asSlice(0, kernelBytes),
+                    parameters.get(Parameter.BN_BIAS), batch, shape.hw(), shape.hw(), layout, threads, device,
+                    allowTf32);
             input = Tensor.wrap(random((long) batch * config.inPlanes() * shape.hw() * shape.hw(), random, -1, 2),
                     batch, config.inPlanes(), shape.hw(), shape.hw(), layout);
             long[] out = createdLayer.outputShape(batch, shape.hw(), shape.hw());
             output = Tensor.allocate(arena, out[0], out[1], out[2], out[3], layout);
+            if (device.isCuda()) {
+                createdInput = DeviceTensor.copyOf(input, device);
+                deviceOutput = DeviceTensor.copyOf(output, device);
+            } else {
+                deviceOutput = null;
+            }
+            deviceInput = createdInput;
             layer = createdLayer;
+            floor = createdFloor;
             success = true;
         } finally {
             if (!success) {
+                if (createdInput != null) createdInput.close();
+                if (createdFloor != null) createdFloor.close();
                 if (createdLayer != null) createdLayer.close();
                 arena.close();
             }
         }
+    }
+
+    /** Where the case runs. */
+    public Device device() {
+        return device;
+    }
+
+    /** One forward of the layer from Java on the fixture's buffers: what the benchmark's (a) times. */
+    public void forward() {
+        if (deviceInput != null) layer.forward(deviceInput, deviceOutput);
+        else layer.forward(input, output);
+    }
+
+    /** (b): {@code iterations} forwards timed inside the native library, milliseconds each. */
+    public double[] benchmarkNative(int iterations) {
+        return deviceInput != null ? layer.benchmarkNative(deviceInput, deviceOutput, iterations)
+                : layer.benchmarkNative(input, output, iterations);
+    }
+
+    /** (c): {@code iterations} runs of the static convolution timed inside the native library, milliseconds each. */
+    public double[] benchmarkFloor(int iterations) {
+        return deviceInput != null ? floor.benchmark(deviceInput, deviceOutput, iterations)
+                : floor.benchmark(input, output, iterations);
     }
 
     /** The ODConv2d layer under test; owned by the fixture, which closes it. */
@@ -79,12 +141,18 @@ public final class BenchmarkFixture implements AutoCloseable {
         return floor;
     }
 
-    /** The input, [batch, in, hw, hw] in the fixture's layout; a view of the fixture's memory. */
+    /**
+     * The input, [batch, in, hw, hw] in the fixture's layout; a view of the fixture's host memory (on a GPU,
+     * the source of the device copy the forwards read).
+     */
     public Tensor input() {
         return input;
     }
 
-    /** The output buffer, of the layer's output shape, that every forward of either kind overwrites. */
+    /**
+     * The output buffer, of the layer's output shape, that every forward of either kind overwrites (on a GPU,
+     * a host buffer of that shape; the forwards write the device copy).
+     */
     public Tensor output() {
         return output;
     }
@@ -93,6 +161,8 @@ public final class BenchmarkFixture implements AutoCloseable {
     public void close() {
         layer.close();
         floor.close();
+        if (deviceInput != null) deviceInput.close();
+        if (deviceOutput != null) deviceOutput.close();
         arena.close();
     }
 

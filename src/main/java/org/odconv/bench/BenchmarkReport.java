@@ -19,10 +19,10 @@ import org.odconv.io.ModelFormatException;
  * The benchmark's JSON file, a stable schema (documented in README.md):
  * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...},
  *  "results":[{"shape":"S1","in":64,"out":64,"k":3,"stride":1,"groups":1,"hw":56,"kernel_num":1,"batch":1,
- *              "layout":"nchw","odconv_ms":...,"native_ms":...,"floor_ms":...,"odconv_p10_ms":...,
- *              "odconv_p90_ms":...}]}</pre>
+ *              "layout":"nchw","device":"cpu","odconv_ms":...,"native_ms":...,"floor_ms":...,
+ *              "odconv_p10_ms":...,"odconv_p90_ms":...}]}</pre>
  * Times are medians in milliseconds per forward unless named otherwise. Files of other systems in the same
- * schema may leave out native_ms and floor_ms.
+ * schema may leave out native_ms and floor_ms; a row without "device" (older files) ran on the CPU.
  *
  * @param machine the machine the rows were measured on
  * @param rows    the cases, in the order they were run
@@ -53,6 +53,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
      * @param kernelNum   number of kernels in the bank
      * @param batch       batch size
      * @param layout      "nchw" or "nhwc"
+     * @param device      where it ran: "cpu" or "cuda:N"
      * @param odconvMs    median milliseconds per forward called from Java
      * @param nativeMs    median milliseconds per forward timed inside the native library
      * @param floorMs     median milliseconds per run of the static convolution
@@ -60,13 +61,13 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
      * @param odconvP90Ms 90th percentile of the times behind odconvMs (NaN when a file leaves it out)
      */
     public record Row(String shape, int in, int out, int k, int stride, int groups, int hw, int kernelNum, int batch,
-            String layout, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
+            String layout, String device, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
 
         /** The row of a measured result: its case, the three medians and odconv's percentiles. */
         public static Row of(BenchmarkResult r) {
             BenchmarkShape s = r.shape();
             return new Row(s.name(), s.in(), s.out(), s.k(), s.stride(), s.groups(), s.hw(), s.kernelNum(), r.batch(),
-                    r.layout().name().toLowerCase(Locale.ROOT), r.odconv().median(), r.nativeTime().median(),
+                    r.layout().name().toLowerCase(Locale.ROOT), r.device().toString(), r.odconv().median(), r.nativeTime().median(),
                     r.floor().median(), r.odconv().p10(), r.odconv().p90());
         }
 
@@ -75,15 +76,25 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
             return odconvMs / floorMs;
         }
 
-        /** What identifies a case across files: the shape's parameters, batch and layout. */
+        /**
+         * What identifies a case across files: the shape's parameters, batch, layout and, when not the CPU, the
+         * device (so CPU rows keep the keys of files from before devices).
+         */
         public String key() {
             return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
-                    + " " + layout;
+                    + " " + layout + deviceSuffix();
         }
 
-        /** For people: the shape's name, batch and layout, e.g. "S1 b1 nchw"; files are matched by {@link #key()}. */
+        /**
+         * For people: the shape's name, batch, layout and a device other than the CPU, e.g. "S1 b1 nchw" or
+         * "S1 b1 nchw cuda:0"; files are matched by {@link #key()}.
+         */
         public String label() {
-            return shape + " b" + batch + " " + layout;
+            return shape + " b" + batch + " " + layout + deviceSuffix();
+        }
+
+        private String deviceSuffix() {
+            return device.equals("cpu") ? "" : " " + device;
         }
     }
 
@@ -109,7 +120,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
             ObjectNode o = results.addObject();
             o.put("shape", r.shape()).put("in", r.in()).put("out", r.out()).put("k", r.k()).put("stride", r.stride())
                     .put("groups", r.groups()).put("hw", r.hw()).put("kernel_num", r.kernelNum()).put("batch", r.batch())
-                    .put("layout", r.layout()).put("odconv_ms", r.odconvMs()).put("native_ms", r.nativeMs())
+                    .put("layout", r.layout()).put("device", r.device()).put("odconv_ms", r.odconvMs()).put("native_ms", r.nativeMs())
                     .put("floor_ms", r.floorMs()).put("odconv_p10_ms", r.odconvP10Ms())
                     .put("odconv_p90_ms", r.odconvP90Ms());
         }
@@ -147,7 +158,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                     integer(source, where, r, "k"), integer(source, where, r, "stride"),
                     integer(source, where, r, "groups"), integer(source, where, r, "hw"),
                     integer(source, where, r, "kernel_num"), integer(source, where, r, "batch"),
-                    r.path("layout").asText("nchw"), number(source, where, r, "odconv_ms", true),
+                    r.path("layout").asText("nchw"), r.path("device").asText("cpu"), number(source, where, r, "odconv_ms", true),
                     number(source, where, r, "native_ms", false), number(source, where, r, "floor_ms", false),
                     number(source, where, r, "odconv_p10_ms", false), number(source, where, r, "odconv_p90_ms", false)));
         }

@@ -1,5 +1,6 @@
 package org.odconv.bench;
 
+import org.odconv.Device;
 import org.odconv.Layout;
 
 /**
@@ -9,11 +10,12 @@ import org.odconv.Layout;
  * @param shape      the layer's shape and input side
  * @param batch      the batch size
  * @param layout     the layout of the input and output
+ * @param device     where it ran
  * @param odconv     ODConv2d.forward timed from Java
  * @param nativeTime the same forward timed inside the native library
  * @param floor      the static convolution of the same shape, timed inside the native library
  */
-public record BenchmarkResult(BenchmarkShape shape, int batch, Layout layout, Statistics odconv, Statistics nativeTime,
+public record BenchmarkResult(BenchmarkShape shape, int batch, Layout layout, Device device, Statistics odconv, Statistics nativeTime,
         Statistics floor) {
 
     /** odconv / floor, medians: the figure the targets and the regression gate use. */
@@ -26,8 +28,9 @@ public record BenchmarkResult(BenchmarkShape shape, int batch, Layout layout, St
         return odconv.median() / nativeTime.median();
     }
 
-    /** "S1 b1 nchw". */
+    /** "S1 b1 nchw", with the device after it when that is not the CPU: "S1 b1 nchw cuda:0". */
     public String label() {
-        return shape.name() + " b" + batch + " " + layout.name().toLowerCase(java.util.Locale.ROOT);
+        return shape.name() + " b" + batch + " " + layout.name().toLowerCase(java.util.Locale.ROOT)
+                + (device.isCuda() ? " " + device : "");
     }
 }

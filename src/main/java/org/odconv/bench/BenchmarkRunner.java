@@ -1,12 +1,11 @@
 package org.odconv.bench;
 
+import org.odconv.Device;
 import org.odconv.Layout;
-import org.odconv.ODConv2d;
-import org.odconv.Tensor;
 
 /**
- * Times one case three ways on the same input and output buffers: ODConv2d.forward from Java, the same
- * forward timed inside native code, and the static-convolution floor. The three are measured in alternating
+ * Times one case three ways on the same input and output buffers, on one device: ODConv2d.forward from Java,
+ * the same forward timed inside native code, and the static-convolution floor. The three are measured in alternating
  * rounds so that drift in the machine's speed touches all of them alike.
  */
 public final class BenchmarkRunner {
@@ -15,9 +14,11 @@ public final class BenchmarkRunner {
     private final int threads;
     private final int warmup;
     private final int iterations;
+    private final Device device;
+    private final boolean allowTf32;
 
     /**
-     * A runner with these settings for every case it runs.
+     * A runner with these settings for every case it runs, on the CPU.
      *
      * @param threads    threads per forward (0: OMP_NUM_THREADS or every core)
      * @param warmup     untimed forwards of each kind before timing
@@ -25,12 +26,29 @@ public final class BenchmarkRunner {
      * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
      */
     public BenchmarkRunner(int threads, int warmup, int iterations) {
+        this(threads, warmup, iterations, Device.cpu(), false);
+    }
+
+    /**
+     * A runner with these settings for every case it runs, on a device.
+     *
+     * @param threads    threads per forward on the CPU (0: OMP_NUM_THREADS or every core)
+     * @param warmup     untimed forwards of each kind before timing
+     * @param iterations timed forwards of each kind
+     * @param device     where the cases run
+     * @param allowTf32  CUDA only: let cuDNN use TF32 tensor cores for the layer and the floor
+     * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
+     */
+    public BenchmarkRunner(int threads, int warmup, int iterations, Device device, boolean allowTf32) {
         if (threads < 0 || warmup < 0 || iterations < ROUNDS) {
             throw new IllegalArgumentException("threads >= 0, warmup >= 0 and iterations >= " + ROUNDS + " required");
         }
+        if (device == null) throw new IllegalArgumentException("device is null");
         this.threads = threads;
         this.warmup = warmup;
         this.iterations = iterations;
+        this.device = device;
+        this.allowTf32 = allowTf32;
     }
 
     /**
@@ -44,15 +62,11 @@ public final class BenchmarkRunner {
      * @throws IllegalArgumentException when the shape or batch is invalid
      */
     public BenchmarkResult run(BenchmarkShape shape, int batch, Layout layout) {
-        try (BenchmarkFixture fixture = new BenchmarkFixture(shape, batch, layout, threads)) {
-            ODConv2d layer = fixture.layer();
-            StaticConvolution floor = fixture.floor();
-            Tensor input = fixture.input();
-            Tensor output = fixture.output();
-            for (int i = 0; i < warmup; i++) layer.forward(input, output);
+        try (BenchmarkFixture fixture = new BenchmarkFixture(shape, batch, layout, threads, device, allowTf32)) {
+            for (int i = 0; i < warmup; i++) fixture.forward();
             if (warmup > 0) {
-                layer.benchmarkNative(input, output, warmup);
-                floor.benchmark(input, output, warmup);
+                fixture.benchmarkNative(warmup);
+                fixture.benchmarkFloor(warmup);
             }
             double[] java = new double[iterations];
             double[] nativeTimes = new double[iterations];
@@ -62,14 +76,14 @@ public final class BenchmarkRunner {
                 int count = iterations * (round + 1) / ROUNDS - done;
                 for (int i = 0; i < count; i++) {
                     long start = System.nanoTime();
-                    layer.forward(input, output);
+                    fixture.forward();
                     java[done + i] = (System.nanoTime() - start) / 1e6;
                 }
-                System.arraycopy(layer.benchmarkNative(input, output, count), 0, nativeTimes, done, count);
-                System.arraycopy(floor.benchmark(input, output, count), 0, floorTimes, done, count);
+                System.arraycopy(fixture.benchmarkNative(count), 0, nativeTimes, done, count);
+                System.arraycopy(fixture.benchmarkFloor(count), 0, floorTimes, done, count);
                 done += count;
             }
-            return new BenchmarkResult(shape, batch, layout, Statistics.of(java), Statistics.of(nativeTimes),
+            return new BenchmarkResult(shape, batch, layout, device, Statistics.of(java), Statistics.of(nativeTimes),
                     Statistics.of(floorTimes));
         }
     }

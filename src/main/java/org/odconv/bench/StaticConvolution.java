@@ -4,28 +4,34 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import org.odconv.Device;
+import org.odconv.DeviceTensor;
 import org.odconv.Layout;
 import org.odconv.ODConv2dConfig;
 import org.odconv.Tensor;
 import org.odconv.bindings.odconv_h;
+import org.odconv.internal.DeviceMemory;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
 import org.odconv.internal.NativeStructs;
 
 /**
- * The floor ODConv is measured against: a plain oneDNN convolution of a layer's shape (one fixed kernel
- * reordered once, BatchNorm folded into a bias, the activation as a post-op) for one input shape and layout.
- * Not thread-safe.
+ * The floor ODConv is measured against: a plain convolution of a layer's shape (one fixed kernel reordered
+ * once, BatchNorm folded into a bias, the activation as a post-op) for one input shape and layout, by oneDNN
+ * on the CPU or cuDNN on a CUDA GPU (on {@link DeviceTensor}s there). Not thread-safe.
  */
 public final class StaticConvolution implements AutoCloseable {
     private final MemorySegment handle;
     private final long[] inputShape;
     private final long[] outputShape;
     private final Layout layout;
+    private final Device device;
     private boolean closed;
 
-    private StaticConvolution(MemorySegment handle, long[] inputShape, long[] outputShape, Layout layout) {
+    private StaticConvolution(MemorySegment handle, long[] inputShape, long[] outputShape, Layout layout,
+            Device device) {
         this.handle = handle;
+        this.device = device;
         this.inputShape = inputShape;
         this.outputShape = outputShape;
         this.layout = layout;
@@ -49,6 +55,28 @@ public final class StaticConvolution implements AutoCloseable {
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
             long height, long width, Layout layout, int threads) {
+        return create(config, weight, bias, batch, height, width, layout, threads, Device.cpu(), false);
+    }
+
+    /**
+     * As {@link #create(ODConv2dConfig, MemorySegment, MemorySegment, long, long, long, Layout, int)}, on a
+     * device. The weight and bias are host memory, copied (uploaded) during the call.
+     *
+     * @param config    the layer whose shape and activation to use
+     * @param weight    [out, in / groups, k, k] float32, copied
+     * @param bias      [out] float32 or null, copied
+     * @param batch     the input's batch size
+     * @param height    the input's height
+     * @param width     the input's width
+     * @param layout    the layout of the input and output
+     * @param threads   threads per run on the CPU; 0 for the default; ignored on a GPU
+     * @param device    where it runs
+     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores
+     * @return the convolution, which only runs on tensors of exactly this input shape and its output shape
+     * @throws org.odconv.DeviceUnavailableException when CUDA cannot be used, with the native reason
+     */
+    public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
+            long height, long width, Layout layout, int threads, Device device, boolean allowTf32) {
         NativeLibrary.load();
         long expected = (long) config.outPlanes() * (config.inPlanes() / config.groups()) * config.kernelSize()
                 * config.kernelSize() * Float.BYTES;
@@ -60,41 +88,61 @@ public final class StaticConvolution implements AutoCloseable {
         }
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_h.odconv_static_conv_create(out, NativeStructs.config(config, call), weight,
-                    bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads);
-            NativeCalls.check(status, "odconv_static_conv_create");
+            int status = odconv_h.odconv_static_conv_create_on_device(out, NativeStructs.config(config, call), weight,
+                    bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads,
+                    device.type().nativeValue(), device.index(), allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+            NativeCalls.check(status, "odconv_static_conv_create_on_device", device);
             long[] in = {batch, config.inPlanes(), height, width};
             long[] o = {batch, config.outPlanes(), config.outputExtent(height, "height"), config.outputExtent(width, "width")};
-            return new StaticConvolution(out.get(ValueLayout.ADDRESS, 0), in, o, layout);
+            return new StaticConvolution(out.get(ValueLayout.ADDRESS, 0), in, o, layout, device);
         }
     }
 
-    /** Runs the convolution once. */
+    /** Runs the convolution once on a CPU convolution. */
     public void forward(Tensor input, Tensor output) {
-        checkTensors(input, output);
+        checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
         NativeCalls.check(odconv_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
                 "odconv_static_conv_forward");
     }
 
-    /** Runs {@code iterations} convolutions back to back natively; each one's wall time in milliseconds. */
+    /**
+     * Runs {@code iterations} convolutions back to back natively on a CPU convolution; each one's wall time in
+     * milliseconds.
+     */
     public double[] benchmark(Tensor input, Tensor output, int iterations) {
-        checkTensors(input, output);
+        checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
+        return benchmark(input.segment(), output.segment(), iterations);
+    }
+
+    /**
+     * As {@link #benchmark(Tensor, Tensor, int)} on tensors of the convolution's device; each run includes
+     * waiting for it.
+     */
+    public double[] benchmark(DeviceTensor input, DeviceTensor output, int iterations) {
+        checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), input.device());
+        checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), output.device());
+        return DeviceMemory.access().withAddresses(input, output, (in, out) -> benchmark(in, out, iterations));
+    }
+
+    private double[] benchmark(MemorySegment input, MemorySegment output, int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
-            NativeCalls.check(odconv_h.odconv_static_conv_benchmark(handle, input.segment(), output.segment(), iterations,
-                    times), "odconv_static_conv_benchmark");
+            NativeCalls.check(odconv_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
+                    "odconv_static_conv_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         }
     }
 
-    private void checkTensors(Tensor input, Tensor output) {
+    private void checkTensors(long[] input, Layout inputLayout, long[] output, Layout outputLayout, Device on) {
         if (closed) throw new IllegalStateException("StaticConvolution is closed");
-        if (input.layout() != layout || output.layout() != layout || input.batch() != inputShape[0]
-                || input.channels() != inputShape[1] || input.height() != inputShape[2] || input.width() != inputShape[3]
-                || output.batch() != outputShape[0] || output.channels() != outputShape[1]
-                || output.height() != outputShape[2] || output.width() != outputShape[3]) {
-            throw new IllegalArgumentException("tensors " + input + ", " + output + " do not match the convolution's "
+        if (!on.equals(device)) {
+            throw new IllegalArgumentException("the tensors are on " + on + " but the convolution is on " + device);
+        }
+        if (inputLayout != layout || outputLayout != layout || !java.util.Arrays.equals(input, inputShape)
+                || !java.util.Arrays.equals(output, outputShape)) {
+            throw new IllegalArgumentException("tensors " + java.util.Arrays.toString(input) + " " + inputLayout + ", "
+                    + java.util.Arrays.toString(output) + " " + outputLayout + " do not match the convolution's "
                     + java.util.Arrays.toString(inputShape) + " -> " + java.util.Arrays.toString(outputShape) + " " + layout);
         }
     }

@@ -12,10 +12,12 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.Device;
 import org.odconv.Layout;
 import org.odconv.Odconv;
 import org.odconv.bench.BenchmarkReport;
@@ -26,8 +28,9 @@ import org.odconv.bench.HtmlReport;
 import org.odconv.bench.RegressionGate;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Times ODConv2d.forward from Java, the same forward inside native code, and a static oneDNN"
-                + " convolution of the same shape (the floor), on the same buffers; prints medians and ratios.")
+        description = "Times ODConv2d.forward from Java, the same forward inside native code, and a static convolution"
+                + " of the same shape (the floor: oneDNN, or cuDNN with --device cuda), on the same buffers; prints"
+                + " medians and ratios.")
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -47,6 +50,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "0", description = "Threads per forward; 0: OMP_NUM_THREADS or every core.")
     int threads;
+
+    @Mixin
+    Devices devices;
 
     @Option(names = "--warmup", defaultValue = "20", description = "Untimed forwards of each kind (default: ${DEFAULT-VALUE}).")
     int warmup;
@@ -77,6 +83,7 @@ final class BenchCommand implements Callable<Integer> {
         for (int b : batches) {
             if (b < 1) throw new IllegalArgumentException("--batch " + b + " must be >= 1");
         }
+        Device device = devices.usable();
         BenchmarkReport baselineReport = baseline == null ? null : BenchmarkReport.read(baseline);
         Map<String, BenchmarkReport> others = new LinkedHashMap<>();
         for (Path p : compare) others.put(p.getFileName().toString(), BenchmarkReport.read(p));
@@ -88,14 +95,17 @@ final class BenchCommand implements Callable<Integer> {
                 Odconv.cpuIsa());
         out.printf("odconv %s, %s, isa %s, %s, %d threads, %d warm-up + %d timed forwards per kind%n", Odconv.version(),
                 machine.onednn(), machine.isa(), machine.cpu(), effectiveThreads, warmup, iterations);
-        BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations);
+        if (device.isCuda()) {
+            out.printf("on %s: %s%s%n", device, device.describe(), devices.tf32 ? ", TF32 allowed" : "");
+        }
+        BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations, device, devices.tf32);
         List<BenchmarkResult> results = new ArrayList<>();
         int total = cases.size() * batches.size() * layoutList.size();
         for (BenchmarkShape shape : cases) {
             for (int batch : batches) {
                 for (Layout layout : layoutList) {
-                    progress.printf("[%d/%d] %s b%d %s ...%n", results.size() + 1, total, shape.name(), batch,
-                            layout.name().toLowerCase(Locale.ROOT));
+                    progress.printf("[%d/%d] %s b%d %s%s ...%n", results.size() + 1, total, shape.name(), batch,
+                            layout.name().toLowerCase(Locale.ROOT), device.isCuda() ? " " + device : "");
                     progress.flush();
                     results.add(runner.run(shape, batch, layout));
                 }

@@ -10,10 +10,13 @@ import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.Device;
+import org.odconv.DeviceTensor;
 import org.odconv.ODConvModel;
 import org.odconv.Odconv;
 import org.odconv.Tensor;
@@ -31,6 +34,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
     int threads;
 
+    @Mixin
+    Devices devices;
+
     @Option(names = "--iterations", defaultValue = "50", description = "Timed forwards (default: ${DEFAULT-VALUE}).")
     int iterations;
 
@@ -38,18 +44,21 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         if (iterations < 1) throw new IllegalArgumentException("--iterations = " + iterations + " must be >= 1");
         PrintWriter out = spec.commandLine().getOut();
+        Device device = devices.usable();
         try (Arena arena = Arena.ofShared();
-             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"));
+             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), device, devices.tf32);
              SafeTensors inputs = resource(arena, "input.safetensors");
-             SafeTensors expectedFile = resource(arena, "expected.safetensors")) {
+             SafeTensors expectedFile = resource(arena, "expected.safetensors");
+             DeviceTensor deviceInput = device.isCuda() ? DeviceTensor.copyOf(inputs.tensor("input"), device) : null) {
             model.setNumThreads(threads);
             Tensor input = inputs.tensor("input");
             Tensor expected = expectedFile.tensor("output");
-            out.printf("odconv %s on %s%n", Odconv.version(), Odconv.backend());
+            out.printf("odconv %s on %s%n", Odconv.version(), device.isCuda() ? device + ": " + device.describe()
+                    + (devices.tf32 ? " (TF32 allowed)" : "") : Odconv.backend());
             for (ODConvModel.Layer layer : model.layers()) out.printf("  %s: %s%n", layer.name(), layer.conv().config());
 
             float[] result;
-            try (Tensor output = model.forward(input)) {
+            try (Tensor output = forwardToHost(model, input, deviceInput)) {
                 result = output.toArray();
                 if (!Arrays.equals(output.shape(), expected.shape())) {
                     throw new IllegalStateException("output shape " + Arrays.toString(output.shape())
@@ -68,7 +77,7 @@ final class DemoCommand implements Callable<Integer> {
             long[] nanos = new long[iterations];
             for (int i = 0; i < iterations + 5; i++) {
                 long start = System.nanoTime();
-                try (Tensor ignored = model.forward(input)) {
+                try (Tensor ignored = forwardToHost(model, input, deviceInput)) {
                     if (i >= 5) nanos[i - 5] = System.nanoTime() - start;
                 }
             }
@@ -76,9 +85,18 @@ final class DemoCommand implements Callable<Integer> {
             out.printf("input %s -> output %s%n", Arrays.toString(input.shape()), Arrays.toString(expected.shape()));
             out.printf("max |odconv - pytorch| = %.3g (tolerance %.3g): %s%n", maxError, tolerance,
                     maxError <= tolerance ? "MATCH" : "MISMATCH");
-            out.printf("latency over %d forwards: median %.3f ms, min %.3f ms%n", iterations,
+            out.printf("latency over %d forwards%s: median %.3f ms, min %.3f ms%n", iterations,
+                    device.isCuda() ? " (input on " + device + ", output copied back)" : "",
                     nanos[iterations / 2] / 1e6, nanos[0] / 1e6);
             return maxError <= tolerance ? 0 : 1;
+        }
+    }
+
+    /** Runs the model on the host input, or on its device copy when there is one; the output in host memory. */
+    private static Tensor forwardToHost(ODConvModel model, Tensor input, DeviceTensor deviceInput) {
+        if (deviceInput == null) return model.forward(input);
+        try (DeviceTensor output = model.forward(deviceInput)) {
+            return output.toTensor();
         }
     }
 

@@ -13,17 +13,27 @@ import org.odconv.ODConv2dConfig;
 import org.odconv.ODConvModel;
 import org.odconv.Odconv;
 
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Lists a model's layers, shapes and parameter counts.")
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Lists a model's layers, shapes and parameter counts, and the devices layers can run on (or why"
+                + " there is no CUDA device).")
 final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model file (safetensors with odconv metadata).")
+    @Option(names = "--model", description = "Model file (safetensors with odconv metadata); without it, only the"
+            + " devices are listed.")
     Path model;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        if (model != null) describeModel(out);
+        out.println("devices:");
+        Devices.describeAll().forEach(line -> out.println("  " + line));
+        return 0;
+    }
+
+    private void describeModel(PrintWriter out) {
         try (ODConvModel odconv = ODConvModel.load(model)) {
             out.printf("model %s: %d layers (odconv %s, %s)%n", model, odconv.layers().size(), Odconv.version(),
                     Odconv.backend());
@@ -40,6 +50,5 @@ final class InfoCommand implements Callable<Integer> {
             }
             out.printf("total parameters: %d%n", total);
         }
-        return 0;
     }
 }

@@ -9,7 +9,8 @@ import org.odconv.Odconv;
 
 /** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}, {@code bench}. */
 @Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN.",
+        description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN, or on NVIDIA GPUs through"
+                + " cuDNN (--device cuda).",
         subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class, BenchCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

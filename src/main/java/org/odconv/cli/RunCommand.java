@@ -7,10 +7,13 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.Device;
+import org.odconv.DeviceTensor;
 import org.odconv.ODConvModel;
 import org.odconv.Tensor;
 import org.odconv.io.ModelFormatException;
@@ -32,8 +35,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, description = "Safetensors file to write (replaced atomically).")
     Path output;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "Compute device (default: ${DEFAULT-VALUE}).")
-    String device;
+    @Mixin
+    Devices devices;
 
     @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
     int threads;
@@ -43,8 +46,9 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Devices.requireCpu(device);
-        try (ODConvModel odconv = ODConvModel.load(model); SafeTensors inputs = SafeTensors.open(input)) {
+        Device device = devices.usable();
+        try (ODConvModel odconv = ODConvModel.load(model, device, devices.tf32);
+             SafeTensors inputs = SafeTensors.open(input)) {
             odconv.setNumThreads(threads);
             List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));
             Tensor x = inputs.tensor("input");
@@ -54,13 +58,22 @@ final class RunCommand implements Callable<Integer> {
                 throw new ModelFormatException(input.toString(), "tensor \"input\": " + e.getMessage(), e);
             }
             long start = System.nanoTime();
-            try (Tensor y = ODConvModel.forward(run, x)) {
+            try (Tensor y = device.isCuda() ? forwardOnDevice(run, x, device) : ODConvModel.forward(run, x)) {
                 double millis = (System.nanoTime() - start) / 1e6;
                 SafeTensors.write(output, Map.of("output", y), Map.of());
-                spec.commandLine().getOut().printf("wrote output %s to %s (%d layer%s, %.3f ms)%n",
-                        Arrays.toString(y.shape()), output, run.size(), run.size() == 1 ? "" : "s", millis);
+                spec.commandLine().getOut().printf("wrote output %s to %s (%d layer%s%s, %.3f ms)%n",
+                        Arrays.toString(y.shape()), output, run.size(), run.size() == 1 ? "" : "s",
+                        device.isCuda() ? " on " + device + ", copies included" : "", millis);
             }
         }
         return 0;
+    }
+
+    /** Copies the input to the device, runs the layers there and copies the result back. */
+    private static Tensor forwardOnDevice(List<ODConvModel.Layer> run, Tensor x, Device device) {
+        try (DeviceTensor input = DeviceTensor.copyOf(x, device);
+             DeviceTensor output = ODConvModel.forward(run, input)) {
+            return output.toTensor();
+        }
     }
 }

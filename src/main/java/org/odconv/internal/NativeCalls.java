@@ -2,6 +2,8 @@ package org.odconv.internal;
 
 import java.lang.foreign.MemorySegment;
 
+import org.odconv.Device;
+import org.odconv.DeviceUnavailableException;
 import org.odconv.NativeException;
 import org.odconv.bindings.odconv_h;
 
@@ -19,6 +21,19 @@ public final class NativeCalls {
         String message = cString(odconv_h.odconv_last_error_message());
         if (status == odconv_h.ODCONV_STATUS_INVALID_ARGUMENT()) throw new IllegalArgumentException(message);
         throw new NativeException(status, cString(odconv_h.odconv_status_string(status)), call, message);
+    }
+
+    /**
+     * As {@link #check(int, String)} for a call concerning {@code device}: on a CUDA device, "unsupported"
+     * means the CUDA backend, driver or cuDNN cannot be used, and throws {@link DeviceUnavailableException}.
+     */
+    public static void check(int status, String call, Device device) {
+        if (status == odconv_h.ODCONV_STATUS_UNSUPPORTED() && device.isCuda()) {
+            String message = cString(odconv_h.odconv_last_error_message());
+            throw new DeviceUnavailableException(device, call + " failed on " + device + " ("
+                    + cString(odconv_h.odconv_status_string(status)) + "): " + message);
+        }
+        check(status, call);
     }
 
     /** A NUL-terminated string the library owns; "" for NULL. */

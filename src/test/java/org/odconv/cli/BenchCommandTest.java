@@ -44,6 +44,10 @@ class BenchCommandTest {
         assertEquals(4, report.rows().size());
         assertEquals(List.of(1, 1, 2, 2), report.rows().stream().map(BenchmarkReport.Row::batch).toList());
         assertTrue(report.rows().stream().allMatch(row -> row.odconvMs() > 0 && row.floorMs() > 0 && row.nativeMs() > 0));
+        assertTrue(report.rows().stream().allMatch(row -> row.device().equals("cpu")));
+        assertTrue(Files.readString(json).contains("\"device\" : \"cpu\""), Files.readString(json));
+        // files from before devices (no "device" field) read as the CPU, and match CPU rows
+        assertEquals("cpu", BenchmarkReport.read(other).rows().getFirst().device());
         String page = Files.readString(html);
         assertTrue(page.contains("<svg") && page.contains("other-system.json") && !page.contains("<script"), page);
     }

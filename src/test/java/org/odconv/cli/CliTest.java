@@ -10,10 +10,13 @@ import java.io.StringWriter;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.Device;
 import org.odconv.io.SafeTensors;
 
 class CliTest {
@@ -113,8 +116,15 @@ class CliTest {
         assertOneLineError(r, "chain3/model.safetensors: tensor \"input\" is missing");
 
         r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
-                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device", "cuda:0");
-        assertOneLineError(r, "odconv: device \"cuda:0\" is not supported by this build; use cpu");
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device", "bogus");
+        assertEquals(2, r.code());
+        assertOneLineError(r, "odconv: Invalid value for option '--device': device \"bogus\" is not cpu, cuda or cuda:N"
+                + " (N a GPU index) (see: odconv run --help)");
+
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--tf32");
+        assertEquals(2, r.code());
+        assertOneLineError(r, "odconv: --tf32 applies to CUDA devices only, not cpu (see: odconv run --help)");
 
         r = odconv("run", "--model", golden("chain3/model.safetensors").toString());
         assertEquals(2, r.code());
@@ -124,6 +134,36 @@ class CliTest {
         try (var files = Files.list(dir)) {
             assertEquals(0, files.count(), "nor a temporary file");
         }
+    }
+
+    /** Where CUDA cannot be used, asking for it is one line naming the reason, and exit code 1. */
+    @Test
+    void cudaWhereItCannotBeUsedFailsInOneLine() {
+        Optional<String> reason = Device.cudaUnavailableReason();
+        Assumptions.assumeTrue(reason.isPresent(), "CUDA is usable here");
+        Path output = dir.resolve("y.safetensors");
+        String expected = "odconv: cannot use cuda:0: " + reason.get();
+        Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device", "cuda");
+        assertEquals(1, r.code());
+        assertOneLineError(r, expected);
+        assertTrue(r.err().contains("CUDA"), r.err());
+        assertFalse(Files.exists(output));
+        for (String[] command : new String[][] {{"demo", "--device", "cuda:0", "--tf32"},
+                {"bench", "--shape", "8,8,3,1,1,5,1", "--device", "cuda"}}) {
+            r = odconv(command);
+            assertEquals(1, r.code(), String.join(" ", command));
+            assertOneLineError(r, expected);
+        }
+    }
+
+    @Test
+    void infoListsTheDevices() {
+        Result r = odconv("info");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("devices:\n  cpu: CPU ("), r.out());
+        String cuda = Device.cudaUnavailableReason().map(reason -> "  cuda: none (" + reason + ")").orElse("  cuda:0: ");
+        assertTrue(r.out().contains(cuda), r.out());
     }
 
     @Test

@@ -61,4 +61,25 @@ class RunnableJarIT {
                 + " does not fit layer \"model.0\": its input has 16 channels, expected in_planes = 20", r.err().strip());
         assertTrue(Files.notExists(output));
     }
+
+    /**
+     * The packaged jar looks for libodconv_cuda.so beside its extracted libodconv.so: with it (and a GPU) the demo
+     * runs on cuda:0; without, it fails in one line naming the reason.
+     */
+    @Test
+    void demoOnCudaRunsOrSaysWhyNot() throws Exception {
+        Result info = java("info");
+        assertEquals(0, info.code(), info.err());
+        boolean noGpu = info.out().contains("  cuda: none (");
+        assertTrue(noGpu || info.out().contains("  cuda:0: "), info.out());
+        Result r = java("demo", "--iterations", "3", "--device", "cuda");
+        if (noGpu) {
+            assertEquals(1, r.code(), r.out());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().startsWith("odconv: cannot use cuda:0: CUDA"), r.err());
+        } else {
+            assertEquals(0, r.code(), r.err() + r.out());
+            assertTrue(r.out().contains(": MATCH"), r.out());
+        }
+    }
 }
