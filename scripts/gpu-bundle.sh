@@ -30,10 +30,11 @@ mkdir -p "$bundle/lib"
 # The launcher holds its own copy of the JUnit platform; two copies on one class path clash.
 rm -f "$bundle"/lib/junit-*.jar "$bundle"/lib/opentest4j-*.jar "$bundle"/lib/apiguardian-*.jar
 
-# java.desktop and java.sql, which jdeps also names, are optional for Jackson and unused here. An
+# java.xml is for the JUnit launcher's XML reports; java.desktop and java.sql, which jdeps also names, are
+# optional for Jackson and unused here. An
 # uncompressed image packs far smaller into xz than jlink's own zip compression.
 jre_staging=$(mktemp -d)
-"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.unsupported \
+"$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,java.xml,jdk.unsupported \
   --strip-debug --no-man-pages --no-header-files \
   --output "$jre_staging/jre"
 XZ_OPT=-T0 tar -C "$jre_staging" -cJf "$bundle/jre.tar.xz" jre

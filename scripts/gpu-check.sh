@@ -72,7 +72,7 @@ natives=$work/natives
 
 build_native() {
   cmake -S native -B "$work/build" -DDNNL_ROOT="$work/onednn" -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DCUDNN_ROOT="$cudnn_root" -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" &&
+    -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" &&
     cmake --build "$work/build" -j "$(nproc)" >"$out/build.log" 2>&1 &&
     cmake --install "$work/build" >/dev/null &&
     ls -la "$natives" &&
