@@ -99,13 +99,20 @@ java_tests() {
 }
 run_step "Java tests on the GPU (Cuda*Test, GoldenTest)" java_tests
 
-run_step "odconv devices" "${java_cli[@]}" info
+run_step "odconv info (devices)" "${java_cli[@]}" info
 
 bench_odconv() {
   "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
     --json "$out/odconv-gpu.json"
 }
 run_step "odconv bench on the GPU" bench_odconv
+
+# The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
+bench_odconv_without_graphs() {
+  ODCONV_CUDA_GRAPHS=0 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
+    --json "$out/odconv-gpu-without-graphs.json"
+}
+run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
 bench_pytorch() {
   python3 tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \

@@ -1,6 +1,9 @@
 #include "cuda_layer.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -32,31 +35,64 @@ void CudaStream::synchronize() {
 
 namespace {
 
+// A forward's identity for graph replay: the same plan (never reused: ids only grow) on the same tensors
+// replays the same kernels with the same arguments.
+struct GraphKey {
+    uint64_t plan_id;
+    const float *input;
+    float *output;
+    bool operator<(const GraphKey &o) const { return std::tie(plan_id, input, output) < std::tie(o.plan_id, o.input, o.output); }
+    bool operator==(const GraphKey &o) const { return plan_id == o.plan_id && input == o.input && output == o.output; }
+};
+
 // What one forward in flight owns: a cuDNN handle, scratch memory, a stream for synchronous calls, and
-// an event marking the end of the last work that used the scratch memory.
+// an event marking the end of the last work that used the scratch memory. Also the CUDA graphs captured
+// with this context's scratch memory: a forward that comes back with the same plan and tensors launches
+// its whole sequence (pool, attention, aggregation, cuDNN, epilogue) as one graph, which saves most of
+// the launch overhead that dominates small batches.
 struct ExecutionContext {
     explicit ExecutionContext(const cudnn::Api &api) : handle(api) {
         check_cuda(cudaStreamCreateWithFlags(&own_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+        check_cuda(cudaStreamCreateWithFlags(&capture_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
         check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
         check_cuda(cudaEventRecord(done, own_stream), "cudaEventRecord");
     }
     ~ExecutionContext() {
         cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
+        forget_graphs();
         cudaEventDestroy(done);
+        cudaStreamDestroy(capture_stream);
         cudaStreamDestroy(own_stream);
     }
 
-    // Grows a buffer; growing frees memory that earlier forwards (on any stream) may still read.
+    // Grows a buffer; growing frees memory that earlier forwards (on any stream) may still read, and that
+    // captured graphs point at.
     void ensure(DeviceBuffer &buffer, size_t bytes) {
         if (bytes <= buffer.bytes()) return;
         check_cuda(cudaEventSynchronize(done), "cudaEventSynchronize");
+        forget_graphs();
         buffer.reserve(bytes);
+    }
+
+    void forget_graphs() {
+        for (auto &entry : graphs) cudaGraphExecDestroy(entry.second.exec);
+        graphs.clear();
+        seen_once.clear();
     }
 
     CudnnHandle handle;
     cudaStream_t own_stream = nullptr;
+    cudaStream_t capture_stream = nullptr;  // only ever captured, never run
     cudaEvent_t done = nullptr;
     DeviceBuffer pooled, hidden, logits, attention, filters, workspace;
+
+    struct CachedGraph {
+        cudaGraphExec_t exec;
+        uint64_t last_used;
+    };
+    std::map<GraphKey, CachedGraph> graphs;
+    std::vector<GraphKey> seen_once;  // forwards run once without a graph: a second run captures one
+    uint64_t clock = 0;
 };
 
 // Contexts not in use; a forward takes one (or makes one) and gives it back, so concurrent forwards never
@@ -116,6 +152,7 @@ private:
 
 // How one (batch, height, width, layout) is convolved.
 struct Plan {
+    uint64_t id;
     int64_t out_height, out_width;
     // Grouped over the batch (NCHW only): the batch is one image of batch * in_planes channels and
     // batch * groups groups, whose filters are the batch's aggregated filters back to back. Otherwise one
@@ -123,6 +160,11 @@ struct Plan {
     bool grouped_over_batch = false;
     std::unique_ptr<Convolution> convolution;
 };
+
+bool graphs_enabled_by_environment() {
+    const char *setting = std::getenv("ODCONV_CUDA_GRAPHS");
+    return setting == nullptr || std::string(setting) != "0";
+}
 
 class CudaLayer final : public Layer {
 public:
@@ -184,14 +226,20 @@ private:
         return g;
     }
 
-    // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`.
-    void enqueue_filters(ExecutionContext &c, cudaStream_t stream, int64_t batch, int64_t pixels, int32_t layout,
-                         const float *input) const {
+    // Grows the context's scratch memory for a forward of this batch and plan (before any capture: a
+    // graph must not contain allocations, and growing invalidates the context's graphs).
+    void prepare(ExecutionContext &c, int64_t batch, const Plan *plan) const {
         c.ensure(c.pooled, sizeof(float) * batch * config_.in_planes);
         c.ensure(c.hidden, sizeof(float) * batch * width_);
         c.ensure(c.logits, sizeof(float) * batch * row_.length());
         c.ensure(c.attention, sizeof(float) * batch * row_.length());
         c.ensure(c.filters, sizeof(float) * batch * filter_.elements());
+        if (plan != nullptr) c.ensure(c.workspace, std::max<size_t>(plan->convolution->workspace_bytes(), 1));
+    }
+
+    // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`.
+    void enqueue_filters(ExecutionContext &c, cudaStream_t stream, int64_t batch, int64_t pixels, int32_t layout,
+                         const float *input) const {
         enqueue_average_pool(input, batch, config_.in_planes, pixels, layout, c.pooled.floats(), stream);
         const AttentionWeights attention{trunk_weight_.floats(), trunk_bias_.floats(), head_weight_.floats(),
                                          head_bias_.floats(), config_.in_planes, width_, config_.temperature, row_};
@@ -201,11 +249,81 @@ private:
                             c.filters.floats(), stream);
     }
 
+    // The whole forward on `stream`: replayed as a CUDA graph when this context has run the same plan on
+    // the same tensors before, otherwise launched kernel by kernel.
     void enqueue(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
-                 int64_t width, int32_t layout, const float *input, float *output) const {
+                 int64_t width, int32_t layout, const float *input, float *output) {
+        prepare(c, batch, &plan);
+        if (!graphs_usable_.load(std::memory_order_relaxed)) {
+            enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
+            return;
+        }
+        const GraphKey key{plan.id, input, output};
+        auto cached = c.graphs.find(key);
+        if (cached == c.graphs.end()) {
+            // One-off tensors are not worth a capture (which costs more than one direct launch): only a
+            // forward seen before on this context gets a graph.
+            auto seen = std::find(c.seen_once.begin(), c.seen_once.end(), key);
+            if (seen == c.seen_once.end()) {
+                if (c.seen_once.size() >= kMaxGraphsPerContext) c.seen_once.erase(c.seen_once.begin());
+                c.seen_once.push_back(key);
+                enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
+                return;
+            }
+            c.seen_once.erase(seen);
+            cudaGraphExec_t exec = capture(c, plan, batch, height, width, layout, input, output);
+            if (exec == nullptr) {  // this layer cannot be captured: run it kernel by kernel from now on
+                enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
+                return;
+            }
+            if (c.graphs.size() >= kMaxGraphsPerContext) {
+                auto oldest = std::min_element(c.graphs.begin(), c.graphs.end(), [](const auto &a, const auto &b) {
+                    return a.second.last_used < b.second.last_used;
+                });
+                cudaGraphExecDestroy(oldest->second.exec);  // an in-flight launch still completes
+                c.graphs.erase(oldest);
+            }
+            cached = c.graphs.emplace(key, ExecutionContext::CachedGraph{exec, 0}).first;
+        }
+        cached->second.last_used = ++c.clock;
+        c.handle.bind(stream);
+        check_cuda(cudaGraphLaunch(cached->second.exec, stream), "cudaGraphLaunch");
+    }
+
+    // Captures the forward's kernels on the context's capture stream; null (and graphs off for this layer)
+    // when CUDA or cuDNN refuse the capture, so the forward falls back to direct launches.
+    cudaGraphExec_t capture(ExecutionContext &c, const Plan &plan, int64_t batch, int64_t height, int64_t width,
+                            int32_t layout, const float *input, float *output) {
+        if (cudaStreamBeginCapture(c.capture_stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+            cudaGetLastError();
+            graphs_usable_.store(false, std::memory_order_relaxed);
+            return nullptr;
+        }
+        bool enqueued = true;
+        try {
+            c.handle.bind(c.capture_stream);
+            enqueue_kernels(c, plan, c.capture_stream, batch, height, width, layout, input, output);
+        } catch (const Error &) {
+            enqueued = false;
+        }
+        cudaGraph_t graph = nullptr;
+        const cudaError_t ended = cudaStreamEndCapture(c.capture_stream, &graph);
+        cudaGraphExec_t exec = nullptr;
+        if (enqueued && ended == cudaSuccess && graph != nullptr &&
+            cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess)
+            exec = nullptr;
+        if (graph != nullptr) cudaGraphDestroy(graph);
+        if (exec == nullptr) {
+            cudaGetLastError();  // capture errors are not sticky; clear the thread's last error
+            graphs_usable_.store(false, std::memory_order_relaxed);
+        }
+        return exec;
+    }
+
+    void enqueue_kernels(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
+                         int64_t width, int32_t layout, const float *input, float *output) const {
         const int64_t pixels = height * width, out_pixels = plan.out_height * plan.out_width;
         enqueue_filters(c, stream, batch, pixels, layout, input);
-        c.ensure(c.workspace, std::max<size_t>(plan.convolution->workspace_bytes(), 1));
         const int64_t filter_elements = filter_.elements();
         if (plan.grouped_over_batch) {
             plan.convolution->run(c.handle.get(), input, c.filters.floats(), output, c.workspace.data());
@@ -254,12 +372,14 @@ private:
     std::shared_ptr<Plan> make_plan(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                                     float *output, cudaStream_t caller_stream) {
         auto plan = std::make_shared<Plan>();
+        plan->id = ++plans_made_;
         plan->out_height = output_extent(config_, height, "height");
         plan->out_width = output_extent(config_, width, "width");
         ContextLease context(contexts_, caller_stream);
         ExecutionContext &c = *context;
         const cudaStream_t stream = context.stream();
         const int64_t pixels = height * width;
+        prepare(c, batch, nullptr);
         enqueue_filters(c, stream, batch, pixels, layout, input);  // real filters, so timing sees real data
 
         auto per_sample = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, false),
@@ -300,6 +420,8 @@ private:
     };
     // A service fed ever-new sizes must not grow without bound: the least recently used plan goes.
     static constexpr size_t kMaxPlans = 16;
+    // Graphs kept per execution context (each pins its tensors' addresses); the least recently used goes.
+    static constexpr size_t kMaxGraphsPerContext = 8;
 
     const cudnn::Api &api_;
     const odconv_config_t config_;
@@ -313,6 +435,10 @@ private:
     std::mutex plans_mutex_;
     std::map<PlanKey, CachedPlan> plans_;
     uint64_t clock_ = 0;
+    uint64_t plans_made_ = 0;  // plan ids, under plans_mutex_
+    // ODCONV_CUDA_GRAPHS=0 turns graph replay off (to measure it, or to rule it out); a failed capture
+    // turns it off for the layer.
+    std::atomic<bool> graphs_usable_{graphs_enabled_by_environment()};
 };
 
 }  // namespace

@@ -29,7 +29,17 @@ void check_launch(const char *kernel) { check_cuda(cudaGetLastError(), kernel); 
 // Grids put the unbounded dimension (planes, samples) in x, which allows 2^31 - 1 blocks, and pixel
 // chunks in y (65535 chunks of kPixelsPerPoolBlock pixels are far beyond any image).
 // NCHW: block (n * C + c, chunk) sums one chunk of one channel plane, contiguous reads.
-__global__ void average_pool_nchw(const float *input, int64_t pixels, float inverse_pixels, float *pooled) {
+// With one chunk per plane (images up to kPixelsPerPoolBlock pixels) a block writes its mean directly;
+// otherwise chunks add into a zeroed result.
+__device__ void store_mean(float *target, float mean, bool accumulate) {
+    if (accumulate)
+        atomicAdd(target, mean);
+    else
+        *target = mean;
+}
+
+__global__ void average_pool_nchw(const float *input, int64_t pixels, float inverse_pixels, bool accumulate,
+                                  float *pooled) {
     const int64_t plane = blockIdx.x;
     const int64_t first = int64_t(blockIdx.y) * kPixelsPerPoolBlock;
     const int64_t last = min(pixels, first + kPixelsPerPoolBlock);
@@ -43,14 +53,14 @@ __global__ void average_pool_nchw(const float *input, int64_t pixels, float inve
     if (threadIdx.x < kWarp) {
         sum = threadIdx.x < kWarpsPerBlock ? partial[threadIdx.x] : 0.0f;
         sum = warp_sum(sum);
-        if (threadIdx.x == 0) atomicAdd(pooled + plane, sum * inverse_pixels);
+        if (threadIdx.x == 0) store_mean(pooled + plane, sum * inverse_pixels, accumulate);
     }
 }
 
 // NHWC: block (n * channel blocks + channel block, chunk); the 32 lanes of a row read 32 neighbouring channels of one pixel
 // (coalesced), the 8 rows of the block take every 8th pixel of the chunk.
 __global__ void average_pool_nhwc(const float *input, int32_t channels, int64_t pixels, float inverse_pixels,
-                                  float *pooled) {
+                                  bool accumulate, float *pooled) {
     const int32_t channel_blocks = (channels + kWarp - 1) / kWarp;
     const int32_t c = static_cast<int32_t>(blockIdx.x % channel_blocks) * kWarp + threadIdx.x;
     const int64_t n = blockIdx.x / channel_blocks;
@@ -66,7 +76,7 @@ __global__ void average_pool_nhwc(const float *input, int32_t channels, int64_t 
     __syncthreads();
     if (threadIdx.y == 0 && c < channels) {
         for (int row = 1; row < kWarpsPerBlock; ++row) sum += partial[row][threadIdx.x];
-        atomicAdd(pooled + n * channels + c, sum * inverse_pixels);
+        store_mean(pooled + n * channels + c, sum * inverse_pixels, accumulate);
     }
 }
 
@@ -133,15 +143,18 @@ __global__ void epilogue(float *output, int64_t elements, int32_t channels, int6
 
 void enqueue_average_pool(const float *input, int64_t batch, int32_t channels, int64_t pixels, int32_t layout,
                           float *pooled, cudaStream_t stream) {
-    check_cuda(cudaMemsetAsync(pooled, 0, sizeof(float) * batch * channels, stream), "cudaMemsetAsync (pool)");
     const float inverse = 1.0f / static_cast<float>(pixels);
     const unsigned chunks = static_cast<unsigned>((pixels + kPixelsPerPoolBlock - 1) / kPixelsPerPoolBlock);
+    const bool accumulate = chunks > 1;
+    if (accumulate)
+        check_cuda(cudaMemsetAsync(pooled, 0, sizeof(float) * batch * channels, stream), "cudaMemsetAsync (pool)");
     if (layout == math::kNhwc) {
         const dim3 grid(static_cast<unsigned>(batch * ((channels + kWarp - 1) / kWarp)), chunks);
-        average_pool_nhwc<<<grid, dim3(kWarp, kWarpsPerBlock), 0, stream>>>(input, channels, pixels, inverse, pooled);
+        average_pool_nhwc<<<grid, dim3(kWarp, kWarpsPerBlock), 0, stream>>>(input, channels, pixels, inverse, accumulate,
+                                                                            pooled);
     } else {
         const dim3 grid(static_cast<unsigned>(batch * channels), chunks);
-        average_pool_nchw<<<grid, kThreads, 0, stream>>>(input, pixels, inverse, pooled);
+        average_pool_nchw<<<grid, kThreads, 0, stream>>>(input, pixels, inverse, accumulate, pooled);
     }
     check_launch("average_pool kernel launch");
 }

@@ -193,8 +193,13 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     float *gpu_out = malloc(sizeof(float) * out_count), *cpu_out = malloc(sizeof(float) * out_count);
     void *d_in = device_copy_of(input, in_count), *d_out = NULL;
     CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
-    /* Twice: the first call plans (and times the strategies on the output), the second reuses the plan. */
-    for (int run = 0; run < 2; ++run) {
+    /* Four times on the same tensors: the first call plans (and times the strategies on the output) and
+     * runs kernel by kernel, the second captures a CUDA graph, the others replay it. The output is
+     * poisoned before each run, so a run that writes nothing fails. */
+    float *poison = malloc(sizeof(float) * out_count);
+    for (size_t i = 0; i < out_count; ++i) poison[i] = NAN;
+    for (int run = 0; run < 4; ++run) {
+        CHECK(odconv_copy(d_out, poison, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
         if (stream) {
             CHECK(odconv_layer_forward_async(gpu, stream, t->batch, t->height, t->width, layout, d_in, d_out));
             CHECK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, stream));
@@ -228,6 +233,7 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     }
     CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
     CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    free(poison);
     free(input);
     free(nchw);
     free(expected);
