@@ -63,7 +63,10 @@ typedef enum odconv_status {
     /* The compute backend (oneDNN) reported an error; the message carries its text. */
     ODCONV_STATUS_BACKEND_ERROR = 4,
     /* A bug in odconv; please report the message. */
-    ODCONV_STATUS_INTERNAL_ERROR = 5
+    ODCONV_STATUS_INTERNAL_ERROR = 5,
+    /* The device cannot be used here: its backend library, driver or runtime (cuDNN) is missing or too old;
+     * the message says which. Nothing about the call's arguments. */
+    ODCONV_STATUS_DEVICE_UNAVAILABLE = 6
 } odconv_status;
 
 typedef enum odconv_activation {
@@ -285,7 +288,7 @@ ODCONV_API odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv,
  * ODCONV_CUDA_BACKEND) the first time a CUDA device is asked for; it loads cuDNN 9 from
  * ODCONV_CUDNN_LIBRARY, else "libcudnn.so.9" on the loader's search path. CPU-only programs never load
  * it. When it cannot be used (not built, no driver, no cuDNN), CUDA calls fail with
- * ODCONV_STATUS_UNSUPPORTED and a message saying which part is missing.
+ * ODCONV_STATUS_DEVICE_UNAVAILABLE and a message saying which part is missing.
  *
  * A CUDA stream, for asynchronous copies and forwards. Opaque.
  */
@@ -293,8 +296,8 @@ typedef struct odconv_stream *odconv_stream_t;
 
 /*
  * The number of devices of a type: 1 for ODCONV_DEVICE_CPU; for ODCONV_DEVICE_CUDA the visible GPUs
- * (0 when the driver reports none). Fails with ODCONV_STATUS_UNSUPPORTED when the CUDA backend cannot
- * be loaded or the driver cannot be used; the message says why.
+ * (0 when the driver reports none). Fails with ODCONV_STATUS_DEVICE_UNAVAILABLE when the CUDA backend
+ * cannot be loaded or the driver cannot be used; the message says why.
  */
 ODCONV_API odconv_status odconv_device_count(int32_t device_type, int32_t *count);
 

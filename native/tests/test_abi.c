@@ -418,7 +418,7 @@ static void test_no_growth_over_cycles(void) {
 }
 
 /* Devices: the CPU is always device 0; CUDA calls either work (a GPU machine with the CUDA backend) or
- * fail with ODCONV_STATUS_UNSUPPORTED and a message saying what is missing, never anything worse. */
+ * fail with ODCONV_STATUS_DEVICE_UNAVAILABLE and a message saying what is missing, never anything worse. */
 static void test_devices(void) {
     int32_t count = -1;
     CHECK(odconv_device_count(ODCONV_DEVICE_CPU, &count) == ODCONV_STATUS_SUCCESS && count == 1, "cpu count %d", count);
@@ -479,18 +479,18 @@ static void test_devices(void) {
     } else {
         const char *why = cuda == ODCONV_STATUS_SUCCESS ? "no CUDA device" : odconv_last_error_message();
         printf("CUDA unavailable here: %s\n", why);
-        CHECK(cuda == ODCONV_STATUS_SUCCESS || (cuda == ODCONV_STATUS_UNSUPPORTED && strstr(why, "CUDA") != NULL),
+        CHECK(cuda == ODCONV_STATUS_SUCCESS || (cuda == ODCONV_STATUS_DEVICE_UNAVAILABLE && strstr(why, "CUDA") != NULL),
               "status %d: %s", cuda, why);
         const odconv_status expected = cuda == ODCONV_STATUS_SUCCESS ? ODCONV_STATUS_INVALID_ARGUMENT
-                                                                      : ODCONV_STATUS_UNSUPPORTED;
+                                                                      : ODCONV_STATUS_DEVICE_UNAVAILABLE;
         layer = (odconv_layer_t)&count;
         CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CUDA, 0, 0) == expected && layer == NULL,
               "cuda layer: %s", odconv_last_error_message());
         CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0) == expected, "cuda stream");
         CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, 64, &memory) == expected, "cuda alloc");
         if (cuda != ODCONV_STATUS_SUCCESS) {
-            CHECK(odconv_host_alloc_pinned(64, &memory) == ODCONV_STATUS_UNSUPPORTED && memory == NULL, "pinned");
-            CHECK(odconv_copy(output, input, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL) == ODCONV_STATUS_UNSUPPORTED,
+            CHECK(odconv_host_alloc_pinned(64, &memory) == ODCONV_STATUS_DEVICE_UNAVAILABLE && memory == NULL, "pinned");
+            CHECK(odconv_copy(output, input, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL) == ODCONV_STATUS_DEVICE_UNAVAILABLE,
                   "copy");
         }
     }

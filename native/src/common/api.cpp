@@ -156,6 +156,7 @@ const char *odconv_status_string(odconv_status status) {
         case ODCONV_STATUS_UNSUPPORTED: return "unsupported";
         case ODCONV_STATUS_BACKEND_ERROR: return "backend error";
         case ODCONV_STATUS_INTERNAL_ERROR: return "internal error";
+        case ODCONV_STATUS_DEVICE_UNAVAILABLE: return "device unavailable";
     }
     return "unknown status";
 }
@@ -316,6 +317,7 @@ odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float 
         require_non_null(input, "input");
         require_non_null(output, "output");
         conv->impl->forward(input, output);
+        conv->impl->wait();  // output written when the call returns, as documented (a no-op on CPUs)
     });
 }
 

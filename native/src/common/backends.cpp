@@ -114,7 +114,7 @@ DeviceBackend &backend_for(int32_t device_type) {
             static std::once_flag once;
             static CudaLoad cuda;
             std::call_once(once, [] { cuda = load_cuda_backend(); });
-            if (cuda.backend == nullptr) throw Error(ODCONV_STATUS_UNSUPPORTED, cuda.error);
+            if (cuda.backend == nullptr) throw Error(ODCONV_STATUS_DEVICE_UNAVAILABLE, cuda.error);
             return *cuda.backend;
         }
     }

@@ -9,7 +9,7 @@
 namespace odconv {
 
 // The backend for a device type, loading it if needed. Throws Error: INVALID_ARGUMENT for an unknown
-// type, UNSUPPORTED (with the reason, cached) when the CUDA backend cannot be loaded or used.
+// type, DEVICE_UNAVAILABLE (with the reason, cached) when the CUDA backend cannot be loaded or used.
 DeviceBackend &backend_for(int32_t device_type);
 
 // backend_for plus a range check of device_index.

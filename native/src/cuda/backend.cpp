@@ -117,7 +117,7 @@ public:
             check_cuda(cudaMemcpyAsync(dst, src, static_cast<size_t>(bytes), cudaMemcpyDefault, cuda_stream->get()),
                        "cudaMemcpyAsync");
         else
-            check_cuda(cudaMemcpy(dst, src, static_cast<size_t>(bytes), cudaMemcpyDefault), "cudaMemcpy");
+            copy_and_wait(dst, src, static_cast<size_t>(bytes), cudaMemcpyDefault);
     }
 
 private:

@@ -24,7 +24,8 @@ bool is_accurate(cudnn::ConvolutionFwdAlgo algo) {
 
 }  // namespace
 
-Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool allow_tf32) : api_(api) {
+Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool allow_tf32)
+    : api_(api), allow_tf32_(allow_tf32) {
     const auto format = s.layout == ODCONV_LAYOUT_NHWC ? cudnn::TENSOR_NHWC : cudnn::TENSOR_NCHW;
     const int in_per_group = to_int(s.in_channels / s.groups, "input channels per group");
     try {
@@ -108,7 +109,13 @@ void Convolution::choose_algorithm(cudnn::Handle handle, const float *x, const f
     // Results come fastest first.
     for (int i = 0; i < returned; ++i) {
         const cudnn::ConvolutionFwdAlgoPerf &r = results[i];
-        if (r.status == cudnn::STATUS_SUCCESS && is_accurate(r.algo) && r.memory <= workspace) {
+        // Find reports the math each result ran with; without TF32 only FMA results qualify.
+        const bool tensor_cores = r.mathType == cudnn::TENSOR_OP_MATH || r.mathType == cudnn::TENSOR_OP_MATH_ALLOW_CONVERSION;
+        if (r.status == cudnn::STATUS_SUCCESS && is_accurate(r.algo) && r.memory <= workspace &&
+            (allow_tf32_ || !tensor_cores)) {
+            if (allow_tf32_)  // run what was timed (as PyTorch does after cudnnFind)
+                cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, r.mathType),
+                             "cudnnSetConvolutionMathType");
             algo_ = r.algo;
             workspace_bytes_ = r.memory;
             chosen_ = true;

@@ -41,6 +41,7 @@ private:
     void release() noexcept;
 
     const cudnn::Api &api_;
+    bool allow_tf32_;
     cudnn::TensorDescriptor x_desc_ = nullptr, y_desc_ = nullptr;
     cudnn::FilterDescriptor w_desc_ = nullptr;
     cudnn::ConvolutionDescriptor conv_desc_ = nullptr;

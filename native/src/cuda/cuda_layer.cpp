@@ -52,17 +52,30 @@ struct GraphKey {
 // the launch overhead that dominates small batches.
 struct ExecutionContext {
     explicit ExecutionContext(const cudnn::Api &api) : handle(api) {
-        check_cuda(cudaStreamCreateWithFlags(&own_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-        check_cuda(cudaStreamCreateWithFlags(&capture_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-        check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
-        check_cuda(cudaEventRecord(done, own_stream), "cudaEventRecord");
+        try {
+            check_cuda(cudaStreamCreateWithFlags(&own_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+            check_cuda(cudaStreamCreateWithFlags(&capture_stream, cudaStreamNonBlocking),
+                       "cudaStreamCreateWithFlags");
+            check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+            check_cuda(cudaEventRecord(done, own_stream), "cudaEventRecord");
+            handle.bind(own_stream);
+        } catch (...) {
+            release_streams();  // the destructor does not run for a constructor that throws
+            throw;
+        }
     }
     ~ExecutionContext() {
-        cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
+        if (done) cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
         forget_graphs();
-        cudaEventDestroy(done);
-        cudaStreamDestroy(capture_stream);
-        cudaStreamDestroy(own_stream);
+        release_streams();
+    }
+
+    void release_streams() noexcept {
+        if (done) cudaEventDestroy(done);
+        if (capture_stream) cudaStreamDestroy(capture_stream);
+        if (own_stream) cudaStreamDestroy(own_stream);
+        done = nullptr;
+        capture_stream = own_stream = nullptr;
     }
 
     // Grows a buffer; growing frees memory that earlier forwards (on any stream) may still read, and that
@@ -136,6 +149,11 @@ public:
     }
     ~ContextLease() {
         cudaEventRecord(context_->done, stream_);
+        // Back to the context's own stream: a caller's stream may be destroyed while the context idles.
+        try {
+            context_->handle.bind(context_->own_stream);
+        } catch (const Error &) {
+        }
         pool_.release(std::move(context_));
     }
     ContextLease(const ContextLease &) = delete;
@@ -185,6 +203,9 @@ public:
         head_bias_ = upload(p.head_bias);
         bn_scale_ = upload(p.bn_scale);
         bn_shift_ = upload(p.bn_shift);
+        // cuDNN asks for one cudnnCreate to finish before threads create handles concurrently; this also
+        // makes the first forward's context ready.
+        contexts_.release(std::make_unique<ExecutionContext>(api_));
     }
 
     // The members' streams, events and buffers are released on the layer's device.
@@ -196,7 +217,13 @@ public:
         check_tensors(input, output);
         std::shared_ptr<Plan> plan = plan_for(batch, height, width, layout, input, output, nullptr);
         ContextLease context(contexts_, nullptr);
-        enqueue(*context, *plan, context.stream(), batch, height, width, layout, input, output);
+        try {
+            enqueue(*context, *plan, context.stream(), batch, height, width, layout, input, output);
+        } catch (...) {
+            // The tensors are borrowed for this call only: work already queued must not outlive it.
+            cudaStreamSynchronize(context.stream());
+            throw;
+        }
         check_cuda(cudaStreamSynchronize(context.stream()), "cudaStreamSynchronize");
     }
 
@@ -388,9 +415,18 @@ private:
         plan->convolution = std::move(per_sample);
         if (layout == ODCONV_LAYOUT_NCHW && batch > 1) {
             // Choose by measurement: many small calls against one large grouped call.
-            auto grouped = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, true),
-                                                         allow_tf32_);
-            grouped->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+            // cuDNN may refuse the whole batch as one image (a tensor past its size limits) where it
+            // takes each sample: then per-sample it is.
+            std::unique_ptr<Convolution> grouped;
+            try {
+                grouped = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, true),
+                                                        allow_tf32_);
+                grouped->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+            } catch (const Error &) {
+                cudaGetLastError();
+                check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+                return plan;
+            }
             c.ensure(c.workspace, std::max({plan->convolution->workspace_bytes(), grouped->workspace_bytes(), size_t(1)}));
             constexpr int kRuns = 3;
             const int64_t in_stride = config_.in_planes * pixels;

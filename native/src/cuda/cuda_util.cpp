@@ -32,7 +32,15 @@ void DeviceBuffer::reserve(size_t bytes) {
 
 void DeviceBuffer::upload(const float *host, size_t count) {
     reserve(count * sizeof(float));
-    check_cuda(cudaMemcpy(data_, host, count * sizeof(float), cudaMemcpyHostToDevice), "cudaMemcpy (upload)");
+    copy_and_wait(data_, host, count * sizeof(float), cudaMemcpyHostToDevice);
+}
+
+void copy_and_wait(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    // cudaMemcpy alone is not enough: from pageable memory it may return once the data is staged, and
+    // device to device it does not wait at all; our streams are non-blocking, so nothing else orders
+    // later work after it. Waiting for the legacy stream it ran on makes the copy complete.
+    check_cuda(cudaMemcpyAsync(dst, src, bytes, kind, cudaStreamLegacy), "cudaMemcpyAsync");
+    check_cuda(cudaStreamSynchronize(cudaStreamLegacy), "cudaStreamSynchronize (copy)");
 }
 
 namespace {

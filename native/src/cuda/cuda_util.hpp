@@ -17,6 +17,9 @@ void check_cuda(cudaError_t error, const char *call);
 // Makes device_index current on the calling thread (the CUDA runtime's current device is per thread).
 void use_device(int32_t device_index);
 
+// Copies and returns when the copy is complete, whatever the kind of memory on each side.
+void copy_and_wait(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
+
 // A cudaMalloc'd buffer that only grows. Growing frees the old memory, so the caller must know that no
 // queued work still uses it.
 class DeviceBuffer {

@@ -54,6 +54,11 @@ public:
 
     ~CudaStaticConvolution() override {
         if (cudaSetDevice(device_index_) == cudaSuccess) cudaStreamSynchronize(stream_);
+        // The handle outlives this body (a member): unbind it from the stream destroyed here.
+        try {
+            handle_.bind(nullptr);
+        } catch (const Error &) {
+        }
         cudaStreamDestroy(stream_);
     }
 

@@ -149,6 +149,15 @@ public class odconv_h {
     public static int ODCONV_STATUS_INTERNAL_ERROR() {
         return ODCONV_STATUS_INTERNAL_ERROR;
     }
+    private static final int ODCONV_STATUS_DEVICE_UNAVAILABLE = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_STATUS_DEVICE_UNAVAILABLE 6
+     * }
+     */
+    public static int ODCONV_STATUS_DEVICE_UNAVAILABLE() {
+        return ODCONV_STATUS_DEVICE_UNAVAILABLE;
+    }
     private static final int ODCONV_ACTIVATION_IDENTITY = (int)0L;
     /**
      * {@snippet lang=c :

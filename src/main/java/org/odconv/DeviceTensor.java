@@ -323,6 +323,11 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
     }
 
     /** Holds only the device and the address, so the Cleaner does not keep the tensor reachable. */
+    /**
+     * The backstop for a tensor dropped unclosed. It must not reach the tensor's streams: a stream keeps the
+     * tensors its queued work uses reachable, so that cycle would keep both alive forever. cudaFree waits for
+     * the device to finish its work before it frees.
+     */
     private record Freer(Device device, MemorySegment address) implements Runnable {
         @Override
         public void run() {

@@ -2,7 +2,7 @@ package org.odconv;
 
 /**
  * A device cannot be used at all: the CUDA backend is not built into this installation, the NVIDIA driver or
- * cuDNN 9 cannot be loaded, or the driver refuses (the native status {@code ODCONV_STATUS_UNSUPPORTED} on a
+ * cuDNN 9 cannot be loaded, or the driver refuses (the native status {@code ODCONV_STATUS_DEVICE_UNAVAILABLE} on a
  * CUDA call). The message carries the native library's reason, e.g. "odconv_stream_create failed
  * (unsupported): CUDA backend not available: .../libodconv_cuda.so does not exist; ...".
  * {@link Device#cudaUnavailableReason()} tells the same without trying.

@@ -204,6 +204,7 @@ public final class ODConv2d implements AutoCloseable {
      * @throws IllegalArgumentException when shapes, layouts or devices do not match (naming both)
      */
     public void forwardAsync(DeviceTensor input, DeviceTensor output, CudaStream stream) {
+        if (stream == null) throw new IllegalArgumentException("stream is null");
         checkShapes(input, output);
         checkDevices(input, output);
         if (!stream.device().equals(device)) {

@@ -98,7 +98,7 @@ class DeviceTest {
     private static void assertUnavailable(Executable cudaRequest) {
         var e = assertThrows(DeviceUnavailableException.class, cudaRequest);
         assertEquals(Device.cuda(0), e.device());
-        assertTrue(e.getMessage().contains("(unsupported): ") && e.getMessage().contains("CUDA"), e.getMessage());
+        assertTrue(e.getMessage().contains("(device unavailable): ") && e.getMessage().contains("CUDA"), e.getMessage());
         assertTrue(e.getMessage().endsWith(Device.cudaUnavailableReason().orElseThrow()), e.getMessage());
     }
 

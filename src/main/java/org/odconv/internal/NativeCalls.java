@@ -24,11 +24,12 @@ public final class NativeCalls {
     }
 
     /**
-     * As {@link #check(int, String)} for a call concerning {@code device}: on a CUDA device, "unsupported"
-     * means the CUDA backend, driver or cuDNN cannot be used, and throws {@link DeviceUnavailableException}.
+     * As {@link #check(int, String)} for a call concerning {@code device}: "device unavailable" (the CUDA
+     * backend, driver or cuDNN cannot be used) throws {@link DeviceUnavailableException}. Other failures on
+     * a usable GPU, such as a shape cuDNN cannot run ("unsupported"), stay {@link NativeException}s.
      */
     public static void check(int status, String call, Device device) {
-        if (status == odconv_h.ODCONV_STATUS_UNSUPPORTED() && device.isCuda()) {
+        if (status == odconv_h.ODCONV_STATUS_DEVICE_UNAVAILABLE()) {
             String message = cString(odconv_h.odconv_last_error_message());
             throw new DeviceUnavailableException(device, call + " failed on " + device + " ("
                     + cString(odconv_h.odconv_status_string(status)) + "): " + message);
