@@ -21,6 +21,9 @@ import org.odconv.internal.NativeLibrary;
  * pinned: {@link Tensor#allocatePinned}). On {@link Device#cpu()} the memory is host memory from the native
  * library, and copies are plain memory copies.
  *
+ * <p>Synchronous copies and forwards are not ordered after work queued on a {@link CudaStream}: synchronize the
+ * stream before one of them reads or writes a tensor that queued work still uses.
+ *
  * <p>The contents are undefined until written. The tensor owns its memory: {@link #close()} waits for the
  * calls using it and for queued stream work on it, then frees it; close is idempotent, and use after close
  * throws {@link IllegalStateException}. A tensor that becomes unreachable unclosed is freed by a
