@@ -21,7 +21,8 @@ mkdir -p "$bundle/lib"
   -C target/classes org/odconv/cli -C target/classes org/odconv/bench -C target/classes org/odconv/io \
   -C target/classes org/odconv/internal -C target/classes org/odconv/bindings \
   $(cd target/classes && find org/odconv -maxdepth 1 -name '*.class' -printf '-C target/classes %p ')
-"$JAVA_HOME/bin/jar" --create --file "$bundle/lib/odconv-tests.jar" -C target/test-classes .
+# Test classes as a folder: the golden files are memory-mapped, so they must be files, not jar entries.
+cp -r target/test-classes "$bundle/test-classes"
 ./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DexcludeGroupIds=com.code-intelligence \
   -DoutputDirectory="$bundle/lib"
 ./mvnw -B -q dependency:copy \

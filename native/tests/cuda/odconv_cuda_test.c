@@ -328,15 +328,19 @@ static void check_refusals(void) {
 }
 
 int main(int argc, char **argv) {
+    /* ODCONV_REQUIRE_CUDA=1 (the GPU check) turns "no usable GPU" from a skip into a failure. */
+    const char *required = getenv("ODCONV_REQUIRE_CUDA");
+    const int unusable = required != NULL && strcmp(required, "1") == 0 ? 1 : SKIP;
     int32_t count = 0;
     const odconv_status status = odconv_device_count(ODCONV_DEVICE_CUDA, &count);
     if (status != ODCONV_STATUS_SUCCESS) {
-        printf("skipped: no usable CUDA backend: %s: %s\n", odconv_status_string(status), odconv_last_error_message());
-        return SKIP;
+        printf("%s: no usable CUDA backend: %s: %s\n", unusable == SKIP ? "skipped" : "FAILED",
+               odconv_status_string(status), odconv_last_error_message());
+        return unusable;
     }
     if (count == 0) {
-        printf("skipped: the CUDA driver reports no device\n");
-        return SKIP;
+        printf("%s: the CUDA driver reports no device\n", unusable == SKIP ? "skipped" : "FAILED");
+        return unusable;
     }
     char description[256];
     CHECK(odconv_device_describe(ODCONV_DEVICE_CUDA, 0, description, sizeof description));

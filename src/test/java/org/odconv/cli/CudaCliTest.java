@@ -5,11 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.CudaTests;
 import org.odconv.Device;
 import org.odconv.bench.BenchmarkReport;
 import org.odconv.io.SafeTensors;
@@ -21,9 +21,7 @@ class CudaCliTest {
 
     @BeforeAll
     static void requireGpu() {
-        String reason = Device.cudaUnavailableReason().orElse(null);
-        if (reason != null) System.out.println("CUDA CLI tests skipped: " + reason);
-        Assumptions.assumeTrue(reason == null, () -> "no usable CUDA GPU: " + reason);
+        CudaTests.requireGpu();
     }
 
     @Test
