@@ -33,6 +33,8 @@ run_step() {
 }
 
 [[ -f $bundle/jre.tar.xz ]] || { echo "no $bundle: run scripts/gpu-bundle.sh where Java is, and carry it"; exit 64; }
+# The carried Java runtime and oneDNN are x86-64 builds.
+[[ $(uname -m) == x86_64 ]] || { echo "this check carries x86-64 binaries; this machine is $(uname -m)"; exit 66; }
 
 step "environment"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
@@ -60,7 +62,11 @@ fi
 echo "cuDNN: $cudnn_root"
 export CUDNN_ROOT=$cudnn_root
 export ODCONV_CUDNN_LIBRARY=$cudnn_root/lib/libcudnn.so.9
-export LD_LIBRARY_PATH=$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# cuDNN's sub-libraries may need other NVIDIA wheels' libraries (cuBLAS, NVRTC, the runtime): all of them.
+for nvidia_lib in "$cudnn_root" "$(dirname "$cudnn_root")"/*/; do
+  [[ -d $nvidia_lib/lib ]] && LD_LIBRARY_PATH=${nvidia_lib%/}/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+done
+export LD_LIBRARY_PATH
 # GPU tests fail, instead of skipping, when the GPU cannot be used: a skip must not pass the check.
 export ODCONV_REQUIRE_CUDA=1
 
