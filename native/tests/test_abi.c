@@ -508,6 +508,9 @@ int main(void) {
     /* oneDNN's own process-wide primitive cache (up to 1024 primitives) would hide whether odconv's plan
      * cache is bounded; switch it off before oneDNN starts. */
     setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0", 1);
+    /* mallinfo2 counts the main arena only; with one arena it counts what every thread allocates (batches
+     * run their samples on OpenMP worker threads). */
+    mallopt(M_ARENA_MAX, 1);
     test_version_and_strings();
     test_config_validation();
     test_layer_lifecycle_errors();

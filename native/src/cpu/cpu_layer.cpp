@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,6 +10,8 @@
 #include <tuple>
 #include <unordered_map>
 #include <vector>
+
+#include <omp.h>
 
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -29,7 +32,7 @@ struct Workspace {
     memory src, dst, weights, plain_weights, conv_scratchpad, reorder_scratchpad;
     std::unordered_map<int, memory> conv_args, reorder_args;
     AttentionVectors attention;
-    std::vector<float> pool_partials;  // [threads][in_planes], NHWC pooling
+    std::vector<float> pool_partials;  // [nhwc_pool_chunks(pixels)][in_planes], NHWC pooling
     std::vector<float> run_factors, lane_factors;
 };
 
@@ -106,33 +109,58 @@ public:
         pixels_ = height * width;
     }
 
+    // The samples one after another, each using every thread of the plan.
     void run(int64_t batch, const float *input, float *output) {
-        const odconv_config_t &c = p_.config;
         std::unique_ptr<Workspace> workspace = acquire();
-        Workspace &ws = *workspace;
+        for (int64_t n = 0; n < batch; ++n) run_sample(*workspace, n, input, output);
+        workspace->stream.wait();
+        release(std::move(workspace));
+    }
+
+    // The samples spread over `team` threads, each running whole samples alone: how a static convolution
+    // of the batch splits its work, and faster than splitting every sample when there are enough samples
+    // to go round. For a single-thread plan: inside the parallel region oneDNN runs each primitive on its
+    // calling thread.
+    void run_samples_in_parallel(int64_t batch, const float *input, float *output, int team) {
+        std::exception_ptr failure;
+        std::mutex failure_mutex;
+#pragma omp parallel num_threads(team)
+        {
+            try {
+                std::unique_ptr<Workspace> workspace = acquire();
+                for (int64_t n = omp_get_thread_num(); n < batch; n += omp_get_num_threads())
+                    run_sample(*workspace, n, input, output);
+                workspace->stream.wait();
+                release(std::move(workspace));
+            } catch (...) {  // nothing may leave an OpenMP region: rethrown below
+                std::lock_guard<std::mutex> lock(failure_mutex);
+                if (!failure) failure = std::current_exception();
+            }
+        }
+        if (failure) std::rethrow_exception(failure);
+    }
+
+private:
+    void run_sample(Workspace &ws, int64_t n, const float *input, float *output) {
+        const odconv_config_t &c = p_.config;
         AttentionVectors &a = ws.attention;
         const AggregationInputs aggregation{bank_pointers_.data(), a.kernel.data(), ws.run_factors.data(),
                                             ws.lane_factors.data(), c.kernel_num};
         float *weights = static_cast<float *>((reorder_ ? ws.plain_weights : ws.weights).get_data_handle());
-        for (int64_t n = 0; n < batch; ++n) {
-            const float *x = input + n * src_stride_;
-            if (layout_ == ODCONV_LAYOUT_NHWC)
-                average_pool_nhwc(x, c.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
-            else
-                average_pool_nchw(x, c.in_planes, pixels_, a.pooled.data());
-            p_.attention.compute(a);
-            set_factors(ws);
-            aggregate_kernel(aggregation, runs_, weights, threads_);
-            if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
-            ws.src.set_data_handle(const_cast<float *>(x));
-            ws.dst.set_data_handle(output + n * dst_stride_);
-            conv_.execute(ws.stream, ws.conv_args);
-        }
-        ws.stream.wait();
-        release(std::move(workspace));
+        const float *x = input + n * src_stride_;
+        if (layout_ == ODCONV_LAYOUT_NHWC)
+            average_pool_nhwc(x, c.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
+        else
+            average_pool_nchw(x, c.in_planes, pixels_, a.pooled.data());
+        p_.attention.compute(a);
+        set_factors(ws);
+        aggregate_kernel(aggregation, runs_, weights, threads_);
+        if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
+        ws.src.set_data_handle(const_cast<float *>(x));
+        ws.dst.set_data_handle(output + n * dst_stride_);
+        conv_.execute(ws.stream, ws.conv_args);
     }
 
-private:
     // The sample's attentions as the aggregation reads them (see WeightRuns).
     void set_factors(Workspace &ws) const {
         const odconv_config_t &c = p_.config;
@@ -190,7 +218,7 @@ private:
                                 {DNNL_ARG_SCRATCHPAD, ws->reorder_scratchpad}};
         }
         ws->attention = p_.attention.make_vectors();
-        ws->pool_partials.assign(size_t(threads_) * c.in_planes, 0.0f);
+        ws->pool_partials.assign(size_t(nhwc_pool_chunks(pixels_)) * c.in_planes, 0.0f);
         const int64_t channel_spatial = int64_t(c.in_planes) * c.kernel_size * c.kernel_size;
         // Lanes past the last channel of a block read zeros (their bank entries are zero padding too).
         switch (runs_.lanes) {
@@ -244,10 +272,22 @@ public:
     void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                  float *output) override {
         ThreadCountScope threads(num_threads());
-        plan(height, width, layout, omp_get_max_threads())->run(batch, input, output);
+        const int team = omp_get_max_threads();
+        if (samples_in_parallel(batch, team))
+            plan(height, width, layout, 1)->run_samples_in_parallel(batch, input, output, team);
+        else
+            plan(height, width, layout, team)->run(batch, input, output);
     }
 
 private:
+    // Whole samples per thread when every thread gets about the same number of them (at most 25% idle time);
+    // otherwise each sample is split over all threads.
+    static bool samples_in_parallel(int64_t batch, int team) {
+        if (team < 2 || batch < team) return false;
+        const int64_t rounds = (batch + team - 1) / team;
+        return rounds * team * 4 <= batch * 5;
+    }
+
     using PlanKey = std::tuple<int64_t, int64_t, int32_t, int>;
     struct CachedPlan {
         std::shared_ptr<Plan> plan;  // shared: a forward keeps its plan even if it is evicted meanwhile

@@ -106,22 +106,24 @@ void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *
     for (int64_t c = 0; c < channels; ++c) pooled[c] = sum(x + c * pixels, pixels) * inverse;
 }
 
+int64_t nhwc_pool_chunks(int64_t pixels) { return (pixels + kNhwcPoolChunkPixels - 1) / kNhwcPoolChunkPixels; }
+
 void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
                        int max_threads) {
     const float inverse = 1.0f / static_cast<float>(pixels);
-    int used = 1;
-#pragma omp parallel if (channels * pixels >= kParallelThreshold) num_threads(max_threads)
-    {
-        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-        const int64_t first = pixels * thread / threads, last = pixels * (thread + 1) / threads;
-        float *acc = partials + int64_t(thread) * channels;
+    const int64_t chunks = nhwc_pool_chunks(pixels);
+    // Fixed chunks, summed in a fixed order: the mean does not depend on how many threads ran, so neither
+    // does any output bit (a sample's result is the same in any batch, with any thread count).
+#pragma omp parallel for if (channels * pixels >= kParallelThreshold) num_threads(max_threads) schedule(static)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        const int64_t first = chunk * kNhwcPoolChunkPixels, last = std::min(pixels, first + kNhwcPoolChunkPixels);
+        float *acc = partials + chunk * channels;
         std::fill(acc, acc + channels, 0.0f);
         accumulate_rows(x + first * channels, last - first, channels, acc);
-        if (thread == 0) used = threads;
     }
     for (int64_t c = 0; c < channels; ++c) {
         float total = 0.0f;
-        for (int t = 0; t < used; ++t) total += partials[int64_t(t) * channels + c];
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) total += partials[chunk * channels + c];
         pooled[c] = total * inverse;
     }
 }

@@ -12,7 +12,10 @@
 namespace odconv::cpu {
 
 // pooled[c] = mean of channel c over the height * width pixels of one sample.
-// NHWC splits pixels across threads, each summing into its own row of `partials` ([threads][channels]).
+// NHWC sums fixed chunks of kNhwcPoolChunkPixels pixels, spread over threads, each into its own row of
+// `partials` ([nhwc_pool_chunks(pixels)][channels]), then the rows in order.
+constexpr int64_t kNhwcPoolChunkPixels = 256;
+int64_t nhwc_pool_chunks(int64_t pixels);
 void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled);
 void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
                        int max_threads);
