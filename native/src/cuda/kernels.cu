@@ -10,6 +10,8 @@ namespace {
 constexpr int kWarp = 32;
 constexpr int kThreads = 256;
 constexpr int kWarpsPerBlock = kThreads / kWarp;
+// One attention block per sample: more warps share out its rows (a batch of one has one block).
+constexpr int kAttentionThreads = 512;
 // Grid-stride kernels stop growing the grid here: enough blocks to fill any current GPU several times.
 constexpr int64_t kMaxBlocks = 1 << 16;
 // Pixels one pooling block sums before adding its partial sum to the result.
@@ -80,44 +82,38 @@ __global__ void average_pool_nhwc(const float *input, int32_t channels, int64_t 
     }
 }
 
-// One warp per output: out[n][r] = f(dot(matrix[r], vectors[n])), lanes striding over the dot product.
-// Trunk (f = BatchNorm-folded ReLU) and heads (f = divide by the temperature) differ only in f.
-template <typename Finish>
-__global__ void warp_per_row_product(const float *matrix, const float *vectors, int32_t length, int32_t rows,
-                                     int64_t batch, float *out, Finish finish) {
-    const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp;
-    const int lane = threadIdx.x % kWarp;
-    const int64_t stride = int64_t(gridDim.x) * blockDim.x / kWarp;
-    for (int64_t item = warp; item < batch * rows; item += stride) {
-        const int64_t n = item / rows;
-        const int32_t r = static_cast<int32_t>(item % rows);
-        const float *w = matrix + int64_t(r) * length;
-        const float *v = vectors + n * length;
-        float sum = 0.0f;
-        for (int32_t i = lane; i < length; i += kWarp) sum += w[i] * v[i];
-        sum = warp_sum(sum);
-        if (lane == 0) out[item] = finish(sum, r);
+// The whole attention of one sample in one block, so that a small batch costs one launch, not three:
+//   1. hidden[a] = ReLU(BatchNorm-folded dot(trunk_weight[a], pooled)), one warp per row a;
+//   2. logits[r] = dot(head_weight[r], hidden) / temperature for every head row r, one warp per row;
+//   3. attention[i] from the logits (sigmoid, softmax over the kernels, 1 for a skipped head).
+// Rows are shared out per warp, so every lane of a warp reaches the full-mask shuffles together; hidden and
+// logits live in global scratch (any width fits), which __syncthreads makes visible to the whole block.
+__global__ void attention_per_sample(AttentionWeights w, const float *pooled, float *hidden, float *logits,
+                                     float *attention) {
+    const int64_t n = blockIdx.x;
+    const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp, warps = blockDim.x / kWarp;
+    const int32_t length = w.row.length();
+    const float *x = pooled + n * w.in_planes;
+    float *h = hidden + n * w.width;
+    float *z = logits + n * length;
+    for (int32_t a = warp; a < w.width; a += warps) {
+        const float *row = w.trunk_weight + int64_t(a) * w.in_planes;
+        float dot = 0.0f;
+        for (int32_t i = lane; i < w.in_planes; i += kWarp) dot += row[i] * x[i];
+        dot = warp_sum(dot);
+        if (lane == 0) h[a] = math::trunk_activation(dot, w.trunk_bias[a]);
     }
-}
-
-struct TrunkFinish {
-    const float *bias;
-    __device__ float operator()(float dot, int32_t r) const { return math::trunk_activation(dot, bias[r]); }
-};
-
-struct HeadFinish {
-    const float *bias;
-    float temperature;
-    __device__ float operator()(float dot, int32_t r) const { return math::head_logit(dot, bias[r], temperature); }
-};
-
-__global__ void attention_values(math::AttentionRow row, const float *logits, int64_t batch, float *attention) {
-    const int64_t length = row.length();
-    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < batch * length;
-         i += int64_t(gridDim.x) * blockDim.x) {
-        const int64_t n = i / length;
-        attention[i] = math::attention_value(row, logits + n * length, static_cast<int32_t>(i % length));
+    __syncthreads();
+    for (int32_t r = warp; r < length; r += warps) {
+        const float *row = w.head_weight + int64_t(r) * w.width;
+        float dot = 0.0f;
+        for (int32_t i = lane; i < w.width; i += kWarp) dot += row[i] * h[i];
+        dot = warp_sum(dot);
+        if (lane == 0) z[r] = math::head_logit(dot, w.head_bias[r], w.temperature);
     }
+    __syncthreads();
+    for (int32_t i = threadIdx.x; i < length; i += blockDim.x)
+        attention[n * length + i] = math::attention_value(w.row, z, i);
 }
 
 __global__ void aggregate(math::FilterGeometry geometry, math::AttentionRow row, const float *bank,
@@ -161,15 +157,9 @@ void enqueue_average_pool(const float *input, int64_t batch, int32_t channels, i
 
 void enqueue_attention(const AttentionWeights &w, const float *pooled, int64_t batch, float *hidden, float *logits,
                        float *attention, cudaStream_t stream) {
-    const int32_t length = w.row.length();
-    warp_per_row_product<<<blocks_for(batch * w.width, kWarpsPerBlock), kThreads, 0, stream>>>(
-        w.trunk_weight, pooled, w.in_planes, w.width, batch, hidden, TrunkFinish{w.trunk_bias});
-    check_launch("attention trunk kernel launch");
-    warp_per_row_product<<<blocks_for(batch * length, kWarpsPerBlock), kThreads, 0, stream>>>(
-        w.head_weight, hidden, w.width, length, batch, logits, HeadFinish{w.head_bias, w.temperature});
-    check_launch("attention heads kernel launch");
-    attention_values<<<blocks_for(batch * length, kThreads), kThreads, 0, stream>>>(w.row, logits, batch, attention);
-    check_launch("attention values kernel launch");
+    attention_per_sample<<<static_cast<unsigned>(batch), kAttentionThreads, 0, stream>>>(w, pooled, hidden, logits,
+                                                                                       attention);
+    check_launch("attention kernel launch");
 }
 
 void enqueue_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
