@@ -316,7 +316,15 @@ odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float 
         require_non_null(conv, "conv");
         require_non_null(input, "input");
         require_non_null(output, "output");
-        conv->impl->forward(input, output);
+        try {
+            conv->impl->forward(input, output);
+        } catch (...) {
+            try {
+                conv->impl->wait();  // the tensors are borrowed for the call: queued work must not outlive it
+            } catch (...) {
+            }
+            throw;
+        }
         conv->impl->wait();  // output written when the call returns, as documented (a no-op on CPUs)
     });
 }

@@ -109,10 +109,11 @@ void Convolution::choose_algorithm(cudnn::Handle handle, const float *x, const f
     // Results come fastest first.
     for (int i = 0; i < returned; ++i) {
         const cudnn::ConvolutionFwdAlgoPerf &r = results[i];
-        // Find reports the math each result ran with; without TF32 only FMA results qualify.
-        const bool tensor_cores = r.mathType == cudnn::TENSOR_OP_MATH || r.mathType == cudnn::TENSOR_OP_MATH_ALLOW_CONVERSION;
-        if (r.status == cudnn::STATUS_SUCCESS && is_accurate(r.algo) && r.memory <= workspace &&
-            (allow_tf32_ || !tensor_cores)) {
+        // Find reports the math each result ran with. Without TF32 only FMA results qualify; with it, never
+        // ALLOW_CONVERSION, which may compute float32 in float16.
+        const bool qualifies = allow_tf32_ ? r.mathType != cudnn::TENSOR_OP_MATH_ALLOW_CONVERSION
+                                           : r.mathType == cudnn::FMA_MATH;
+        if (r.status == cudnn::STATUS_SUCCESS && is_accurate(r.algo) && r.memory <= workspace && qualifies) {
             if (allow_tf32_)  // run what was timed (as PyTorch does after cudnnFind)
                 cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, r.mathType),
                              "cudnnSetConvolutionMathType");

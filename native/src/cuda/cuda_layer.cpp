@@ -54,8 +54,6 @@ struct ExecutionContext {
     explicit ExecutionContext(const cudnn::Api &api) : handle(api) {
         try {
             check_cuda(cudaStreamCreateWithFlags(&own_stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-            check_cuda(cudaStreamCreateWithFlags(&capture_stream, cudaStreamNonBlocking),
-                       "cudaStreamCreateWithFlags");
             check_cuda(cudaEventCreateWithFlags(&done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
             check_cuda(cudaEventRecord(done, own_stream), "cudaEventRecord");
             handle.bind(own_stream);
@@ -67,15 +65,18 @@ struct ExecutionContext {
     ~ExecutionContext() {
         if (done) cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
         forget_graphs();
+        try {
+            handle.bind(nullptr);  // the handle (a member) outlives the stream destroyed below
+        } catch (const Error &) {
+        }
         release_streams();
     }
 
     void release_streams() noexcept {
         if (done) cudaEventDestroy(done);
-        if (capture_stream) cudaStreamDestroy(capture_stream);
         if (own_stream) cudaStreamDestroy(own_stream);
         done = nullptr;
-        capture_stream = own_stream = nullptr;
+        own_stream = nullptr;
     }
 
     // Grows a buffer; growing frees memory that earlier forwards (on any stream) may still read, and that
@@ -95,7 +96,6 @@ struct ExecutionContext {
 
     CudnnHandle handle;
     cudaStream_t own_stream = nullptr;
-    cudaStream_t capture_stream = nullptr;  // only ever captured, never run
     cudaEvent_t done = nullptr;
     DeviceBuffer pooled, hidden, logits, attention, filters, workspace;
 
@@ -179,9 +179,15 @@ struct Plan {
     std::unique_ptr<Convolution> convolution;
 };
 
-bool graphs_enabled_by_environment() {
+// ODCONV_CUDA_GRAPHS: "0" never captures (to measure graphs, or to rule them out); "require" makes a
+// refused capture an error (tests); anything else captures where CUDA and cuDNN allow it.
+enum class GraphMode { kOff, kOn, kRequired };
+
+GraphMode graph_mode_from_environment() {
     const char *setting = std::getenv("ODCONV_CUDA_GRAPHS");
-    return setting == nullptr || std::string(setting) != "0";
+    if (setting == nullptr) return GraphMode::kOn;
+    const std::string value(setting);
+    return value == "0" ? GraphMode::kOff : value == "require" ? GraphMode::kRequired : GraphMode::kOn;
 }
 
 class CudaLayer final : public Layer {
@@ -298,7 +304,7 @@ private:
                 return;
             }
             c.seen_once.erase(seen);
-            cudaGraphExec_t exec = capture(c, plan, batch, height, width, layout, input, output);
+            cudaGraphExec_t exec = capture(c, plan, stream, batch, height, width, layout, input, output);
             if (exec == nullptr) {  // this layer cannot be captured: run it kernel by kernel from now on
                 enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
                 return;
@@ -317,31 +323,49 @@ private:
         check_cuda(cudaGraphLaunch(cached->second.exec, stream), "cudaGraphLaunch");
     }
 
-    // Captures the forward's kernels on the context's capture stream; null (and graphs off for this layer)
-    // when CUDA or cuDNN refuse the capture, so the forward falls back to direct launches.
-    cudaGraphExec_t capture(ExecutionContext &c, const Plan &plan, int64_t batch, int64_t height, int64_t width,
-                            int32_t layout, const float *input, float *output) {
-        if (cudaStreamBeginCapture(c.capture_stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
-            cudaGetLastError();
-            graphs_usable_.store(false, std::memory_order_relaxed);
-            return nullptr;
-        }
-        bool enqueued = true;
-        try {
-            c.handle.bind(c.capture_stream);
-            enqueue_kernels(c, plan, c.capture_stream, batch, height, width, layout, input, output);
-        } catch (const Error &) {
-            enqueued = false;
-        }
+    // Captures the forward's kernels on the context's own stream, which only this lease uses (a caller's
+    // stream may receive other threads' work meanwhile) and on which cuDNN has run before; the handle is
+    // bound to `stream` again afterwards. Returns null, with graphs off for this layer, when CUDA or cuDNN
+    // refuse the capture (the forward then runs kernel by kernel); with ODCONV_CUDA_GRAPHS=require a
+    // refusal is an error instead, so that tests can tell.
+    cudaGraphExec_t capture(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch,
+                            int64_t height, int64_t width, int32_t layout, const float *input, float *output) {
+        const cudaStream_t capturing = c.own_stream;
+        std::string refusal;
         cudaGraph_t graph = nullptr;
-        const cudaError_t ended = cudaStreamEndCapture(c.capture_stream, &graph);
         cudaGraphExec_t exec = nullptr;
-        if (enqueued && ended == cudaSuccess && graph != nullptr &&
-            cudaGraphInstantiate(&exec, graph, 0) != cudaSuccess)
-            exec = nullptr;
+        c.handle.bind(capturing);  // before the capture: nothing but kernels and cuDNN calls inside it
+        const cudaError_t began = cudaStreamBeginCapture(capturing, cudaStreamCaptureModeThreadLocal);
+        if (began != cudaSuccess) {
+            refusal = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(began);
+        } else {
+            try {
+                enqueue_kernels(c, plan, capturing, batch, height, width, layout, input, output);
+            } catch (const std::exception &e) {
+                refusal = e.what();
+            } catch (...) {
+                refusal = "unknown exception";
+            }
+            const cudaError_t ended = cudaStreamEndCapture(capturing, &graph);  // always: leaves capture mode
+            if (refusal.empty() && ended != cudaSuccess)
+                refusal = std::string("cudaStreamEndCapture: ") + cudaGetErrorString(ended);
+            if (refusal.empty()) {
+                const cudaError_t instantiated = cudaGraphInstantiate(&exec, graph, 0);
+                if (instantiated != cudaSuccess) {
+                    exec = nullptr;
+                    refusal = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(instantiated);
+                }
+            }
+        }
         if (graph != nullptr) cudaGraphDestroy(graph);
+        cudaGetLastError();  // capture errors are not sticky; clear the thread's last error
+        try {
+            c.handle.bind(stream);
+        } catch (const Error &) {
+        }
         if (exec == nullptr) {
-            cudaGetLastError();  // capture errors are not sticky; clear the thread's last error
+            if (graph_mode_ == GraphMode::kRequired)
+                fail(ODCONV_STATUS_BACKEND_ERROR, "CUDA graph capture failed (ODCONV_CUDA_GRAPHS=require): ", refusal);
             graphs_usable_.store(false, std::memory_order_relaxed);
         }
         return exec;
@@ -472,9 +496,9 @@ private:
     std::map<PlanKey, CachedPlan> plans_;
     uint64_t clock_ = 0;
     uint64_t plans_made_ = 0;  // plan ids, under plans_mutex_
-    // ODCONV_CUDA_GRAPHS=0 turns graph replay off (to measure it, or to rule it out); a failed capture
-    // turns it off for the layer.
-    std::atomic<bool> graphs_usable_{graphs_enabled_by_environment()};
+    const GraphMode graph_mode_ = graph_mode_from_environment();
+    // A refused capture turns graphs off for the layer.
+    std::atomic<bool> graphs_usable_{graph_mode_ != GraphMode::kOff};
 };
 
 }  // namespace

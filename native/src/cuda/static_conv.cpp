@@ -47,6 +47,10 @@ public:
             workspace_.reserve(std::max<size_t>(convolution_->workspace_bytes(), 1));
             check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
         } catch (...) {
+            try {
+                handle_.bind(nullptr);  // the handle (a member) outlives the stream destroyed here
+            } catch (const Error &) {
+            }
             cudaStreamDestroy(stream_);
             throw;
         }

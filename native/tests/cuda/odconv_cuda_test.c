@@ -180,25 +180,36 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     const int64_t pixels = t->height * t->width, out_pixels = out_h * out_w;
     const size_t in_count = (size_t)(t->batch * k->in_planes * pixels);
     const size_t out_count = (size_t)(t->batch * k->out_planes * out_pixels);
-    float *nchw = malloc(sizeof(float) * in_count);
-    for (size_t i = 0; i < in_count; ++i) nchw[i] = uniform(-2, 2);
-    double *expected = malloc(sizeof(double) * out_count);
-    reference_forward(k, &t->weights, t->batch, t->height, t->width, nchw, expected);
+    /* Two inputs, A then B, written in turn into the same device buffer. */
+    float *nchw[2], *input[2];
+    double *expected[2];
     double scale = 1;
-    for (size_t i = 0; i < out_count; ++i)
-        if (fabs(expected[i]) > scale) scale = fabs(expected[i]);
+    for (int v = 0; v < 2; ++v) {
+        nchw[v] = malloc(sizeof(float) * in_count);
+        for (size_t i = 0; i < in_count; ++i) nchw[v][i] = uniform(-2, 2);
+        expected[v] = malloc(sizeof(double) * out_count);
+        reference_forward(k, &t->weights, t->batch, t->height, t->width, nchw[v], expected[v]);
+        for (size_t i = 0; i < out_count; ++i)
+            if (fabs(expected[v][i]) > scale) scale = fabs(expected[v][i]);
+        input[v] = to_layout(nchw[v], t->batch, k->in_planes, pixels, layout);
+    }
     const double tolerance = 1e-4 * scale;
 
-    float *input = to_layout(nchw, t->batch, k->in_planes, pixels, layout);
     float *gpu_out = malloc(sizeof(float) * out_count), *cpu_out = malloc(sizeof(float) * out_count);
-    void *d_in = device_copy_of(input, in_count), *d_out = NULL;
+    void *d_in = device_copy_of(input[0], in_count), *d_out = NULL;
     CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
     /* Four times on the same tensors: the first call plans (and times the strategies on the output) and
-     * runs kernel by kernel, the second captures a CUDA graph, the others replay it. The output is
-     * poisoned before each run, so a run that writes nothing fails. */
+     * runs kernel by kernel, the second captures a CUDA graph, the others replay it. Runs 2 and 3 read
+     * input B from the same buffer, so a graph missing a step (stale attention or filters from A) fails,
+     * and the output is poisoned before each run, so a run that writes nothing fails. */
     float *poison = malloc(sizeof(float) * out_count);
     for (size_t i = 0; i < out_count; ++i) poison[i] = NAN;
+    int current = 0;
     for (int run = 0; run < 4; ++run) {
+        if (run == 2) {
+            current = 1;
+            CHECK(odconv_copy(d_in, input[1], (int64_t)(sizeof(float) * in_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
+        }
         CHECK(odconv_copy(d_out, poison, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
         if (stream) {
             CHECK(odconv_layer_forward_async(gpu, stream, t->batch, t->height, t->width, layout, d_in, d_out));
@@ -208,7 +219,7 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
             CHECK(odconv_layer_forward(gpu, t->batch, t->height, t->width, layout, d_in, d_out));
             CHECK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
         }
-        const double error = max_error(gpu_out, expected, t->batch, k->out_planes, out_pixels, layout);
+        const double error = max_error(gpu_out, expected[current], t->batch, k->out_planes, out_pixels, layout);
         if (!(error <= tolerance)) {
             ++failures;
             fprintf(stderr,
@@ -221,7 +232,7 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
             break;
         }
     }
-    CHECK(odconv_layer_forward(cpu, t->batch, t->height, t->width, layout, input, cpu_out));
+    CHECK(odconv_layer_forward(cpu, t->batch, t->height, t->width, layout, input[current], cpu_out));
     double cpu_gpu = 0;
     for (size_t i = 0; i < out_count; ++i) {
         const double e = fabs((double)cpu_out[i] - gpu_out[i]);
@@ -234,9 +245,11 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
     CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
     free(poison);
-    free(input);
-    free(nchw);
-    free(expected);
+    for (int v = 0; v < 2; ++v) {
+        free(input[v]);
+        free(nchw[v]);
+        free(expected[v]);
+    }
     free(gpu_out);
     free(cpu_out);
     CHECK(odconv_layer_destroy(cpu));
@@ -327,6 +340,54 @@ static void check_refusals(void) {
     free_case(&t);
 }
 
+/* Batches that grow a context's scratch memory drop its graphs (their pointers die with the old buffers):
+ * batch 2 twice (captured), 4 twice (grown, captured again), then 2 three times (captured anew, replayed),
+ * each checked against the reference. */
+static void check_graphs_across_growth(void) {
+    test_case t;
+    memset(&t, 0, sizeof t);
+    t.config = base_config(16, 24, 3, 1, 1, 3);
+    t.batch = 4;
+    t.height = t.width = 11;
+    make_weights(&t);
+    const odconv_config_t *k = &t.config;
+    odconv_layer_t gpu = NULL;
+    CHECK(odconv_layer_create_on_device(&gpu, k, &t.weights, ODCONV_DEVICE_CUDA, 0, 0));
+    int64_t out_h = 0, out_w = 0;
+    CHECK(odconv_layer_output_shape(gpu, t.height, t.width, &out_h, &out_w));
+    const int64_t pixels = t.height * t.width, out_pixels = out_h * out_w;
+    const size_t in_count = (size_t)(4 * k->in_planes * pixels), out_count = (size_t)(4 * k->out_planes * out_pixels);
+    float *input = malloc(sizeof(float) * in_count), *output = malloc(sizeof(float) * out_count);
+    for (size_t i = 0; i < in_count; ++i) input[i] = uniform(-2, 2);
+    double *expected = malloc(sizeof(double) * out_count);
+    reference_forward(k, &t.weights, 4, t.height, t.width, input, expected); /* samples are independent */
+    double scale = 1;
+    for (size_t i = 0; i < out_count; ++i)
+        if (fabs(expected[i]) > scale) scale = fabs(expected[i]);
+    void *d_in = device_copy_of(input, in_count), *d_out = NULL;
+    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
+    const int64_t batches[] = {2, 2, 4, 4, 2, 2, 2};
+    for (size_t r = 0; r < sizeof batches / sizeof batches[0]; ++r) {
+        const int64_t batch = batches[r];
+        CHECK(odconv_layer_forward(gpu, batch, t.height, t.width, ODCONV_LAYOUT_NCHW, d_in, d_out));
+        const size_t count = (size_t)(batch * k->out_planes * out_pixels);
+        CHECK(odconv_copy(output, d_out, (int64_t)(sizeof(float) * count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
+        const double error = max_error(output, expected, batch, k->out_planes, out_pixels, ODCONV_LAYOUT_NCHW);
+        if (!(error <= 1e-4 * scale)) {
+            ++failures;
+            fprintf(stderr, "FAILED graphs across growth, run %zu (batch %lld): max error %.3g\n", r, (long long)batch,
+                    error);
+        }
+    }
+    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
+    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    CHECK(odconv_layer_destroy(gpu));
+    free(input);
+    free(output);
+    free(expected);
+    free_case(&t);
+}
+
 int main(int argc, char **argv) {
     /* ODCONV_REQUIRE_CUDA=1 (the GPU check) turns "no usable GPU" from a skip into a failure. */
     const char *required = getenv("ODCONV_REQUIRE_CUDA");
@@ -349,6 +410,7 @@ int main(int argc, char **argv) {
     odconv_stream_t stream = NULL;
     CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0));
     check_refusals();
+    check_graphs_across_growth();
 
     /* Hand-picked, YOLO-like layers: a 3x3 ODConv with BatchNorm and SiLU, a strided one, grouped,
      * depthwise, pointwise. */
