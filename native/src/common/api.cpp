@@ -10,7 +10,6 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 #include "../cpu/cpu_layer.hpp"
-#include "../cpu/static_conv.hpp"
 #include "backends.hpp"
 #include "config.hpp"
 #include "errors.hpp"
@@ -61,6 +60,11 @@ void validate_forward(const odconv_config_t &c, int64_t batch, int64_t height, i
 void require_flags(uint32_t flags) {
     if ((flags & ~uint32_t(ODCONV_FLAG_ALLOW_TF32)) != 0)
         invalid_argument("flags = ", flags, " has bits other than ODCONV_FLAG_ALLOW_TF32 (1)");
+}
+
+void require_allocation_size(int64_t bytes) {
+    constexpr int64_t kMaxBytes = kMaxElements * int64_t(sizeof(float));
+    if (bytes < 1 || bytes > kMaxBytes) invalid_argument("bytes = ", bytes, " is out of range [1, ", kMaxBytes, "]");
 }
 
 void require_copy_kind(int32_t kind) {
@@ -298,11 +302,8 @@ odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, co
         if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
         auto &backend = odconv::backend_for_device(device_type, device_index);
         auto created = std::make_unique<odconv_static_conv>();
-        created->impl = device_type == ODCONV_DEVICE_CPU
-                            ? odconv::cpu::create_static_conv(*config, weight, bias, batch, height, width, layout,
-                                                              num_threads)
-                            : backend.create_static_conv(*config, weight, bias, batch, height, width, layout,
-                                                         device_index, flags);
+        created->impl = backend.create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads,
+                                                   device_index, flags);
         *conv = created.release();
     });
 }
@@ -365,9 +366,7 @@ odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int
     if (pointer != nullptr) *pointer = nullptr;
     return guard([&] {
         require_non_null(pointer, "pointer");
-        if (bytes < 1 || bytes > odconv::kMaxElements * int64_t(sizeof(float)))
-            invalid_argument("bytes = ", bytes, " is out of range [1, ", odconv::kMaxElements * int64_t(sizeof(float)),
-                             "]");
+        odconv::require_allocation_size(bytes);
         *pointer = odconv::backend_for_device(device_type, device_index).allocate(device_index, bytes);
     });
 }
@@ -383,9 +382,7 @@ odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer) {
     if (pointer != nullptr) *pointer = nullptr;
     return guard([&] {
         require_non_null(pointer, "pointer");
-        if (bytes < 1 || bytes > odconv::kMaxElements * int64_t(sizeof(float)))
-            invalid_argument("bytes = ", bytes, " is out of range [1, ", odconv::kMaxElements * int64_t(sizeof(float)),
-                             "]");
+        odconv::require_allocation_size(bytes);
         *pointer = odconv::backend_for(ODCONV_DEVICE_CUDA).allocate_pinned(bytes);
     });
 }

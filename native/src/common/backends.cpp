@@ -31,13 +31,11 @@ public:
         return cpu::create_layer(config, weights);
     }
 
-    // The calling thread's OpenMP setting; odconv_static_conv_create_on_device passes its thread count to
-    // cpu::create_static_conv directly.
     std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight,
                                                           const float *bias, int64_t batch, int64_t height,
-                                                          int64_t width, int32_t layout, int32_t,
+                                                          int64_t width, int32_t layout, int32_t num_threads, int32_t,
                                                           uint32_t) override {
-        return cpu::create_static_conv(config, weight, bias, batch, height, width, layout, 0);
+        return cpu::create_static_conv(config, weight, bias, batch, height, width, layout, num_threads);
     }
 
     void *allocate(int32_t, int64_t bytes) override {

@@ -14,7 +14,7 @@
 namespace odconv {
 
 // Bumped whenever anything in this file or layer.hpp changes shape.
-constexpr uint32_t kBackendInterfaceVersion = 1;
+constexpr uint32_t kBackendInterfaceVersion = 2;
 
 class Stream {
 public:
@@ -42,9 +42,10 @@ public:
     virtual std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights,
                                                 int32_t device_index, uint32_t flags) = 0;
     // weight [out, in / groups, k, k] and bias [out] (or NULL) are host memory, copied; shape validated.
+    // num_threads: for CPUs (0: the calling thread's OpenMP setting); GPUs ignore it.
     virtual std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight,
                                                                   const float *bias, int64_t batch, int64_t height,
-                                                                  int64_t width, int32_t layout,
+                                                                  int64_t width, int32_t layout, int32_t num_threads,
                                                                   int32_t device_index, uint32_t flags) = 0;
 
     virtual void *allocate(int32_t device_index, int64_t bytes) = 0;

@@ -43,8 +43,8 @@ public:
 
     std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight,
                                                           const float *bias, int64_t batch, int64_t height,
-                                                          int64_t width, int32_t layout, int32_t device_index,
-                                                          uint32_t flags) override {
+                                                          int64_t width, int32_t layout, int32_t /*num_threads*/,
+                                                          int32_t device_index, uint32_t flags) override {
         check_device(device_index);
         return create_cuda_static_conv(api_, config, weight, bias, batch, height, width, layout, device_index, flags);
     }

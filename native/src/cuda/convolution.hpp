@@ -59,6 +59,9 @@ public:
     CudnnHandle &operator=(const CudnnHandle &) = delete;
     cudnn::Handle get() const { return handle_; }
     void bind(cudaStream_t stream) const { cudnn::check(api_, api_.cudnnSetStream(handle_, stream), "cudnnSetStream"); }
+    // For cleanup paths (destructors, after a failure): a stream about to be destroyed must not stay bound,
+    // and there is nobody to report a failure to.
+    void rebind_quietly(cudaStream_t stream) const noexcept { api_.cudnnSetStream(handle_, stream); }
 
 private:
     const cudnn::Api &api_;

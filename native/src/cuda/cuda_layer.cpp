@@ -65,10 +65,7 @@ struct ExecutionContext {
     ~ExecutionContext() {
         if (done) cudaEventSynchronize(done);  // buffers are freed below: their last user must have finished
         forget_graphs();
-        try {
-            handle.bind(nullptr);  // the handle (a member) outlives the stream destroyed below
-        } catch (const Error &) {
-        }
+        handle.rebind_quietly(nullptr);  // the handle (a member) outlives the stream destroyed below
         release_streams();
     }
 
@@ -150,10 +147,7 @@ public:
     ~ContextLease() {
         cudaEventRecord(context_->done, stream_);
         // Back to the context's own stream: a caller's stream may be destroyed while the context idles.
-        try {
-            context_->handle.bind(context_->own_stream);
-        } catch (const Error &) {
-        }
+        context_->handle.rebind_quietly(context_->own_stream);
         pool_.release(std::move(context_));
     }
     ContextLease(const ContextLease &) = delete;
@@ -359,10 +353,7 @@ private:
         }
         if (graph != nullptr) cudaGraphDestroy(graph);
         cudaGetLastError();  // capture errors are not sticky; clear the thread's last error
-        try {
-            c.handle.bind(stream);
-        } catch (const Error &) {
-        }
+        c.handle.rebind_quietly(stream);
         if (exec == nullptr) {
             if (graph_mode_ == GraphMode::kRequired)
                 fail(ODCONV_STATUS_BACKEND_ERROR, "CUDA graph capture failed (ODCONV_CUDA_GRAPHS=require): ", refusal);

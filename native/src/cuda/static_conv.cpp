@@ -47,10 +47,7 @@ public:
             workspace_.reserve(std::max<size_t>(convolution_->workspace_bytes(), 1));
             check_cuda(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
         } catch (...) {
-            try {
-                handle_.bind(nullptr);  // the handle (a member) outlives the stream destroyed here
-            } catch (const Error &) {
-            }
+            handle_.rebind_quietly(nullptr);  // the handle (a member) outlives the stream destroyed here
             cudaStreamDestroy(stream_);
             throw;
         }
@@ -58,11 +55,7 @@ public:
 
     ~CudaStaticConvolution() override {
         if (cudaSetDevice(device_index_) == cudaSuccess) cudaStreamSynchronize(stream_);
-        // The handle outlives this body (a member): unbind it from the stream destroyed here.
-        try {
-            handle_.bind(nullptr);
-        } catch (const Error &) {
-        }
+        handle_.rebind_quietly(nullptr);  // the handle (a member) outlives the stream destroyed here
         cudaStreamDestroy(stream_);
     }
 

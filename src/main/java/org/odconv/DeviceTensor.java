@@ -91,27 +91,13 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
 
     /** A new tensor on {@code device} holding a copy of {@code source} (same shape and layout); waits for the copy. */
     public static DeviceTensor copyOf(Tensor source, Device device) {
-        DeviceTensor tensor = allocate(device, source.batch(), source.channels(), source.height(), source.width(),
-                source.layout());
-        try {
-            tensor.copyFrom(source);
-            return tensor;
-        } catch (RuntimeException | Error e) {
-            tensor.close();
-            throw e;
-        }
+        return Shaped.filledBy(allocate(device, source.batch(), source.channels(), source.height(), source.width(),
+                source.layout()), tensor -> tensor.copyFrom(source));
     }
 
     /** A new owning host tensor holding a copy of this one (same shape and layout); waits for the copy. */
     public Tensor toTensor() {
-        Tensor result = Tensor.allocate(batch, channels, height, width, layout);
-        try {
-            copyTo(result);
-            return result;
-        } catch (RuntimeException | Error e) {
-            result.close();
-            throw e;
-        }
+        return Shaped.filledBy(Tensor.allocate(batch, channels, height, width, layout), this::copyTo);
     }
 
     /**

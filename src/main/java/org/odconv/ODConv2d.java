@@ -136,14 +136,8 @@ public final class ODConv2d implements AutoCloseable {
     /** Runs the layer into a new owning tensor in the input's layout, which the caller closes. */
     public Tensor forward(Tensor input) {
         long[] shape = outputShape(input.batch(), input.height(), input.width());
-        Tensor output = Tensor.allocate(shape[0], shape[1], shape[2], shape[3], input.layout());
-        try {
-            forward(input, output);
-            return output;
-        } catch (RuntimeException | Error e) {
-            output.close();
-            throw e;
-        }
+        return Shaped.filledBy(Tensor.allocate(shape[0], shape[1], shape[2], shape[3], input.layout()),
+                output -> forward(input, output));
     }
 
     /**
@@ -168,14 +162,8 @@ public final class ODConv2d implements AutoCloseable {
     /** Runs the layer into a new {@link DeviceTensor} on the layer's device, which the caller closes. */
     public DeviceTensor forward(DeviceTensor input) {
         long[] shape = outputShape(input.batch(), input.height(), input.width());
-        DeviceTensor output = DeviceTensor.allocate(device, shape[0], shape[1], shape[2], shape[3], input.layout());
-        try {
-            forward(input, output);
-            return output;
-        } catch (RuntimeException | Error e) {
-            output.close();
-            throw e;
-        }
+        return Shaped.filledBy(DeviceTensor.allocate(device, shape[0], shape[1], shape[2], shape[3], input.layout()),
+                output -> forward(input, output));
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.odconv;
 
+import java.util.function.Consumer;
+
 /**
  * An activation tensor, wherever its memory is: the shape and layout forward checks before any call, and
  * close (which throws no checked exception).
@@ -26,4 +28,15 @@ interface Shaped extends AutoCloseable {
     /** Frees or ends the tensor's memory; idempotent. */
     @Override
     void close();
+
+    /** Returns the new {@code tensor} once {@code write} has filled it; closes it and rethrows when write fails. */
+    static <T extends Shaped> T filledBy(T tensor, Consumer<? super T> write) {
+        try {
+            write.accept(tensor);
+            return tensor;
+        } catch (RuntimeException | Error e) {
+            tensor.close();
+            throw e;
+        }
+    }
 }
