@@ -17,10 +17,9 @@ rm -rf "$bundle"
 mkdir -p "$bundle/lib"
 
 # Classes without the bundled CPU natives: the check builds native/ on the GPU machine itself.
+# Everything else (classes, the demo model) goes in, so a new package or resource cannot be left behind.
 "$JAVA_HOME/bin/jar" --create --file "$bundle/lib/odconv-classes.jar" \
-  -C target/classes org/odconv/cli -C target/classes org/odconv/bench -C target/classes org/odconv/io \
-  -C target/classes org/odconv/internal -C target/classes org/odconv/bindings \
-  $(cd target/classes && find org/odconv -maxdepth 1 -name '*.class' -printf '-C target/classes %p ')
+  $(cd target/classes && find org/odconv -mindepth 1 -maxdepth 1 ! -name native -printf '-C target/classes %p ')
 # Test classes as a folder: the golden files are memory-mapped, so they must be files, not jar entries.
 cp -r target/test-classes "$bundle/test-classes"
 ./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DexcludeGroupIds=com.code-intelligence \

@@ -14,6 +14,7 @@
 # Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
 # steps (0 = the check passed).
 set -uo pipefail
+export PYTHONUNBUFFERED=1
 cd "$(dirname "$0")/.."
 root=$PWD
 bundle=$root/target/gpu-check
@@ -46,27 +47,32 @@ import torch
 print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(),
       "GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
 PY
-cudnn_root=$(python3 - <<'PY'
-import importlib, os
+# cuDNN from the NVIDIA wheels: nvidia-cudnn-cu12 keeps it in nvidia/cudnn/{include,lib}; the CUDA 13
+# wheels may use another folder (nvidia/cu13/...), so look for the files rather than for one layout.
+nvidia_dirs=$(python3 - <<'PY'
+import importlib
 try:
-    module = importlib.import_module("nvidia.cudnn")
-    print(list(module.__path__)[0])
+    print("\n".join(importlib.import_module("nvidia").__path__))
 except ImportError:
     pass
 PY
 )
-if [[ -z $cudnn_root || ! -d $cudnn_root/lib ]]; then
-  echo "cuDNN not found: the Python package nvidia-cudnn (nvidia/cudnn/{include,lib}) is missing"
+cudnn_library=$(find $nvidia_dirs -name 'libcudnn.so.9*' 2>/dev/null | sort | head -1)
+if [[ -z $nvidia_dirs || -z $cudnn_library ]]; then
+  echo "cuDNN not found: no libcudnn.so.9 under the Python package nvidia (${nvidia_dirs:-not installed})"
   exit 65
 fi
-echo "cuDNN: $cudnn_root"
-export CUDNN_ROOT=$cudnn_root
-export ODCONV_CUDNN_LIBRARY=$cudnn_root/lib/libcudnn.so.9
+cudnn_header=$(find $nvidia_dirs -name cudnn.h 2>/dev/null | head -1)
+cudnn_root=$(dirname "$(dirname "$cudnn_library")")
+echo "cuDNN: $cudnn_library; header: ${cudnn_header:-none (the declarations check is skipped)}"
+[[ -n $cudnn_header ]] && export CUDNN_ROOT=$(dirname "$(dirname "$cudnn_header")") || export CUDNN_ROOT=$cudnn_root
+export ODCONV_CUDNN_LIBRARY=$cudnn_library
 # cuDNN's sub-libraries may need other NVIDIA wheels' libraries (cuBLAS, NVRTC, the runtime): all of them.
-for nvidia_lib in "$cudnn_root" "$(dirname "$cudnn_root")"/*/; do
-  [[ -d $nvidia_lib/lib ]] && LD_LIBRARY_PATH=${nvidia_lib%/}/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+for nvidia_lib in $(find $nvidia_dirs -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u); do
+  LD_LIBRARY_PATH=$nvidia_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 done
 export LD_LIBRARY_PATH
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 # GPU tests fail, instead of skipping, when the GPU cannot be used: a skip must not pass the check.
 export ODCONV_REQUIRE_CUDA=1
 
@@ -78,66 +84,87 @@ java=$work/jre/bin/java
 "$java" -version 2>&1 | head -1
 natives=$work/natives
 
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
 build_native() {
-  cmake -S native -B "$work/build" -DDNNL_ROOT="$work/onednn" -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$out/cmake.log" &&
-    cmake --build "$work/build" -j "$(nproc)" >"$out/build.log" 2>&1 &&
+  cmake -S native -B "$work/build" "${generator[@]}" -DDNNL_ROOT="$work/onednn" -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 &&
+    grep -E 'CUDA backend|cuDNN declarations' "$work/cmake.log" &&
+    cmake --build "$work/build" -j "$(nproc)" >"$work/build.log" 2>&1 &&
     cmake --install "$work/build" >/dev/null &&
     ls -la "$natives" &&
-    [[ -f $natives/libodconv_cuda.so ]] || { tail -40 "$out/cmake.log" "$out/build.log"; return 1; }
+    [[ -f $natives/libodconv_cuda.so ]] || { tail -60 "$work/cmake.log" "$work/build.log"; return 1; }
 }
 run_step "build native/ with the CUDA backend" build_native
 
+# Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
+# layers fall back to launching kernel by kernel (correct, slower at small batches). It runs beside the
+# counted tests to save device time.
+(cd "$work/build" && ctest --output-on-failure --timeout 120 -R graphs_required >"$work/graphs.log" 2>&1) &
+graphs_diagnostic=$!
 native_tests() {
-  (cd "$work/build" && ctest --output-on-failure --timeout 300 -E graphs_required)
+  (cd "$work/build" && ctest --output-on-failure --timeout 150 -j 4 -E graphs_required)
 }
 run_step "native tests (ctest)" native_tests
-
-# Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
-# layers fall back to launching kernel by kernel (correct, slower at small batches).
 step "CUDA graph capture (diagnostic)"
-(cd "$work/build" && ctest --output-on-failure --timeout 300 -R graphs_required) ||
-  echo "graph capture refused: see the message above; forwards fall back to direct launches"
+wait "$graphs_diagnostic" ||
+  echo "graph capture refused: see the message below; forwards fall back to direct launches"
+tail -40 "$work/graphs.log"
 
 # The carried classes hold no natives: the library loads from the folder just built.
 java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
   org.odconv.cli.Main)
 java_tests() {
-  "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
+  timeout 240 "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
     -jar "$bundle"/launcher/junit-platform-console-standalone-*.jar execute \
     --class-path "$(ls "$bundle"/lib/*.jar | paste -sd:)" --class-path "$bundle/test-classes" \
     --scan-class-path "$bundle/test-classes" --include-classname '^org\.odconv\..*Cuda.*Test$' \
     --include-classname '^org\.odconv\.GoldenTest$' \
-    --fail-if-no-tests --details=summary --disable-banner --reports-dir "$out/junit"
+    --fail-if-no-tests --details=tree --disable-banner --reports-dir "$work/junit"
 }
 run_step "Java tests on the GPU (Cuda*Test, GoldenTest)" java_tests
+# One archive: the device tool brings back at most 8 files.
+tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
 
-run_step "odconv info (devices)" "${java_cli[@]}" info
+run_step "odconv info (devices)" timeout 60 "${java_cli[@]}" info
 
 bench_odconv() {
-  "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
+  timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
     --json "$out/odconv-gpu.json"
 }
 run_step "odconv bench on the GPU" bench_odconv
 
 # The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
 bench_odconv_without_graphs() {
-  ODCONV_CUDA_GRAPHS=0 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
+  ODCONV_CUDA_GRAPHS=0 timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
     --json "$out/odconv-gpu-without-graphs.json"
 }
 run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
 bench_pytorch() {
-  python3 tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
+  timeout 150 python3 tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
     --output "$out/pytorch-gpu.json"
 }
 run_step "PyTorch eager on the GPU" bench_pytorch
 
 compare() {
-  python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
+  timeout 240 python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
     --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json"
 }
 run_step "accuracy against PyTorch and the table" compare
+
+# Diagnostic, not counted: GPU time per kernel of the forward at batch 1 (graphs off, so each kernel is its
+# own launch), to see which stage to work on next. cuDNN's algorithm search shows up here too.
+step "kernel times under Nsight Compute (diagnostic)"
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+if [[ -n $ncu ]]; then
+  ODCONV_CUDA_GRAPHS=0 timeout 90 "$ncu" --target-processes all --clock-control none --cache-control none \
+    --metrics gpu__time_duration.sum --print-summary per-kernel \
+    "${java_cli[@]}" bench --device cuda --batch 1 --warmup 3 --iters 10 --shapes S1,S4,S5 2>&1 |
+    grep -v '^==PROF==' | tail -150 || echo "Nsight Compute run failed or timed out"
+else
+  echo "ncu not found"
+fi
 
 step "done in $((SECONDS - started)) s"
 if ((${#failed[@]})); then

@@ -31,6 +31,14 @@
  * - Thread count: forward runs on the calling thread plus an OpenMP team. A layer's thread count,
  *   when set (> 0), applies to each forward on it; otherwise the calling thread's OpenMP setting
  *   applies (OMP_NUM_THREADS or the number of cores).
+ *
+ * Loading
+ * - A host that loads libodconv.so with dlopen(RTLD_LOCAL) (JVMs, Python's ctypes) and wants CUDA devices
+ *   must first load libstdc++.so.6 with dlopen(RTLD_NOW | RTLD_GLOBAL). cuDNN 9 crashes the process
+ *   (a call through a null pointer in its first std::call_once) when the C++ runtime is private to an
+ *   RTLD_LOCAL library, and promoting it to global afterwards does not help. Without that, CUDA calls fail
+ *   with ODCONV_STATUS_DEVICE_UNAVAILABLE and a message saying so. Programs linked against libodconv.so,
+ *   and the Java binding, need nothing.
  */
 #ifndef ODCONV_H
 #define ODCONV_H

@@ -101,7 +101,7 @@ def print_table(odconv_path, pytorch_path, accuracy):
     pytorch_report, pytorch = rows_by_case(pytorch_path)
     machine = odconv_report.get("machine", {})
     print()
-    print(f"odconv: {machine.get('device', '?')} {machine.get('gpu', machine.get('onednn', ''))}")
+    print(f"odconv: {machine.get('gpu') or machine.get('onednn', '?')}")
     print(f"PyTorch: {pytorch_report.get('machine', {}).get('onednn', '?')}")
     header = ("case", "odconv ms", "native ms", "floor ms", "PyTorch ms", "PyT/odconv", "odconv/floor",
               "max err / tol", "verdict")

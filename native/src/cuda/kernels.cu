@@ -14,6 +14,11 @@ constexpr int kWarpsPerBlock = kThreads / kWarp;
 constexpr int kAttentionThreads = 512;
 // Grid-stride kernels stop growing the grid here: enough blocks to fill any current GPU several times.
 constexpr int64_t kMaxBlocks = 1 << 16;
+// Attention heads at most this wide compute a logit row per thread: a block then keeps hundreds of
+// independent loads in flight, where a warp per row waits on one short row after another (measured on an
+// H200: the S4 attention, 1024 rows 32 wide, dominated the layer's overhead). Wider rows keep a warp each,
+// whose lanes read them coalesced.
+constexpr int32_t kRowPerThreadWidth = 64;
 // Pixels one pooling block sums before adding its partial sum to the result.
 constexpr int64_t kPixelsPerPoolBlock = 4096;
 
@@ -84,7 +89,8 @@ __global__ void average_pool_nhwc(const float *input, int32_t channels, int64_t 
 
 // The whole attention of one sample in one block, so that a small batch costs one launch, not three:
 //   1. hidden[a] = ReLU(BatchNorm-folded dot(trunk_weight[a], pooled)), one warp per row a;
-//   2. logits[r] = dot(head_weight[r], hidden) / temperature for every head row r, one warp per row;
+//   2. logits[r] = dot(head_weight[r], hidden) / temperature for every head row r, one thread per row for
+//      narrow attentions (kRowPerThreadWidth), else one warp per row;
 //   3. attention[i] from the logits (sigmoid, softmax over the kernels, 1 for a skipped head).
 // Rows are shared out per warp, so every lane of a warp reaches the full-mask shuffles together; hidden and
 // logits live in global scratch (any width fits), which __syncthreads makes visible to the whole block.
@@ -104,12 +110,22 @@ __global__ void attention_per_sample(AttentionWeights w, const float *pooled, fl
         if (lane == 0) h[a] = math::trunk_activation(dot, w.trunk_bias[a]);
     }
     __syncthreads();
-    for (int32_t r = warp; r < length; r += warps) {
-        const float *row = w.head_weight + int64_t(r) * w.width;
-        float dot = 0.0f;
-        for (int32_t i = lane; i < w.width; i += kWarp) dot += row[i] * h[i];
-        dot = warp_sum(dot);
-        if (lane == 0) z[r] = math::head_logit(dot, w.head_bias[r], w.temperature);
+    if (w.width <= kRowPerThreadWidth) {  // uniform across the block: no lane skips a shuffle below
+        for (int32_t r = threadIdx.x; r < length; r += blockDim.x) {
+            const float *row = w.head_weight + int64_t(r) * w.width;
+            float dot = 0.0f;
+#pragma unroll 8
+            for (int32_t i = 0; i < w.width; ++i) dot += row[i] * h[i];
+            z[r] = math::head_logit(dot, w.head_bias[r], w.temperature);
+        }
+    } else {
+        for (int32_t r = warp; r < length; r += warps) {
+            const float *row = w.head_weight + int64_t(r) * w.width;
+            float dot = 0.0f;
+            for (int32_t i = lane; i < w.width; i += kWarp) dot += row[i] * h[i];
+            dot = warp_sum(dot);
+            if (lane == 0) z[r] = math::head_logit(dot, w.head_bias[r], w.temperature);
+        }
     }
     __syncthreads();
     for (int32_t i = threadIdx.x; i < length; i += blockDim.x)

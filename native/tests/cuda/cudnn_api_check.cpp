@@ -37,8 +37,8 @@ static_assert(std::is_same<cudnn::FilterDescriptor, cudnnFilterDescriptor_t>::va
 static_assert(std::is_same<cudnn::ConvolutionDescriptor, cudnnConvolutionDescriptor_t>::value,
               "cudnnConvolutionDescriptor_t");
 
-#define ODCONV_CHECK_FUNCTION(type, symbol)                                                       \
-    static_assert(std::is_same<Real<cudnn::type>::type, decltype(&::symbol)>::value,              \
+#define ODCONV_CHECK_FUNCTION(alias, symbol)                                                      \
+    static_assert(std::is_same<Real<cudnn::alias>::type, decltype(&::symbol)>::value,             \
                   "cudnn_api.hpp: the type of " #symbol " differs from cuDNN's declaration");
 ODCONV_CUDNN_FUNCTIONS(ODCONV_CHECK_FUNCTION)
 #undef ODCONV_CHECK_FUNCTION

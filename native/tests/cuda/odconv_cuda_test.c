@@ -413,16 +413,19 @@ int main(int argc, char **argv) {
     check_graphs_across_growth();
 
     /* Hand-picked, YOLO-like layers: a 3x3 ODConv with BatchNorm and SiLU, a strided one, grouped,
-     * depthwise, pointwise. */
-    const struct { int in, out, k, stride, groups, kernel_num, batch, size; } golden[] = {
-        {16, 32, 3, 1, 1, 4, 2, 20}, {32, 64, 3, 2, 1, 4, 3, 17}, {32, 32, 3, 1, 4, 2, 2, 16},
-        {24, 24, 3, 1, 24, 1, 4, 15}, {64, 32, 1, 1, 1, 4, 5, 13}, {3, 16, 5, 2, 1, 2, 1, 31},
+     * depthwise, pointwise; the last has an attention 96 wide, past the width the attention kernel computes
+     * a head row per thread, so its row-per-warp path runs too. */
+    const struct { int in, out, k, stride, groups, kernel_num, batch, size; double reduction; } golden[] = {
+        {16, 32, 3, 1, 1, 4, 2, 20, 0.0625}, {32, 64, 3, 2, 1, 4, 3, 17, 0.0625}, {32, 32, 3, 1, 4, 2, 2, 16, 0.0625},
+        {24, 24, 3, 1, 24, 1, 4, 15, 0.0625}, {64, 32, 1, 1, 1, 4, 5, 13, 0.0625}, {3, 16, 5, 2, 1, 2, 1, 31, 0.0625},
+        {96, 48, 3, 1, 1, 2, 2, 12, 1.0},
     };
     for (size_t g = 0; g < sizeof golden / sizeof golden[0]; ++g) {
         test_case t;
         memset(&t, 0, sizeof t);
         t.config = base_config(golden[g].in, golden[g].out, golden[g].k, golden[g].stride, golden[g].groups,
                                golden[g].kernel_num);
+        t.config.reduction = golden[g].reduction;
         t.batch = golden[g].batch;
         t.height = t.width = golden[g].size;
         make_weights(&t);

@@ -17,7 +17,7 @@ import org.odconv.io.ModelFormatException;
 
 /**
  * The benchmark's JSON file, a stable schema (documented in README.md):
- * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...},
+ * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...,"gpu":...},
  *  "results":[{"shape":"S1","in":64,"out":64,"k":3,"stride":1,"groups":1,"hw":56,"kernel_num":1,"batch":1,
  *              "layout":"nchw","device":"cpu","odconv_ms":...,"native_ms":...,"floor_ms":...,
  *              "odconv_p10_ms":...,"odconv_p90_ms":...}]}</pre>
@@ -37,8 +37,9 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
      * @param threads the threads per forward actually used
      * @param onednn  the backend description, e.g. "oneDNN 3.13.0 (cpu runtime: OpenMP)"
      * @param isa     the instruction set oneDNN uses, e.g. "avx512_core"
+     * @param gpu     the CUDA device the rows ran on, as {@code odconv info} describes it; "" for CPU runs
      */
-    public record Machine(String cpu, int threads, String onednn, String isa) {}
+    public record Machine(String cpu, int threads, String onednn, String isa, String gpu) {}
 
     /**
      * One case as stored; nativeMs and floorMs are NaN when a file leaves them out.
@@ -114,7 +115,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
         ObjectNode root = JSON.createObjectNode();
         ObjectNode m = root.putObject("machine");
         m.put("cpu", machine.cpu()).put("threads", machine.threads()).put("onednn", machine.onednn())
-                .put("isa", machine.isa());
+                .put("isa", machine.isa()).put("gpu", machine.gpu());
         ArrayNode results = root.putArray("results");
         for (Row r : rows) {
             ObjectNode o = results.addObject();
@@ -147,7 +148,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
         if (root == null || !root.isObject()) throw new ModelFormatException(source, "not a JSON object");
         JsonNode m = root.path("machine");
         Machine machine = new Machine(m.path("cpu").asText("unknown"), m.path("threads").asInt(0),
-                m.path("onednn").asText(""), m.path("isa").asText(""));
+                m.path("onednn").asText(""), m.path("isa").asText(""), m.path("gpu").asText(""));
         JsonNode results = root.get("results");
         if (results == null || !results.isArray()) throw new ModelFormatException(source, "\"results\" is not an array");
         List<Row> rows = new ArrayList<>();

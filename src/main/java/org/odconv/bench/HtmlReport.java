@@ -40,7 +40,9 @@ public final class HtmlReport {
                 .append("</head><body>\n<h1>odconv benchmark</h1>\n<p>")
                 .append(escape(m.cpu())).append(", ").append(m.threads()).append(" threads, ").append(escape(m.onednn()))
                 .append(", ISA ").append(escape(m.isa()))
-                .append(". Median milliseconds per forward; lower is better. The floor is a static oneDNN convolution")
+                .append(m.gpu().isEmpty() ? "" : ", GPU " + escape(m.gpu()))
+                .append(". Median milliseconds per forward; lower is better. The floor is a static ")
+                .append(m.gpu().isEmpty() ? "oneDNN" : "cuDNN").append(" convolution")
                 .append(" of the same shape.</p>\n<table><tr><th>case</th><th>odconv</th><th>native</th><th>floor</th>")
                 .append("<th>odconv/floor</th></tr>\n");
         for (BenchmarkReport.Row r : report.rows()) {

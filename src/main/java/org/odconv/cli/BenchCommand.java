@@ -92,11 +92,11 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter progress = spec.commandLine().getErr();
         int effectiveThreads = threads > 0 ? threads : defaultThreads();
         BenchmarkReport.Machine machine = new BenchmarkReport.Machine(cpuName(), effectiveThreads, Odconv.backend(),
-                Odconv.cpuIsa());
+                Odconv.cpuIsa(), device.isCuda() ? device.describe() : "");
         out.printf("odconv %s, %s, isa %s, %s, %d threads, %d warm-up + %d timed forwards per kind%n", Odconv.version(),
                 machine.onednn(), machine.isa(), machine.cpu(), effectiveThreads, warmup, iterations);
         if (device.isCuda()) {
-            out.printf("on %s: %s%s%n", device, device.describe(), devices.tf32 ? ", TF32 allowed" : "");
+            out.printf("on %s: %s%s%n", device, machine.gpu(), devices.tf32 ? ", TF32 allowed" : "");
         }
         BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations, device, devices.tf32);
         List<BenchmarkResult> results = new ArrayList<>();

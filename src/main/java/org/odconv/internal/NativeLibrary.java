@@ -3,6 +3,12 @@ package org.odconv.internal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -33,6 +39,11 @@ public final class NativeLibrary {
     public static final String EXTRACT_DIR_PROPERTY = "odconv.extract.dir";
 
     static final String LIBRARY_FILE = "libodconv.so";
+    /** The C++ runtime libodconv.so and cuDNN link against, made global before libodconv.so loads. */
+    static final String CPP_RUNTIME = "libstdc++.so.6";
+    // glibc's <dlfcn.h> values, the same on every Linux architecture glibc supports.
+    private static final int RTLD_NOW = 0x2;
+    private static final int RTLD_GLOBAL = 0x100;
     private static final String RESOURCE_DIR = "/org/odconv/native/linux-x86_64/";
     private static final String MANIFEST = "natives.sha256";
 
@@ -50,6 +61,7 @@ public final class NativeLibrary {
             throw new OdconvException("odconv native library not found: " + library
                     + (configured != null ? " (from -D" + PATH_PROPERTY + "=" + configured + ")" : ""));
         }
+        loadCppRuntimeGlobally();
         try {
             System.load(library.toAbsolutePath().toString());
         } catch (UnsatisfiedLinkError e) {
@@ -60,6 +72,29 @@ public final class NativeLibrary {
         }
         loadedFrom = folder;
         return folder;
+    }
+
+    /**
+     * Loads the C++ runtime with RTLD_GLOBAL, before libodconv.so. The JVM loads libraries with RTLD_LOCAL,
+     * so libstdc++ would otherwise arrive as a private dependency of libodconv.so; cuDNN 9 (seen with 9.19 on
+     * an H200) then calls through a null pointer in its first std::call_once (cudnn::graph::LibraryConfig::init)
+     * and takes the JVM down. A C program that dlopens libodconv.so RTLD_LOCAL crashes the same way, and
+     * stops crashing when libstdc++ was loaded globally first; promoting it to global afterwards does not
+     * help. Best effort: where this fails, the CPU backend is unaffected.
+     */
+    private static void loadCppRuntimeGlobally() {
+        Linker linker = Linker.nativeLinker();
+        MemorySegment dlopenAddress = linker.defaultLookup().find("dlopen").orElse(null);
+        if (dlopenAddress == null) return;
+        MethodHandle dlopen = linker.downcallHandle(dlopenAddress,
+                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment handle = (MemorySegment) dlopen.invokeExact(arena.allocateFrom(CPP_RUNTIME),
+                    RTLD_NOW | RTLD_GLOBAL);
+            // The handle is never closed: the runtime must stay loaded as long as libodconv.so is.
+        } catch (Throwable e) {
+            throw new AssertionError("dlopen cannot throw", e);
+        }
     }
 
     private static Path extractFromJar() {

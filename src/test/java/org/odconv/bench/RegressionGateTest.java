@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class RegressionGateTest {
-    private static final BenchmarkReport.Machine MACHINE = new BenchmarkReport.Machine("test cpu", 2, "oneDNN", "avx2");
+    private static final BenchmarkReport.Machine MACHINE = new BenchmarkReport.Machine("test cpu", 2, "oneDNN", "avx2", "");
 
     @TempDir
     Path dir;

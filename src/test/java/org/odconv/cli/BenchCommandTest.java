@@ -45,6 +45,7 @@ class BenchCommandTest {
         assertEquals(List.of(1, 1, 2, 2), report.rows().stream().map(BenchmarkReport.Row::batch).toList());
         assertTrue(report.rows().stream().allMatch(row -> row.odconvMs() > 0 && row.floorMs() > 0 && row.nativeMs() > 0));
         assertTrue(report.rows().stream().allMatch(row -> row.device().equals("cpu")));
+        assertEquals("", report.machine().gpu(), "a CPU run names no GPU");
         assertTrue(Files.readString(json).contains("\"device\" : \"cpu\""), Files.readString(json));
         // files from before devices (no "device" field) read as the CPU, and match CPU rows
         assertEquals("cpu", BenchmarkReport.read(other).rows().getFirst().device());

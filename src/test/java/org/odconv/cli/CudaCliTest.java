@@ -57,6 +57,7 @@ class CudaCliTest {
         assertEquals(0, r.code(), r.err());
         BenchmarkReport report = BenchmarkReport.read(json);
         assertTrue(report.rows().stream().allMatch(row -> row.device().equals("cuda:0") && row.floorMs() > 0), r.out());
+        assertEquals(Device.cuda(0).describe(), report.machine().gpu());
         assertTrue(r.out().contains("8,16,3,1,2,9,2 b1 nhwc cuda:0"), r.out());
     }
 
