@@ -92,8 +92,9 @@ __global__ void average_pool_nhwc(const float *input, int32_t channels, int64_t 
 //   2. logits[r] = dot(head_weight[r], hidden) / temperature for every head row r, one thread per row for
 //      narrow attentions (kRowPerThreadWidth), else one warp per row;
 //   3. attention[i] from the logits (sigmoid, softmax over the kernels, 1 for a skipped head).
-// Rows are shared out per warp, so every lane of a warp reaches the full-mask shuffles together; hidden and
-// logits live in global scratch (any width fits), which __syncthreads makes visible to the whole block.
+// Rows that go a warp each are shared out per warp, so every lane of a warp reaches the full-mask shuffles
+// together; hidden and logits live in global scratch (any width fits), which __syncthreads makes visible to
+// the whole block.
 __global__ void attention_per_sample(AttentionWeights w, const float *pooled, float *hidden, float *logits,
                                      float *attention) {
     const int64_t n = blockIdx.x;
