@@ -63,9 +63,9 @@ if [[ -z $nvidia_dirs || -z $cudnn_library ]]; then
   exit 65
 fi
 cudnn_header=$(find $nvidia_dirs -name cudnn.h 2>/dev/null | head -1)
-cudnn_root=$(dirname "$(dirname "$cudnn_library")")
 echo "cuDNN: $cudnn_library; header: ${cudnn_header:-none (the declarations check is skipped)}"
-[[ -n $cudnn_header ]] && export CUDNN_ROOT=$(dirname "$(dirname "$cudnn_header")") || export CUDNN_ROOT=$cudnn_root
+# CUDNN_ROOT/include/cudnn.h is what the declarations check (native/tests) compiles against.
+[[ -n $cudnn_header ]] && export CUDNN_ROOT=$(dirname "$(dirname "$cudnn_header")")
 export ODCONV_CUDNN_LIBRARY=$cudnn_library
 # cuDNN's sub-libraries may need other NVIDIA wheels' libraries (cuBLAS, NVRTC, the runtime): all of them.
 for nvidia_lib in $(find $nvidia_dirs -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u); do
@@ -128,17 +128,13 @@ tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
 
 run_step "odconv info (devices)" timeout 60 "${java_cli[@]}" info
 
-bench_odconv() {
-  timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
-    --json "$out/odconv-gpu.json"
+bench_odconv() {  # bench_odconv JSON_FILE
+  timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 --json "$1"
 }
-run_step "odconv bench on the GPU" bench_odconv
+run_step "odconv bench on the GPU" bench_odconv "$out/odconv-gpu.json"
 
 # The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
-bench_odconv_without_graphs() {
-  ODCONV_CUDA_GRAPHS=0 timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 \
-    --json "$out/odconv-gpu-without-graphs.json"
-}
+bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-gpu-without-graphs.json"; }
 run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
 bench_pytorch() {

@@ -16,6 +16,7 @@
 #include "oneapi/dnnl/dnnl.hpp"
 
 #include "../common/config.hpp"
+#include "../common/idle_pool.hpp"
 #include "attention.hpp"
 #include "kernels.hpp"
 #include "onednn_util.hpp"
@@ -187,14 +188,7 @@ private:
     }
 
     std::unique_ptr<Workspace> acquire() {
-        {
-            std::lock_guard<std::mutex> lock(idle_mutex_);
-            if (!idle_.empty()) {
-                auto ws = std::move(idle_.back());
-                idle_.pop_back();
-                return ws;
-            }
-        }
+        if (auto idle = idle_.take()) return idle;
         const odconv_config_t &c = p_.config;
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
@@ -238,10 +232,7 @@ private:
         return ws;
     }
 
-    void release(std::unique_ptr<Workspace> ws) {
-        std::lock_guard<std::mutex> lock(idle_mutex_);
-        idle_.push_back(std::move(ws));
-    }
+    void release(std::unique_ptr<Workspace> ws) { idle_.give(std::move(ws)); }
 
     const LayerParameters &p_;
     const int32_t layout_;
@@ -255,8 +246,7 @@ private:
     dnnl::reorder::primitive_desc reorder_pd_;
     dnnl::reorder reorder_;
     int64_t src_stride_, dst_stride_, pixels_;
-    std::mutex idle_mutex_;
-    std::vector<std::unique_ptr<Workspace>> idle_;
+    IdlePool<Workspace> idle_;
 };
 
 class CpuLayer final : public Layer {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../common/config.hpp"
+#include "../common/idle_pool.hpp"
 #include "convolution.hpp"
 #include "cuda_util.hpp"
 #include "kernels.hpp"
@@ -112,26 +113,15 @@ public:
     ContextPool(const cudnn::Api &api) : api_(api) {}
 
     std::unique_ptr<ExecutionContext> acquire() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (!idle_.empty()) {
-                auto context = std::move(idle_.back());
-                idle_.pop_back();
-                return context;
-            }
-        }
+        if (auto idle = idle_.take()) return idle;
         return std::make_unique<ExecutionContext>(api_);
     }
 
-    void release(std::unique_ptr<ExecutionContext> context) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        idle_.push_back(std::move(context));
-    }
+    void release(std::unique_ptr<ExecutionContext> context) { idle_.give(std::move(context)); }
 
 private:
     const cudnn::Api &api_;
-    std::mutex mutex_;
-    std::vector<std::unique_ptr<ExecutionContext>> idle_;
+    IdlePool<ExecutionContext> idle_;
 };
 
 // A context checked out of the pool for one forward. Whatever happens, the work enqueued so far is marked
