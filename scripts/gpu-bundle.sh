@@ -22,7 +22,7 @@ mkdir -p "$bundle/lib"
   $(cd target/classes && find org/odconv -mindepth 1 -maxdepth 1 ! -name native -printf '-C target/classes %p ')
 # Test classes as a folder: the golden files are memory-mapped, so they must be files, not jar entries.
 cp -r target/test-classes "$bundle/test-classes"
-./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DexcludeGroupIds=com.code-intelligence \
+./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DexcludeGroupIds=com.code-intelligence,com.microsoft.onnxruntime \
   -DoutputDirectory="$bundle/lib"
 ./mvnw -B -q dependency:copy \
   -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform_version" \

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -14,6 +15,7 @@
 #include "config.hpp"
 #include "errors.hpp"
 #include "layer.hpp"
+#include "parameters.hpp"
 
 namespace odconv {
 namespace {
@@ -461,17 +463,16 @@ const FieldInfo kConfigFields[] = {
     ODCONV_FIELD(odconv_config_t, activation),
 };
 
-const FieldInfo kWeightsFields[] = {
-    ODCONV_FIELD(odconv_weights_t, weight),              ODCONV_FIELD(odconv_weights_t, attention_fc_weight),
-    ODCONV_FIELD(odconv_weights_t, attention_bn_weight), ODCONV_FIELD(odconv_weights_t, attention_bn_bias),
-    ODCONV_FIELD(odconv_weights_t, attention_bn_mean),   ODCONV_FIELD(odconv_weights_t, attention_bn_var),
-    ODCONV_FIELD(odconv_weights_t, channel_fc_weight),   ODCONV_FIELD(odconv_weights_t, channel_fc_bias),
-    ODCONV_FIELD(odconv_weights_t, filter_fc_weight),    ODCONV_FIELD(odconv_weights_t, filter_fc_bias),
-    ODCONV_FIELD(odconv_weights_t, spatial_fc_weight),   ODCONV_FIELD(odconv_weights_t, spatial_fc_bias),
-    ODCONV_FIELD(odconv_weights_t, kernel_fc_weight),    ODCONV_FIELD(odconv_weights_t, kernel_fc_bias),
-    ODCONV_FIELD(odconv_weights_t, bn_weight),           ODCONV_FIELD(odconv_weights_t, bn_bias),
-    ODCONV_FIELD(odconv_weights_t, bn_mean),             ODCONV_FIELD(odconv_weights_t, bn_var),
-};
+// odconv_weights_t's fields come from the parameter table, which lists each of them once.
+const FieldInfo *weights_fields() {
+    static const auto fields = [] {
+        std::vector<FieldInfo> list;
+        for (int32_t i = 0; i < odconv::kParameterCount; ++i)
+            list.push_back(FieldInfo{odconv::kParameters[i].name, static_cast<int64_t>(odconv::kParameters[i].offset)});
+        return list;
+    }();
+    return fields.data();
+}
 
 #undef ODCONV_FIELD
 
@@ -485,12 +486,12 @@ struct StructInfo {
 const StructInfo kStructs[] = {
     {"odconv_config_t", sizeof(odconv_config_t), kConfigFields,
      static_cast<int32_t>(sizeof(kConfigFields) / sizeof(FieldInfo))},
-    {"odconv_weights_t", sizeof(odconv_weights_t), kWeightsFields,
-     static_cast<int32_t>(sizeof(kWeightsFields) / sizeof(FieldInfo))},
 };
 
 const StructInfo *find_struct(const char *name) {
     if (name == nullptr) return nullptr;
+    static const StructInfo weights{"odconv_weights_t", sizeof(odconv_weights_t), weights_fields(), odconv::kParameterCount};
+    if (std::strcmp(name, weights.name) == 0) return &weights;
     for (const auto &s : kStructs)
         if (std::strcmp(s.name, name) == 0) return &s;
     return nullptr;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "errors.hpp"
+#include "parameters.hpp"
 
 namespace odconv {
 namespace {
@@ -56,33 +57,12 @@ int32_t attention_channels(const odconv_config_t &c) {
 }
 
 void validate_weights(const odconv_config_t &c, const odconv_weights_t &w) {
-    auto require = [](const char *name, const float *pointer, bool needed, const char *why) {
-        if (needed && pointer == nullptr) invalid_argument("weights.", name, " is NULL but required");
-        if (!needed && pointer != nullptr) invalid_argument("weights.", name, " must be NULL: ", why);
-    };
-    const char *always = "";
-    require("weight", w.weight, true, always);
-    require("attention_fc_weight", w.attention_fc_weight, true, always);
-    require("attention_bn_weight", w.attention_bn_weight, true, always);
-    require("attention_bn_bias", w.attention_bn_bias, true, always);
-    require("attention_bn_mean", w.attention_bn_mean, true, always);
-    require("attention_bn_var", w.attention_bn_var, true, always);
-    require("channel_fc_weight", w.channel_fc_weight, true, always);
-    require("channel_fc_bias", w.channel_fc_bias, true, always);
-    const char *depthwise = "a depthwise layer (in_planes == out_planes == groups) has no filter head";
-    require("filter_fc_weight", w.filter_fc_weight, has_filter_head(c), depthwise);
-    require("filter_fc_bias", w.filter_fc_bias, has_filter_head(c), depthwise);
-    const char *pointwise = "kernel_size 1 has no spatial head";
-    require("spatial_fc_weight", w.spatial_fc_weight, has_spatial_head(c), pointwise);
-    require("spatial_fc_bias", w.spatial_fc_bias, has_spatial_head(c), pointwise);
-    const char *single = "kernel_num 1 has no kernel head";
-    require("kernel_fc_weight", w.kernel_fc_weight, has_kernel_head(c), single);
-    require("kernel_fc_bias", w.kernel_fc_bias, has_kernel_head(c), single);
-    const char *no_bn = "has_batch_norm is 0";
-    require("bn_weight", w.bn_weight, c.has_batch_norm != 0, no_bn);
-    require("bn_bias", w.bn_bias, c.has_batch_norm != 0, no_bn);
-    require("bn_mean", w.bn_mean, c.has_batch_norm != 0, no_bn);
-    require("bn_var", w.bn_var, c.has_batch_norm != 0, no_bn);
+    for (int32_t i = 0; i < kParameterCount; ++i) {
+        const ParameterInfo &p = kParameters[i];
+        const bool needed = p.shape(c).rank > 0;
+        if (needed && p.in(w) == nullptr) invalid_argument("weights.", p.name, " is NULL but required");
+        if (!needed && p.in(w) != nullptr) invalid_argument("weights.", p.name, " must be NULL: ", p.absent_because);
+    }
 }
 
 int64_t output_extent(const odconv_config_t &c, int64_t input_extent, const char *axis) {

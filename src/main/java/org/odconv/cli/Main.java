@@ -7,11 +7,11 @@ import picocli.CommandLine.Command;
 
 import org.odconv.Odconv;
 
-/** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}, {@code bench}. */
+/** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}, {@code bench}, {@code onnx}. */
 @Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs ODConv layers exported from PyTorch on the CPU through oneDNN, or on NVIDIA GPUs through"
-                + " cuDNN (--device cuda).",
-        subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class, BenchCommand.class})
+                + " cuDNN (--device cuda); whole ONNX networks with ODConv layers through ONNX Runtime (onnx).",
+        subcommands = {RunCommand.class, InfoCommand.class, DemoCommand.class, BenchCommand.class, OnnxCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -354,6 +354,27 @@ public final class SafeTensors implements AutoCloseable {
     }
 
     /**
+     * Float32 data of any rank to write: {@code data} holds the elements in row-major order of {@code shape}.
+     *
+     * @param shape the dimensions (empty for a scalar)
+     * @param data  the elements, {@code 4 * product(shape)} bytes, read but not retained
+     */
+    public record F32Array(long[] shape, MemorySegment data) {
+        /** Checks that the data holds exactly the shape's elements. */
+        public F32Array {
+            long count = 1;
+            for (long d : shape) {
+                if (d < 0) throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension");
+                count = Math.multiplyExact(count, d);
+            }
+            if (data.byteSize() != Math.multiplyExact(count, (long) Float.BYTES)) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " needs " + count * Float.BYTES
+                        + " bytes, the data has " + data.byteSize());
+            }
+        }
+    }
+
+    /**
      * Writes F32 tensors (in map order) and string metadata as a safetensors file, atomically: into a
      * temporary file beside {@code path}, then renamed over it, so a failure never leaves a partial file.
      * Each tensor's data is copied in its memory order under its (batch, channels, height, width) shape, so
@@ -365,18 +386,34 @@ public final class SafeTensors implements AutoCloseable {
      * @throws IOException when the temporary file cannot be created, written or renamed over {@code path}
      */
     public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
+        Map<String, F32Array> arrays = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> arrays.put(name, new F32Array(t.shape(), t.segment())));
+        writeArrays(path, arrays, metadata);
+    }
+
+    /**
+     * Writes float32 arrays of any rank (in map order) and string metadata as a safetensors file, atomically,
+     * as {@link #write} does.
+     *
+     * @param path     the file to create or replace
+     * @param arrays   the arrays by name
+     * @param metadata the {@code __metadata__} entries; none is written when empty
+     * @throws IOException when the temporary file cannot be created, written or renamed over {@code path}
+     */
+    public static void writeArrays(Path path, Map<String, F32Array> arrays, Map<String, String> metadata)
+            throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
             metadata.forEach(meta::put);
         }
         long offset = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+        for (Map.Entry<String, F32Array> e : arrays.entrySet()) {
             ObjectNode entry = header.putObject(e.getKey());
             entry.put("dtype", DType.F32.name());
             var shape = entry.putArray("shape");
             for (long d : e.getValue().shape()) shape.add(d);
-            long bytes = e.getValue().segment().byteSize();
+            long bytes = e.getValue().data().byteSize();
             entry.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
@@ -395,9 +432,9 @@ public final class SafeTensors implements AutoCloseable {
                 out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, padded);
                 MemorySegment.copy(headerBytes, 0, out, ValueLayout.JAVA_BYTE, 8, padded);
                 long position = 8 + padded;
-                for (Tensor t : tensors.values()) {
-                    MemorySegment.copy(t.segment(), 0, out, position, t.segment().byteSize());
-                    position += t.segment().byteSize();
+                for (F32Array a : arrays.values()) {
+                    MemorySegment.copy(a.data(), 0, out, position, a.data().byteSize());
+                    position += a.data().byteSize();
                 }
                 out.force();
             }

@@ -1,0 +1,94 @@
+package org.odconv.ort;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import org.odconv.OdconvException;
+import org.odconv.internal.NativeLibrary;
+
+/**
+ * ODConv layers inside whole networks run by ONNX Runtime: registers odconv's operator library
+ * ({@code libodconv_ort.so}, domain {@value #DOMAIN}, op {@value #OP_TYPE}) with a session's options, so that a
+ * model exported with {@code tools/export/odconv_onnx.py} runs in ONNX Runtime Java with every ODConv layer on
+ * odconv's oneDNN kernels. The node's contract is in {@code native/include/odconv_ort.h}.
+ *
+ * <pre>{@code
+ * try (OrtEnvironment env = OrtEnvironment.getEnvironment();
+ *      OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+ *     OdconvOrt.register(options, 2);                       // 2 threads for ORT's ops and for odconv's
+ *     try (OrtSession session = env.createSession("model.onnx", options)) { ... }
+ * }
+ * }</pre>
+ *
+ * <p>The library is found the way {@code libodconv.so} is (the folder of {@code -Dodconv.library.path}, else
+ * the jar's natives, extracted once). ONNX Runtime Java ({@code com.microsoft.onnxruntime:onnxruntime}, 1.17
+ * or newer) is an optional dependency of odconv: declare it to use this class.
+ *
+ * <p>Threads: ONNX Runtime's intra-op pool runs the ordinary operators, an OpenMP team of odconv's runs each
+ * ODConv node, one after the other. {@link #register(OrtSession.SessionOptions, int)} sizes both alike and
+ * stops ONNX Runtime's idle workers from spinning, which otherwise take the cores odconv's team needs while it
+ * runs (measured in the README, "Whole networks").
+ */
+public final class OdconvOrt {
+    /** The ONNX domain of odconv's operator. */
+    public static final String DOMAIN = "org.odconv";
+    /** The operator type of an ODConv layer. */
+    public static final String OP_TYPE = "ODConv2d";
+    /** The session configuration entry that sets each ODConv node's thread count (0: OpenMP's default). */
+    public static final String NUM_THREADS_KEY = "odconv.num_threads";
+    /** ONNX Runtime's session configuration entry for its intra-op workers' spinning. */
+    static final String ORT_SPINNING_KEY = "session.intra_op.allow_spinning";
+    static final String LIBRARY_FILE = "libodconv_ort.so";
+
+    private OdconvOrt() {}
+
+    /**
+     * Registers odconv's operator with {@code options}. Each ODConv node uses the thread count of the
+     * options' {@value #NUM_THREADS_KEY} entry, when set before this call, else OpenMP's default; prefer
+     * {@link #register(OrtSession.SessionOptions, int)}, which sets it.
+     *
+     * @param options the session options; sessions created from them afterwards can run ODConv2d nodes
+     * @throws OrtException   when ONNX Runtime refuses the library (a runtime older than 1.17, for one)
+     * @throws OdconvException when odconv's native libraries cannot be found or loaded
+     */
+    public static void register(OrtSession.SessionOptions options) throws OrtException {
+        options.registerCustomOpLibrary(libraryPath().toString());
+    }
+
+    /**
+     * Runs the session on {@code threads} threads: sets ONNX Runtime's intra-op thread count and each ODConv
+     * node's to {@code threads}, turns ONNX Runtime's idle spinning off, then registers odconv's operator.
+     *
+     * @param options the session options
+     * @param threads the thread count, at least 1
+     * @throws IllegalArgumentException when {@code threads} is below 1
+     * @throws OrtException             when ONNX Runtime refuses a setting or the library
+     * @throws OdconvException          when odconv's native libraries cannot be found or loaded
+     */
+    public static void register(OrtSession.SessionOptions options, int threads) throws OrtException {
+        if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be at least 1");
+        options.setIntraOpNumThreads(threads);
+        options.addConfigEntry(NUM_THREADS_KEY, Integer.toString(threads));
+        options.addConfigEntry(ORT_SPINNING_KEY, "0");
+        register(options);
+    }
+
+    /**
+     * The operator library this JVM registers: {@code libodconv_ort.so} beside the loaded {@code libodconv.so}.
+     * Loads (and if needed extracts) odconv's native libraries.
+     *
+     * @return the library's absolute path
+     * @throws OdconvException when the library is missing there
+     */
+    public static Path libraryPath() {
+        Path library = NativeLibrary.load().resolve(LIBRARY_FILE).toAbsolutePath();
+        if (!Files.isRegularFile(library)) {
+            throw new OdconvException("odconv's ONNX Runtime operator library is missing: " + library
+                    + " (built by ./mvnw package beside libodconv.so)");
+        }
+        return library;
+    }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/python3
+"""Export a whole PyTorch model to ONNX with every ODConv layer as one ``org.odconv::ODConv2d`` node.
+
+The file runs in ONNX Runtime with odconv's operator library registered (``libodconv_ort.so``; from Java
+``OdconvOrt.register(options)``, or ``java -jar odconv.jar onnx``). ODConv modules are found by structure, as
+``export_odconv`` finds them (the YOLO-style seed module and the official OSVAI one); everything else is
+exported by ``torch.onnx.export`` as usual. The batch dimension is dynamic.
+
+The node's contract (inputs, attributes) is written down in ``native/include/odconv_ort.h``: input 0 is the
+activation, then the layer's parameters in ``state_dict()`` order as constant initializers, and the
+configuration as attributes.
+
+Library use::
+
+    from odconv_onnx import export_onnx
+    export_onnx(model.eval(), torch.randn(1, 3, 160, 160), "model.onnx")
+
+Command line: ``odconv_export.py --model model.pt --output model.onnx --input-shape 1,3,160,160``.
+
+Works with PyTorch 1.13 and 2.x (the TorchScript-based exporter; ``dynamo=False`` where that exists).
+"""
+
+import contextlib
+import inspect
+import os
+import tempfile
+import types
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from odconv_export import ODConvLayer, find_odconv_layers
+
+__all__ = ["DOMAIN", "OP_TYPE", "OP_VERSION", "export_onnx", "node_attributes"]
+
+DOMAIN = "org.odconv"
+OP_TYPE = "ODConv2d"
+OP_VERSION = 1
+
+
+def node_attributes(layer: ODConvLayer) -> Dict[str, object]:
+    """The ``ODConv2d`` node attributes of a layer (odconv_ort.h), from its odconv model-file entry."""
+    c = layer.config
+    width = max(int(c["in_planes"] * c["reduction"]), c["min_channel"])
+    return {
+        **{name: int(c[name]) for name in ("in_planes", "out_planes", "kernel_size", "stride", "padding",
+                                           "dilation", "groups", "kernel_num")},
+        "attention_channels": width,
+        "batch_norm": int(bool(c["bn"])),
+        "activation": c["act"],
+        "temperature": float(c["temperature"]),
+        "bn_eps": float(c["bn_eps"]),
+        "attention_bn_eps": float(c["attention_bn_eps"]),
+    }
+
+
+def _typed(attributes: Dict[str, object]) -> Dict[str, object]:
+    """Attributes as ``g.op`` takes them: the name suffixed with its ONNX type (_i, _f, _s)."""
+    suffix = {int: "_i", float: "_f", str: "_s"}
+    return {name + suffix[type(value)]: value for name, value in attributes.items()}
+
+
+@contextlib.contextmanager
+def _tracing_suspended():
+    state = torch._C._get_tracing_state()
+    torch._C._set_tracing_state(None)
+    try:
+        yield
+    finally:
+        torch._C._set_tracing_state(state)
+
+
+def _node_function(module: nn.Module, attributes: Dict[str, object]) -> type:
+    """An autograd Function for one ODConv module: the module's own forward while tracing, one
+    org.odconv::ODConv2d node in the ONNX graph. Only tensors go through apply() (the tracer records nothing
+    else), so the module and its attributes are held by the class."""
+
+    class ODConv2dNode(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, *parameters):  # parameters: only for the graph, as the node's inputs
+            with _tracing_suspended():  # the node stands for the module: what it calls is not traced
+                return module._odconv_module_forward(x)
+
+        @staticmethod
+        def symbolic(g, x, *parameters):
+            node = g.op(f"{DOMAIN}::{OP_TYPE}", x, *parameters, **_typed(attributes))
+            sizes = x.type().sizes() if x.type().kind() == "TensorType" else None
+            if sizes is not None and len(sizes) == 4:
+                a = attributes
+                extent = [(s + 2 * a["padding"] - a["dilation"] * (a["kernel_size"] - 1) - 1) // a["stride"] + 1
+                          if isinstance(s, int) else None for s in sizes[2:]]
+                node.setType(x.type().with_sizes([None, a["out_planes"], *extent]))
+            return node
+
+    return ODConv2dNode
+
+
+@contextlib.contextmanager
+def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer]):
+    """While active, each ODConv module of ``layers`` runs through _ODConv2dNode."""
+    modules = dict(model.named_modules())
+    patched = []
+    try:
+        for layer in layers:
+            module = modules.get(layer.name, model)  # a model that is one ODConv layer is named ROOT_NAME
+            prefix = layer.name + "."
+            state = module.state_dict(keep_vars=True)  # the Parameters themselves, so they become initializers
+            parameters = tuple(state[name[len(prefix):]] for name, _ in layer.tensors)
+            function = _node_function(module, node_attributes(layer))
+
+            def forward(self, x, _function=function, _parameters=parameters):
+                return _function.apply(x, *_parameters)
+
+            module._odconv_module_forward = module.forward
+            module.forward = types.MethodType(forward, module)
+            patched.append(module)
+        yield
+    finally:
+        for module in patched:
+            del module.forward
+            del module._odconv_module_forward
+
+
+def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, opset: int = 17,
+                input_name: str = "input", output_names: Optional[Sequence[str]] = None) -> List[str]:
+    """Exports ``model`` to the ONNX file ``path``, each ODConv module as one ``org.odconv::ODConv2d`` node.
+
+    ``example_input``: one input tensor (NCHW) to trace with; its batch size does not matter, the file's batch
+    dimension is dynamic. ``output_names``: one name per model output (default ``output``, or ``output0``,
+    ``output1``, ... when the model returns several). The model's mode is left as it is: call ``model.eval()``
+    first. Raises UnsupportedModuleError (a ValueError) naming ODConv modules the operator cannot represent,
+    as export_odconv does. The file is written atomically. Returns the names of the ODConv modules exported
+    as odconv nodes, in model order.
+    """
+    layers = find_odconv_layers(model)
+    with torch.no_grad():
+        probe = model(example_input)
+    count = len(probe) if isinstance(probe, (tuple, list)) else 1
+    if output_names is None:
+        output_names = ["output"] if count == 1 else [f"output{i}" for i in range(count)]
+    output_names = list(output_names)
+    if len(output_names) != count:
+        raise ValueError(f"output_names has {len(output_names)} names, the model returns {count} outputs")
+    dynamic = {name: {0: "batch"} for name in [input_name, *output_names]}
+
+    kwargs = {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False  # PyTorch 2.x: the TorchScript exporter, which honours symbolic()
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", suffix=".onnx", dir=directory)
+    os.close(fd)
+    try:
+        with _as_onnx_nodes(model, layers), torch.no_grad():
+            torch.onnx.export(model, (example_input,), tmp, opset_version=opset, input_names=[input_name],
+                              output_names=output_names, dynamic_axes=dynamic, do_constant_folding=True,
+                              custom_opsets={DOMAIN: OP_VERSION}, **kwargs)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return [layer.name for layer in layers]
