@@ -25,6 +25,12 @@ Command line (the model saved with ``torch.save(module)``)::
     python3 tools/export/odconv_export.py --model model.pt --output model.safetensors \
         [--names a,b] [--dtype f32|f16|bf16] [--path DIR ...] [--import MODULE ...]
 
+An ``--output`` ending in ``.onnx`` exports the whole model instead, to ONNX, every ODConv layer as one
+``org.odconv::ODConv2d`` node (odconv_onnx.py, ``export_onnx``); it needs the input shape to trace with::
+
+    python3 tools/export/odconv_export.py --model model.pt --output model.onnx --input-shape 1,3,640,640 \
+        [--opset 17] [--output-names a,b] [--path DIR ...] [--import MODULE ...]
+
 Only PyTorch is needed (and NumPy, which PyTorch uses to hand over the bytes).
 """
 
@@ -503,11 +509,20 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="odconv_export.py",
         description="Export the ODConv layers of a model saved with torch.save(module) to an odconv "
-                    "safetensors model file.")
+                    "safetensors model file, or, for an output ending in .onnx, the whole model to ONNX with "
+                    "each ODConv layer as one org.odconv::ODConv2d node.")
     parser.add_argument("--model", required=True, help="the .pt file (torch.save of an nn.Module)")
-    parser.add_argument("--output", required=True, help="the .safetensors file to write")
-    parser.add_argument("--names", help="comma-separated module names to export (default: every ODConv module)")
-    parser.add_argument("--dtype", default="f32", choices=sorted(DTYPES), help="tensor type (default: f32)")
+    parser.add_argument("--output", required=True,
+                        help="the file to write: .safetensors (the ODConv layers) or .onnx (the whole model)")
+    parser.add_argument("--names", help="comma-separated module names to export (default: every ODConv module; "
+                                        "not with .onnx)")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), help="tensor type (default: f32; not with .onnx)")
+    parser.add_argument("--input-shape", metavar="N,C,H,W",
+                        help=".onnx: the shape of the input to trace with (required; the batch stays dynamic)")
+    parser.add_argument("--opset", type=int, metavar="N", help=".onnx: the ai.onnx opset version (default: 17)")
+    parser.add_argument("--output-names", metavar="A,B",
+                        help=".onnx: comma-separated names of the model's outputs (default: output, or "
+                             "output0, output1, ...)")
     parser.add_argument("--path", action="extend", nargs="+", default=[], metavar="DIR",
                         help="directories to put on sys.path so the model's classes can be imported")
     parser.add_argument("--import", dest="imports", action="extend", nargs="+", default=[], metavar="MODULE",
@@ -515,15 +530,79 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class _UsageError(Exception):
+    """A combination of options that makes no sense: one error line, exit status 2."""
+
+
+def _comma_list(text: str) -> List[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _input_shape(text: str) -> Tuple[int, int, int, int]:
+    """``N,C,H,W`` as four positive integers."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise _UsageError(f"--input-shape {text!r} is not N,C,H,W (four positive integers, e.g. 1,3,640,640)")
+    return shape
+
+
+def _check_options(args: argparse.Namespace, onnx: bool) -> None:
+    """Refuses options that do not apply to the output's kind, and a .onnx output without --input-shape."""
+    if onnx:
+        given = [option for option, value in (("--names", args.names), ("--dtype", args.dtype)) if value is not None]
+        if given:
+            raise _UsageError(f"{' and '.join(given)} cannot be used with an .onnx output (the whole model is "
+                              f"exported, in F32); leave {'them' if len(given) > 1 else 'it'} out")
+        if args.input_shape is None:
+            raise _UsageError("an .onnx output needs --input-shape N,C,H,W (the input to trace with, "
+                              "e.g. --input-shape 1,3,640,640)")
+        _input_shape(args.input_shape)
+    else:
+        given = [option for option, value in (("--input-shape", args.input_shape), ("--opset", args.opset),
+                                              ("--output-names", args.output_names)) if value is not None]
+        if given:
+            raise _UsageError(f"{', '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to an .onnx output; "
+                              f"--output {args.output} is written as an odconv safetensors file")
+
+
+def _export_onnx_file(model: nn.Module, args: argparse.Namespace) -> List[ODConvLayer]:
+    """The .onnx form of the command line: the whole model, every ODConv layer one org.odconv node."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)
+    from odconv_onnx import export_onnx  # imports this module by name: loaded only when needed
+
+    layers = find_odconv_layers(model)  # refuses unsupported modules before tracing
+    model = model.float()  # odconv nodes take float32 (YOLOv5 checkpoints are saved in half precision)
+    example = torch.randn(_input_shape(args.input_shape), generator=torch.Generator().manual_seed(0))
+    output_names = _comma_list(args.output_names) if args.output_names is not None else None
+    exported = export_onnx(model, example, args.output, opset=args.opset if args.opset is not None else 17,
+                           output_names=output_names)
+    return [layer for layer in layers if layer.name in exported]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line; prints one line per exported layer, or one error line and returns 1."""
+    """The command line; prints one line per exported layer, or one error line and returns 1 (2 for options
+    that do not fit together)."""
     args = _parse_args(argv)
+    onnx = args.output.lower().endswith(".onnx")
+    try:
+        _check_options(args, onnx)
+    except _UsageError as e:
+        print(f"odconv_export: error: {e}", file=sys.stderr)
+        return 2
     sys.path[:0] = [os.path.abspath(p) for p in args.path]
     try:
         model = load_model(args.model, args.imports)
-        names = [n.strip() for n in args.names.split(",") if n.strip()] if args.names is not None else None
-        layers = find_odconv_layers(model, names)
-        write_model(layers, args.output, args.dtype)
+        if onnx:
+            layers = _export_onnx_file(model, args)
+        else:
+            names = _comma_list(args.names) if args.names is not None else None
+            layers = find_odconv_layers(model, names)
+            write_model(layers, args.output, args.dtype or "f32")
     except Exception as e:  # one line for any failure: unpickling, unsupported modules, I/O
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"odconv_export: error: {message}", file=sys.stderr)

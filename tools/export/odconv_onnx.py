@@ -25,6 +25,7 @@ import inspect
 import os
 import tempfile
 import types
+import warnings
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -96,6 +97,18 @@ def _node_function(module: nn.Module, attributes: Dict[str, object]) -> type:
     return ODConv2dNode
 
 
+def _node_forward(function: type, parameters: tuple):
+    """A forward taking only x: torch.onnx reads the root module's forward signature, defaults included."""
+
+    def forward(self, x):
+        return function.apply(x, *parameters)
+
+    return forward
+
+
+_MISSING = object()
+
+
 @contextlib.contextmanager
 def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer]):
     """While active, each ODConv module of ``layers`` runs through _ODConv2dNode."""
@@ -107,19 +120,75 @@ def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer]):
             prefix = layer.name + "."
             state = module.state_dict(keep_vars=True)  # the Parameters themselves, so they become initializers
             parameters = tuple(state[name[len(prefix):]] for name, _ in layer.tensors)
-            function = _node_function(module, node_attributes(layer))
+            forward = _node_forward(_node_function(module, node_attributes(layer)), parameters)
 
-            def forward(self, x, _function=function, _parameters=parameters):
-                return _function.apply(x, *_parameters)
-
+            own = module.__dict__.get("forward", _MISSING)  # a forward set on the instance goes back as it was
             module._odconv_module_forward = module.forward
             module.forward = types.MethodType(forward, module)
-            patched.append(module)
+            patched.append((module, own))
         yield
     finally:
-        for module in patched:
+        for module, own in patched:
             del module.forward
+            if own is not _MISSING:
+                module.forward = own
             del module._odconv_module_forward
+
+
+@contextlib.contextmanager
+def _initializers_merged_only_when_shared():
+    """While active, torch.onnx.export merges only initializers that are the same tensor.
+
+    In eval mode the exporter also merges initializers of equal value (``_jit_pass_onnx_deduplicate_initializers``)
+    and reads each dropped one through an ``Identity`` node: an untrained BatchNorm's statistics, zero biases,
+    or any two equal parameters of one shape would then reach the ODConv node as Identity outputs, not as the
+    constant initializers the operator requires. Merging by storage (what the pass does in training mode)
+    keeps every parameter its own initializer and still merges tied weights.
+    """
+    name = "_jit_pass_onnx_deduplicate_initializers"
+    original = getattr(torch._C, name, None)
+    if original is None:  # a PyTorch without the pass: nothing to adjust
+        yield
+        return
+
+    def by_storage(graph, params_dict, is_train=False, *args, **kwargs):
+        return original(graph, params_dict, True, *args, **kwargs)
+
+    setattr(torch._C, name, by_storage)
+    try:
+        yield
+    finally:
+        setattr(torch._C, name, original)
+
+
+@contextlib.contextmanager
+def _export_warnings_silenced():
+    """Silences the warnings torch.onnx.export (PyTorch 1.13) gives for every custom node, and only those:
+    ``g.op`` being deprecated, and no shape inference for org.odconv::ODConv2d or the prim::Constant beside it.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning,
+                                message=r"'torch\.onnx\._patch_torch\._graph_op' is deprecated")
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                message=r"The shape inference of (org\.odconv::ODConv2d|prim::Constant) type "
+                                        r"is missing")
+        yield
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """The whole model in eval mode; afterwards every module's own train/eval flag as it was.
+
+    torch.onnx.export switches to eval by itself but then puts the root's flag on every submodule, and the
+    probe run that counts the outputs must not update BatchNorm running statistics.
+    """
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, opset: int = 17,
@@ -128,37 +197,41 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, ops
 
     ``example_input``: one input tensor (NCHW) to trace with; its batch size does not matter, the file's batch
     dimension is dynamic. ``output_names``: one name per model output (default ``output``, or ``output0``,
-    ``output1``, ... when the model returns several). The model's mode is left as it is: call ``model.eval()``
-    first. Raises UnsupportedModuleError (a ValueError) naming ODConv modules the operator cannot represent,
-    as export_odconv does. The file is written atomically. Returns the names of the ODConv modules exported
-    as odconv nodes, in model order.
+    ``output1``, ... when the model returns several; ValueError when the count differs). The graph is the
+    model in eval mode (BatchNorms use their running statistics), whatever its mode; afterwards every module's
+    train/eval flag is as it was and nothing of the model has changed. Raises UnsupportedModuleError (a
+    ValueError) naming ODConv modules the operator cannot represent, as export_odconv does; nothing is written
+    then. The file is written atomically. Returns the names of the ODConv modules exported as odconv nodes, in
+    model order.
     """
     layers = find_odconv_layers(model)
-    with torch.no_grad():
-        probe = model(example_input)
-    count = len(probe) if isinstance(probe, (tuple, list)) else 1
-    if output_names is None:
-        output_names = ["output"] if count == 1 else [f"output{i}" for i in range(count)]
-    output_names = list(output_names)
-    if len(output_names) != count:
-        raise ValueError(f"output_names has {len(output_names)} names, the model returns {count} outputs")
-    dynamic = {name: {0: "batch"} for name in [input_name, *output_names]}
+    with _eval_mode(model):
+        with torch.no_grad():
+            probe = model(example_input)
+        count = len(probe) if isinstance(probe, (tuple, list)) else 1
+        if output_names is None:
+            output_names = ["output"] if count == 1 else [f"output{i}" for i in range(count)]
+        output_names = list(output_names)
+        if len(output_names) != count:
+            raise ValueError(f"output_names has {len(output_names)} names, the model returns {count} outputs")
+        dynamic = {name: {0: "batch"} for name in [input_name, *output_names]}
 
-    kwargs = {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False  # PyTorch 2.x: the TorchScript exporter, which honours symbolic()
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", suffix=".onnx", dir=directory)
-    os.close(fd)
-    try:
-        with _as_onnx_nodes(model, layers), torch.no_grad():
-            torch.onnx.export(model, (example_input,), tmp, opset_version=opset, input_names=[input_name],
-                              output_names=output_names, dynamic_axes=dynamic, do_constant_folding=True,
-                              custom_opsets={DOMAIN: OP_VERSION}, **kwargs)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        kwargs = {}
+        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+            kwargs["dynamo"] = False  # PyTorch 2.x: the TorchScript exporter, which honours symbolic()
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", suffix=".onnx", dir=directory)
+        os.close(fd)
+        try:
+            with _as_onnx_nodes(model, layers), _initializers_merged_only_when_shared(), \
+                    _export_warnings_silenced(), torch.no_grad():
+                torch.onnx.export(model, (example_input,), tmp, opset_version=opset, input_names=[input_name],
+                                  output_names=output_names, dynamic_axes=dynamic, do_constant_folding=True,
+                                  custom_opsets={DOMAIN: OP_VERSION}, **kwargs)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
     return [layer.name for layer in layers]

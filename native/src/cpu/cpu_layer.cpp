@@ -32,6 +32,9 @@ struct Workspace {
     dnnl::stream stream;
     memory src, dst, weights, plain_weights, conv_scratchpad, reorder_scratchpad;
     std::unordered_map<int, memory> conv_args, reorder_args;
+    // The caller's tensors where the convolution computes in another layout (see LayoutBridge).
+    memory user_src, user_dst;
+    std::unordered_map<int, memory> src_bridge_args, dst_bridge_args;
     AttentionVectors attention;
     std::vector<float> pool_partials;  // [nhwc_pool_chunks(pixels)][in_planes], NHWC pooling
     std::vector<float> run_factors, lane_factors;
@@ -70,9 +73,11 @@ public:
         attr.set_post_ops(post_ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
-        conv_pd_ = convolution_pd(c, src_md_, weights_desc(c, tag::any), p.bn.present ? &bias_md : nullptr, dst_md_,
-                                  attr);
+        conv_pd_ = convolution_pd(c, compute_desc(src_md_, layout), weights_desc(c, tag::any),
+                                  p.bn.present ? &bias_md : nullptr, compute_desc(dst_md_, layout), attr);
         conv_ = dnnl::convolution_forward(conv_pd_);
+        src_bridge_ = LayoutBridge(src_md_, conv_pd_.src_desc());
+        dst_bridge_ = LayoutBridge(conv_pd_.dst_desc(), dst_md_);
         weights_md_ = conv_pd_.weights_desc();
 
         const int32_t groups = c.groups, out_per_group = c.out_planes / c.groups, in_per_group = c.in_planes / c.groups;
@@ -157,9 +162,19 @@ private:
         set_factors(ws);
         aggregate_kernel(aggregation, runs_, weights, threads_);
         if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
-        ws.src.set_data_handle(const_cast<float *>(x));
-        ws.dst.set_data_handle(output + n * dst_stride_);
+        float *y = output + n * dst_stride_;
+        if (src_bridge_.needed()) {
+            ws.user_src.set_data_handle(const_cast<float *>(x));
+            src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
+        } else {
+            ws.src.set_data_handle(const_cast<float *>(x));
+        }
+        if (!dst_bridge_.needed()) ws.dst.set_data_handle(y);
         conv_.execute(ws.stream, ws.conv_args);
+        if (dst_bridge_.needed()) {
+            ws.user_dst.set_data_handle(y);
+            dst_bridge_.reorder().execute(ws.stream, ws.dst_bridge_args);
+        }
     }
 
     // The sample's attentions as the aggregation reads them (see WeightRuns).
@@ -193,8 +208,12 @@ private:
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->stream = dnnl::stream(engine);
-        ws->src = memory(src_md_, engine, DNNL_MEMORY_NONE);
-        ws->dst = memory(dst_md_, engine, DNNL_MEMORY_NONE);
+        ws->src = src_bridge_.needed() ? memory(conv_pd_.src_desc(), engine) : memory(src_md_, engine, DNNL_MEMORY_NONE);
+        ws->dst = dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : memory(dst_md_, engine, DNNL_MEMORY_NONE);
+        ws->user_src = memory(src_md_, engine, DNNL_MEMORY_NONE);
+        ws->user_dst = memory(dst_md_, engine, DNNL_MEMORY_NONE);
+        if (src_bridge_.needed()) ws->src_bridge_args = src_bridge_.args(ws->user_src, ws->src);
+        if (dst_bridge_.needed()) ws->dst_bridge_args = dst_bridge_.args(ws->dst, ws->user_dst);
         ws->weights = memory(weights_md_, engine);
         // Padding elements of blocked layouts read as zero; the aggregation writes zeros there too.
         std::memset(ws->weights.get_data_handle(), 0, weights_md_.get_size());
@@ -240,6 +259,7 @@ private:
     memory::desc src_md_, dst_md_, weights_md_;
     dnnl::convolution_forward::primitive_desc conv_pd_;
     dnnl::convolution_forward conv_;
+    LayoutBridge src_bridge_, dst_bridge_;
     WeightRuns runs_;
     std::vector<memory> banks_;
     std::vector<const float *> bank_pointers_;

@@ -20,6 +20,23 @@ memory::desc activation_desc(int64_t batch, int64_t channels, int64_t height, in
                         layout == ODCONV_LAYOUT_NHWC ? tag::nhwc : tag::nchw);
 }
 
+memory::desc compute_desc(const memory::desc &user, int32_t layout) {
+    if (layout == ODCONV_LAYOUT_NHWC) return user;
+    return memory::desc(user.get_dims(), memory::data_type::f32, tag::any);
+}
+
+LayoutBridge::LayoutBridge(const memory::desc &from, const memory::desc &to) {
+    if (from == to) return;
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    pd_ = dnnl::reorder::primitive_desc(cpu_engine(), from, cpu_engine(), to, attr);
+    reorder_ = dnnl::reorder(pd_);
+}
+
+std::unordered_map<int, memory> LayoutBridge::args(const memory &from, const memory &to) const {
+    return {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), cpu_engine())}};
+}
+
 memory::desc weights_desc(const odconv_config_t &c, tag format) {
     const memory::dims dims = c.groups == 1 ? memory::dims{c.out_planes, c.in_planes, c.kernel_size, c.kernel_size}
                                             : memory::dims{c.groups, c.out_planes / c.groups, c.in_planes / c.groups,

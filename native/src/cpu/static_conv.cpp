@@ -29,17 +29,24 @@ public:
         dnnl::primitive_attr attr;
         attr.set_post_ops(post_ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const auto pd = convolution_pd(c, src_md, weights_desc(c, memory::format_tag::any), bias ? &bias_md : nullptr,
-                                       dst_md, attr);
+        // Computing in oneDNN's preferred layout, reordering from and to NCHW, as odconv's layers do.
+        const auto pd = convolution_pd(c, compute_desc(src_md, layout), weights_desc(c, memory::format_tag::any),
+                                       bias ? &bias_md : nullptr, compute_desc(dst_md, layout), attr);
         conv_ = dnnl::convolution_forward(pd);
+        src_bridge_ = LayoutBridge(src_md, pd.src_desc());
+        dst_bridge_ = LayoutBridge(pd.dst_desc(), dst_md);
         stream_ = dnnl::stream(engine);
 
         // The weights are reordered once, at creation: what a static convolution never pays per call.
         memory plain(weights_desc(c, memory::format_tag::oihw), engine, const_cast<float *>(weight));
         weights_ = memory(pd.weights_desc(), engine);
         dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
-        src_ = memory(src_md, engine, DNNL_MEMORY_NONE);
-        dst_ = memory(dst_md, engine, DNNL_MEMORY_NONE);
+        user_src_ = memory(src_md, engine, DNNL_MEMORY_NONE);
+        user_dst_ = memory(dst_md, engine, DNNL_MEMORY_NONE);
+        src_ = src_bridge_.needed() ? memory(pd.src_desc(), engine) : user_src_;
+        dst_ = dst_bridge_.needed() ? memory(pd.dst_desc(), engine) : user_dst_;
+        if (src_bridge_.needed()) src_bridge_args_ = src_bridge_.args(user_src_, src_);
+        if (dst_bridge_.needed()) dst_bridge_args_ = dst_bridge_.args(dst_, user_dst_);
         scratchpad_ = memory(pd.scratchpad_desc(), engine);
         args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_}, {DNNL_ARG_DST, dst_},
                  {DNNL_ARG_SCRATCHPAD, scratchpad_}};
@@ -53,9 +60,11 @@ public:
 
     void forward(const float *input, float *output) override {
         ThreadCountScope threads(num_threads_);
-        src_.set_data_handle(const_cast<float *>(input));
-        dst_.set_data_handle(output);
+        user_src_.set_data_handle(const_cast<float *>(input));
+        user_dst_.set_data_handle(output);
+        if (src_bridge_.needed()) src_bridge_.reorder().execute(stream_, src_bridge_args_);
         conv_.execute(stream_, args_);
+        if (dst_bridge_.needed()) dst_bridge_.reorder().execute(stream_, dst_bridge_args_);
         stream_.wait();
     }
 
@@ -63,8 +72,9 @@ private:
     int32_t num_threads_;
     dnnl::convolution_forward conv_;
     dnnl::stream stream_;
-    memory weights_, bias_, src_, dst_, scratchpad_;
-    std::unordered_map<int, memory> args_;
+    LayoutBridge src_bridge_, dst_bridge_;
+    memory weights_, bias_, src_, dst_, user_src_, user_dst_, scratchpad_;
+    std::unordered_map<int, memory> args_, src_bridge_args_, dst_bridge_args_;
 };
 
 }  // namespace

@@ -252,6 +252,7 @@ public:
         KernelInfoAttributes attributes(api, info);
         config_ = read_config(attributes, node_);
 
+        check_declared_input(info);
         size_t inputs = 0;
         check(api, fn<api::KernelInfo_GetInputCount>(api)(info, &inputs), node_);
         odconv_weights_t weights{};
@@ -329,6 +330,34 @@ public:
     const OrtApi *api() const { return api_; }
 
 private:
+    // The shape the graph declares for X, where it declares one: a wrong rank, channel count or a size too
+    // small for the kernel fails the session's creation rather than its first run.
+    void check_declared_input(const OrtKernelInfo *info) const {
+        const std::string where = node_ + ": input 0 (X)";
+        OrtTypeInfo *type = nullptr;
+        check(api_, fn<api::KernelInfo_GetInputTypeInfo>(api_)(info, 0, &type), where);
+        std::unique_ptr<OrtTypeInfo, void (*)(OrtTypeInfo *)> owned(type, fn<api::ReleaseTypeInfo>(api_));
+        const OrtTensorTypeAndShapeInfo *tensor = nullptr;
+        check(api_, fn<api::CastTypeInfoToTensorInfo>(api_)(type, &tensor), where);
+        if (tensor == nullptr) return;
+        const TensorShape x = read_shape(api_, tensor, where);
+        if (x.dims.empty()) return;  // no declared shape
+        if (x.dims.size() != 4)
+            fail(kInvalidGraph, where, " is declared with shape ", x.str(), ", expected rank 4 [N, ", config_.in_planes,
+                 ", H, W]");
+        if (x.dims[1] >= 0 && x.dims[1] != config_.in_planes)
+            fail(kInvalidGraph, where, " is declared with shape ", x.str(), ", expected ", config_.in_planes,
+                 " channels");
+        for (int axis = 2; axis < 4; ++axis) {
+            if (x.dims[axis] < 0) continue;
+            try {
+                output_extent(config_, x.dims[axis], axis == 2 ? "height" : "width");
+            } catch (const std::exception &e) {
+                fail(kInvalidGraph, where, " is declared with shape ", x.str(), ": ", e.what());
+            }
+        }
+    }
+
     const OrtApi *api_;
     std::string node_;
     odconv_config_t config_{};
@@ -352,33 +381,25 @@ size_t required_inputs() {
 }
 
 // Output shape from input shape and attributes, so that ORT plans memory and downstream shapes statically.
+// ONNX Runtime (1.17 to 1.29 at least) ignores the status this returns and never releases it, so it returns
+// none: whatever it cannot work out stays unknown, and the kernel's own checks report a bad input.
 OrtStatus *infer_output_shape(const OrtCustomOp *op, OrtShapeInferContext *context) {
     const OrtApi *api = self(op).api;
-    return guard(api, [&] {
+    try {
         const std::string node = ODCONV_ORT_OP_TYPE " node";
         const odconv_config_t c = read_config(ShapeInferenceAttributes(api, context), node);
         OrtTensorTypeAndShapeInfo *info = nullptr;
         check(api, fn<api::ShapeInferContext_GetInputTypeShape>(api)(context, 0, &info), node);
-        const TensorShape x = read_shape(api, info, node + ": input 0 (X)");
+        const TensorShape x = read_shape(api, info, node);
+        if (x.dims.size() != 4 || (x.dims[1] >= 0 && x.dims[1] != c.in_planes)) return nullptr;
         std::vector<const char *> symbols(x.dims.size(), nullptr);
         check(api, fn<api::GetSymbolicDimensions>(api)(info, symbols.data(), symbols.size()), node);
-        if (x.dims.size() != 4)
-            fail(kInvalidArgument, node, ": input 0 (X) has shape ", x.str(), ", expected rank 4 [N, ", c.in_planes,
-                 ", H, W]");
-        if (x.dims[1] >= 0 && x.dims[1] != c.in_planes)
-            fail(kInvalidArgument, node, ": input 0 (X) has shape ", x.str(), ", expected ", c.in_planes, " channels");
         // Only a fully known shape, or one whose batch alone is a named symbol (carried over), is worth
         // stating: an output height of a symbolic input height has no symbol of its own.
         const bool named_batch = x.dims[0] < 0 && symbols[0] != nullptr && symbols[0][0] != '\0';
-        if ((x.dims[0] < 0 && !named_batch) || x.dims[2] < 0 || x.dims[3] < 0) return;
-        int64_t out[4] = {x.dims[0], c.out_planes, -1, -1};
-        for (int axis = 2; axis < 4; ++axis) {
-            try {
-                out[axis] = output_extent(c, x.dims[axis], axis == 2 ? "height" : "width");
-            } catch (const std::exception &e) {
-                fail(kInvalidArgument, node, ": input 0 (X) has shape ", x.str(), ": ", e.what());
-            }
-        }
+        if ((x.dims[0] < 0 && !named_batch) || x.dims[2] < 0 || x.dims[3] < 0) return nullptr;
+        const int64_t out[4] = {x.dims[0], c.out_planes, output_extent(c, x.dims[2], "height"),
+                                output_extent(c, x.dims[3], "width")};
         OrtTensorTypeAndShapeInfo *result = nullptr;
         check(api, fn<api::CreateTensorTypeAndShapeInfo>(api)(&result), node);
         std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo *)> owned(
@@ -390,7 +411,10 @@ OrtStatus *infer_output_shape(const OrtCustomOp *op, OrtShapeInferContext *conte
             check(api, fn<api::SetSymbolicDimensions>(api)(result, out_symbols, 4), node);
         }
         check(api, fn<api::ShapeInferContext_SetOutputTypeShape>(api)(context, 0, result), node);
-    });
+    } catch (...) {
+        // Left unknown; see above.
+    }
+    return nullptr;
 }
 
 Operator make_operator(const OrtApi *api, int32_t num_threads) {

@@ -25,6 +25,7 @@ struct OrtValue;
 struct OrtTensorTypeAndShapeInfo;
 struct OrtShapeInferContext;
 struct OrtOpAttr;
+struct OrtTypeInfo;
 
 namespace odconv::ort {
 
@@ -102,6 +103,9 @@ using CreateCustomOpDomain = ApiFunction<26, OrtStatus *(*)(const char *domain, 
 using CustomOpDomain_Add = ApiFunction<27, OrtStatus *(*)(OrtCustomOpDomain *domain, const OrtCustomOp *op)>;
 using AddCustomOpDomain = ApiFunction<28, OrtStatus *(*)(OrtSessionOptions *options, OrtCustomOpDomain *domain)>;
 using GetTensorMutableData = ApiFunction<51, OrtStatus *(*)(OrtValue *value, void **out)>;
+// *out belongs to type_info; nullptr when it describes no tensor.
+using CastTypeInfoToTensorInfo =
+    ApiFunction<55, OrtStatus *(*)(const OrtTypeInfo *type_info, const OrtTensorTypeAndShapeInfo **out)>;
 using CreateTensorTypeAndShapeInfo = ApiFunction<57, OrtStatus *(*)(OrtTensorTypeAndShapeInfo **out)>;
 using SetTensorElementType = ApiFunction<58, OrtStatus *(*)(OrtTensorTypeAndShapeInfo *info, TensorElementType type)>;
 using SetDimensions =
@@ -129,9 +133,13 @@ using KernelContext_GetInput =
 using KernelContext_GetOutput = ApiFunction<91, OrtStatus *(*)(OrtKernelContext *context, size_t index,
                                                                const int64_t *dims, size_t count, OrtValue **out)>;
 using ReleaseStatus = ApiFunction<93, void (*)(OrtStatus *status)>;
+using ReleaseTypeInfo = ApiFunction<98, void (*)(OrtTypeInfo *info)>;
 using ReleaseTensorTypeAndShapeInfo = ApiFunction<99, void (*)(OrtTensorTypeAndShapeInfo *info)>;
 using ReleaseCustomOpDomain = ApiFunction<101, void (*)(OrtCustomOpDomain *domain)>;
 using KernelInfo_GetInputCount = ApiFunction<230, OrtStatus *(*)(const OrtKernelInfo *info, size_t *out)>;
+// The type the graph declares for a node input; *type_info is owned by the caller (ReleaseTypeInfo).
+using KernelInfo_GetInputTypeInfo =
+    ApiFunction<234, OrtStatus *(*)(const OrtKernelInfo *info, size_t index, OrtTypeInfo **type_info)>;
 using HasSessionConfigEntry =
     ApiFunction<237, OrtStatus *(*)(const OrtSessionOptions *options, const char *key, int *out)>;
 // With value == nullptr, *size receives the length including the terminating NUL.

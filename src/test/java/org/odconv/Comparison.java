@@ -3,12 +3,12 @@ package org.odconv;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /** The project's accuracy bound: max |actual - expected| <= 1e-4 * max(1, max |expected|). */
-final class Comparison {
+public final class Comparison {
     static final double RELATIVE_TOLERANCE = 1e-4;
 
     private Comparison() {}
 
-    static void assertClose(double[] expected, float[] actual, String what) {
+    public static void assertClose(double[] expected, float[] actual, String what) {
         if (expected.length != actual.length) {
             fail(what + ": " + actual.length + " elements, expected " + expected.length);
         }
@@ -30,7 +30,7 @@ final class Comparison {
         }
     }
 
-    static double[] toDouble(float[] values) {
+    public static double[] toDouble(float[] values) {
         double[] d = new double[values.length];
         for (int i = 0; i < values.length; i++) d[i] = values[i];
         return d;

@@ -20,12 +20,14 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -73,10 +75,10 @@ final class OnnxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads < 0) throw new IllegalArgumentException("--threads " + threads + " must be >= 0");
-        if (iterations < 0) throw new IllegalArgumentException("--iterations " + iterations + " must be >= 0");
-        if (json != null && iterations == 0) throw new IllegalArgumentException("--json needs --iterations");
-        if (output == null && iterations == 0) throw new IllegalArgumentException("give --output, --iterations or both");
+        if (threads < 0) throw usage("--threads " + threads + " must be >= 0");
+        if (iterations < 0) throw usage("--iterations " + iterations + " must be >= 0");
+        if (json != null && iterations == 0) throw usage("--json needs --iterations");
+        if (output == null && iterations == 0) throw usage("give --output, --iterations or both");
         if (!Files.isRegularFile(model)) throw new ModelFormatException(model.toString(), "no such file");
         int odconvNodes = OnnxGraph.countNodes(model, OdconvOrt.DOMAIN, OdconvOrt.OP_TYPE);
         if (plain && odconvNodes > 0) {
@@ -84,7 +86,8 @@ final class OnnxCommand implements Callable<Integer> {
                     + OdconvOrt.OP_TYPE + " nodes, which --plain (stock ONNX Runtime) cannot run");
         }
 
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
+        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
              SafeTensors tensors = SafeTensors.open(input)) {
             if (!plain && threads > 0) {
@@ -105,6 +108,10 @@ final class OnnxCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private CommandLine.ParameterException usage(String message) {
+        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 
     private OrtSession createSession(OrtEnvironment env, OrtSession.SessionOptions options) throws OrtException {
@@ -141,8 +148,9 @@ final class OnnxCommand implements Callable<Integer> {
         }
     }
 
-    /** The model's declared shape (-1 for a dynamic dimension) against the file's. */
+    /** The model's declared shape (-1 for a dynamic dimension, none at all when undeclared) against the file's. */
     private void checkShape(String name, long[] declared, long[] actual) {
+        if (declared.length == 0) return;  // ONNX Runtime Java reports an undeclared shape as rank 0
         boolean fits = declared.length == actual.length;
         for (int i = 0; fits && i < declared.length; i++) fits = declared[i] < 0 || declared[i] == actual[i];
         if (!fits) {

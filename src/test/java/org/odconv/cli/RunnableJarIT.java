@@ -62,6 +62,22 @@ class RunnableJarIT {
         assertTrue(Files.notExists(output));
     }
 
+    /** ONNX Runtime and its natives are in the jar, and libodconv_ort.so is extracted beside libodconv.so. */
+    @Test
+    void onnxRunsAWholeNetworkWithTheOperator() throws Exception {
+        Path output = dir.resolve("y.safetensors");
+        Result r = java("onnx", "--model", "src/test/resources/onnx/yolo.onnx", "--input",
+                "src/test/resources/onnx/input_b1.safetensors", "--output", output.toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertEquals("", r.err(), "nothing on stderr");
+        assertEquals("wrote p8 [1, 18, 8, 8], p16 [1, 18, 4, 4] to " + output, r.out().strip());
+        try (var extracted = Files.list(dir.resolve("tmp"))) {
+            Path natives = extracted.filter(p -> p.getFileName().toString().startsWith("odconv-native-")).findFirst()
+                    .orElseThrow();
+            assertTrue(Files.isRegularFile(natives.resolve("libodconv_ort.so")), natives.toString());
+        }
+    }
+
     /**
      * The packaged jar looks for libodconv_cuda.so beside its extracted libodconv.so: with it (and a GPU) the demo
      * runs on cuda:0; without, it fails in one line naming the reason.

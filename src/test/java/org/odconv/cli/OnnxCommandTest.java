@@ -1,0 +1,133 @@
+package org.odconv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.ValueLayout;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import org.odconv.Comparison;
+import org.odconv.io.SafeTensors;
+
+/** {@code odconv onnx}: ONNX models in ONNX Runtime with odconv's operator, from the command line. */
+class OnnxCommandTest {
+    @TempDir
+    Path dir;
+
+    static Path fixture(String name) {
+        try {
+            return Path.of(OnnxCommandTest.class.getResource("/onnx/" + name).toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void assertOneLineError(CliTest.Result r, int code, String fragment) {
+        assertEquals(code, r.code(), r.out() + r.err());
+        assertEquals(1, r.err().strip().lines().count(), "one line on stderr: " + r.err());
+        assertTrue(r.err().contains(fragment), r.err());
+    }
+
+    private static void assertOutputsMatch(Path written, String expected) {
+        try (SafeTensors got = SafeTensors.open(written); SafeTensors want = SafeTensors.open(fixture(expected))) {
+            assertEquals(want.entries().keySet(), got.entries().keySet());
+            for (String name : want.entries().keySet()) {
+                assertArrayEquals(want.entry(name).shape(), got.entry(name).shape(), name);
+                float[] expectedValues = want.floatData(want.entry(name)).toArray(ValueLayout.JAVA_FLOAT);
+                float[] actual = got.floatData(got.entry(name)).toArray(ValueLayout.JAVA_FLOAT);
+                Comparison.assertClose(Comparison.toDouble(expectedValues), actual, expected + " " + name);
+            }
+        }
+    }
+
+    @Test
+    void runsTheNetworkAndWritesEveryOutputByName() {
+        Path output = dir.resolve("y.safetensors");
+        CliTest.Result r = CliTest.odconv("onnx", "--model", fixture("yolo.onnx").toString(), "--input",
+                fixture("input_b5.safetensors").toString(), "--output", output.toString(), "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("", r.err());
+        assertEquals("wrote p8 [5, 18, 8, 8], p16 [5, 18, 4, 4] to " + output, r.out().strip());
+        assertOutputsMatch(output, "expected_b5.safetensors");
+    }
+
+    @Test
+    void plainRunsAStockModelWithoutTheOperator() {
+        Path output = dir.resolve("y.safetensors");
+        CliTest.Result r = CliTest.odconv("onnx", "--plain", "--model", fixture("yolo_static.onnx").toString(),
+                "--input", fixture("input_b5.safetensors").toString(), "--output", output.toString());
+        assertEquals(0, r.code(), r.err());
+        assertOutputsMatch(output, "expected_static_b5.safetensors");
+    }
+
+    @Test
+    void timesRunsAndWritesJson() throws Exception {
+        Path json = dir.resolve("t.json");
+        CliTest.Result r = CliTest.odconv("onnx", "--model", fixture("yolo.onnx").toString(), "--input",
+                fixture("input_b1.safetensors").toString(), "--threads", "1", "--iterations", "4", "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("yolo.onnx: batch 1, 1 threads, 7 odconv nodes: median "), r.out());
+        JsonNode row = new ObjectMapper().readTree(json.toFile());
+        assertEquals("yolo.onnx", row.get("model").asText());
+        assertEquals(1, row.get("batch").asInt());
+        assertEquals(1, row.get("threads").asInt());
+        assertEquals(4, row.get("iterations").asInt());
+        assertEquals(7, row.get("odconv_nodes").asInt());
+        assertTrue(row.get("p10_ms").asDouble() > 0, row.toString());
+        assertTrue(row.get("p10_ms").asDouble() <= row.get("median_ms").asDouble(), row.toString());
+        assertTrue(row.get("median_ms").asDouble() <= row.get("p90_ms").asDouble(), row.toString());
+        assertEquals(false, row.get("plain").asBoolean());
+    }
+
+    @Test
+    void plainRefusesAModelWithOdconvNodes() {
+        Path output = dir.resolve("y.safetensors");
+        CliTest.Result r = CliTest.odconv("onnx", "--plain", "--model", fixture("yolo.onnx").toString(), "--input",
+                fixture("input_b1.safetensors").toString(), "--output", output.toString());
+        assertOneLineError(r, 1, "yolo.onnx: 7 org.odconv::ODConv2d nodes, which --plain (stock ONNX Runtime) cannot run");
+        assertTrue(Files.notExists(output));
+    }
+
+    /** Model, input, and two parts of the one error line: what failed, and why. */
+    @ParameterizedTest(name = "{0} on {1}")
+    @CsvSource(delimiter = '|', value = {
+        "bad_stride0.onnx | single_a.safetensors | bad_stride0.onnx: ONNX Runtime cannot load it: "
+                + "| ODConv2d node '/ODConv2d': attribute stride = 0 is out of range",
+        "yolo.onnx | expected_b1.safetensors | expected_b1.safetensors: | tensor \"input\" is missing",
+        "yolo.onnx | single_a.safetensors | single_a.safetensors: | tensor \"input\" has shape [2, 8, 17, 23], the"
+                + " model's input \"input\" is [?, 3, 64, 64]",
+        "single.onnx | input_b1.safetensors | single.onnx: ONNX Runtime failed to run it on "
+                + "| ODConv2d node '/ODConv2d': input 0 (X) has shape [1, 3, 64, 64], expected 8 channels",
+    })
+    void failuresAreOneLineAndLeaveNoOutput(String model, String input, String what, String why) {
+        Path output = dir.resolve("y.safetensors");
+        CliTest.Result r = CliTest.odconv("onnx", "--model", fixture(model).toString(), "--input",
+                fixture(input).toString(), "--output", output.toString());
+        assertOneLineError(r, 1, why.strip());
+        assertTrue(r.err().contains(what.strip()), r.err());
+        assertTrue(Files.notExists(output));
+    }
+
+    @Test
+    void argumentErrorsExitWithTwo() {
+        String model = fixture("yolo.onnx").toString();
+        String input = fixture("input_b1.safetensors").toString();
+        assertOneLineError(CliTest.odconv("onnx", "--model", model, "--input", input), 2,
+                "give --output, --iterations or both");
+        assertOneLineError(CliTest.odconv("onnx", "--model", model, "--input", input, "--json", "x.json"), 2,
+                "--json needs --iterations");
+        assertOneLineError(CliTest.odconv("onnx", "--model", model, "--input", input, "--iterations", "-1"), 2,
+                "--iterations -1 must be >= 0");
+    }
+}

@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Whole-network benchmark: one YOLO-style ODConv network (tools/golden/yolo_net.py) timed four ways on the CPU,
+at the same thread count, on the same random input per input size and batch:
+
+  (a) odconv: exported with odconv_onnx.export_onnx (each ODConv one org.odconv::ODConv2d node), run by
+      `odconv.jar onnx` in ONNX Runtime with odconv's operator registered;
+  (b) decomposed: the same model exported by plain torch.onnx.export (ODConv decomposed into generic ONNX ops;
+      the batch is fixed to the one timed, as the decomposition bakes it into reshapes), `onnx --plain`;
+  (c) static: the model's static twin (every ODConv replaced by Conv2d+BN+act of its shape, random weights),
+      exported by plain torch.onnx.export (batch dynamic, as (a)), `onnx --plain`: the cost floor;
+  (d) PyTorch eager on the ODConv model, timed in this process (no_grad, torch.set_num_threads).
+
+Each time is the median of --iterations runs after a warm-up; the ONNX Runtime runs are one after another, one
+process each. Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
+<= 1e-4 * max(1, max|expected|)). Targets: a/c <= 1.10 (every case), b/a >= 2 and d/a >= 2 (batch 1).
+
+    /usr/bin/python3 tools/bench/whole_network.py [--sizes 160,320] [--batches 1,8] [--threads 2] [--width 32]
+        [--iterations 100] [--work target/whole-network] [--java "JAVA -jar target/odconv.jar"] [--json FILE]
+
+Needs target/odconv.jar (./mvnw -B -q -DskipTests -Dfuzz.skip package) and PyTorch. Exit status 1 on an
+accuracy failure or a failed command; a missed speed target is only reported (exit 0).
+"""
+
+import argparse
+import contextlib
+import copy
+import inspect
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tools", "golden"))
+sys.path.insert(0, os.path.join(REPO, "tools", "export"))
+from gpu_compare import RELATIVE_TOLERANCE, read_tensor  # noqa: E402
+from make_golden import write_safetensors  # noqa: E402
+from odconv_onnx import export_onnx  # noqa: E402
+from pytorch_eager import cpu_name, median_ms  # noqa: E402
+from yolo_net import YoloODConvNet, randomize, static_twin  # noqa: E402
+
+DEFAULT_JAVA = shlex.join(["/usr/lib/jvm/temurin-25-jdk-amd64/bin/java", "-jar",
+                           os.path.join(REPO, "target", "odconv.jar")])
+OUTPUTS = ["output0", "output1"]  # YoloODConvNet returns (p8, p16)
+MAX_STATIC_RATIO = 1.10  # a/c, every case
+MIN_SPEEDUP = 2.0  # b/a and d/a, at batch 1
+OPSET = 17
+
+
+@contextlib.contextmanager
+def quiet_exporter():
+    """Silences torch.onnx's shape-inference and deprecation chatter, the same on every export."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        yield
+
+
+def plain_export(model, example, path, dynamic_batch):
+    """torch.onnx.export as a user calls it (TorchScript exporter), every op generic."""
+    kwargs = {"dynamic_axes": {name: {0: "batch"} for name in ["input", *OUTPUTS]}} if dynamic_batch else {}
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+    with torch.no_grad(), quiet_exporter():
+        torch.onnx.export(model, (example,), path, opset_version=OPSET, input_names=["input"],
+                          output_names=OUTPUTS, do_constant_folding=True, **kwargs)
+
+
+def odconv_export(model, example, path):
+    with quiet_exporter():
+        export_onnx(model, example, path, opset=OPSET, output_names=OUTPUTS)
+
+
+def run_onnx(args, model, inputs, json_path, plain=False, output=None):
+    """One timed `odconv.jar onnx` run; returns its JSON row. Exits on failure."""
+    command = shlex.split(args.java) + ["onnx", "--model", model, "--input", inputs, "--threads", str(args.threads),
+                                        "--iterations", str(args.iterations), "--json", json_path]
+    if plain:
+        command.append("--plain")
+    if output:
+        command += ["--output", output]
+    run = subprocess.run(command, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"failed ({run.returncode}): {shlex.join(command)}\n{run.stdout}{run.stderr}")
+    with open(json_path) as f:
+        return json.load(f)
+
+
+def max_error(output_path, expected):
+    """(max abs error, tolerance) of the outputs in output_path against PyTorch's, over all outputs."""
+    error, tolerance = 0.0, 0.0
+    for name, reference in zip(OUTPUTS, expected):
+        reference = reference.numpy().astype(np.float64)
+        actual = read_tensor(output_path, name)
+        if actual.shape != reference.shape:
+            raise SystemExit(f"{output_path}: {name} is {list(actual.shape)}, PyTorch's {list(reference.shape)}")
+        error = max(error, float(np.max(np.abs(actual - reference))))
+        tolerance = max(tolerance, RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(reference)))))
+    return error, tolerance
+
+
+def build_models(width):
+    """The ODConv network and its static twin, eval mode, random weights from fixed seeds."""
+    model = YoloODConvNet(width=width).eval()
+    randomize(model, torch.Generator().manual_seed(0))
+    twin = static_twin(copy.deepcopy(model)).eval()
+    randomize(twin, torch.Generator().manual_seed(1))
+    return model, twin
+
+
+def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
+    """Times (a)-(d) for one input size and batch and checks (a)'s accuracy; returns the row."""
+    prefix = os.path.join(args.work, f"{size}-b{batch}")
+    x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(size * 100 + batch))
+    inputs = prefix + "-input.safetensors"
+    write_safetensors(inputs, [("input", x)])
+    with torch.no_grad():
+        expected = model(x)
+    decomposed = prefix + "-decomposed.onnx"
+    plain_export(model, x, decomposed, dynamic_batch=False)
+
+    a = run_onnx(args, odconv_onnx, inputs, prefix + "-a.json", output=prefix + "-odconv-output.safetensors")
+    error, tolerance = max_error(prefix + "-odconv-output.safetensors", expected)
+    b = run_onnx(args, decomposed, inputs, prefix + "-b.json", plain=True)
+    c = run_onnx(args, static_onnx, inputs, prefix + "-c.json", plain=True)
+    warmup = max(3, min(50, args.iterations // 5))  # as the onnx command's
+    d_median, d_p10, d_p90 = median_ms(model, x, warmup, args.iterations)
+
+    row = {"size": size, "batch": batch, "max_error": error, "tolerance": tolerance,
+           "accurate": error <= tolerance, "odconv_nodes": a["odconv_nodes"]}
+    for key, result in (("a", a), ("b", b), ("c", c)):
+        row.update({f"{key}_ms": result["median_ms"], f"{key}_p10_ms": result["p10_ms"],
+                    f"{key}_p90_ms": result["p90_ms"]})
+    row.update({"d_ms": d_median, "d_p10_ms": d_p10, "d_p90_ms": d_p90})
+    row.update({"a_over_c": row["a_ms"] / row["c_ms"], "b_over_a": row["b_ms"] / row["a_ms"],
+                "d_over_a": row["d_ms"] / row["a_ms"]})
+    print(f"{size} b{batch}: (a) {row['a_ms']:.2f} ms, (b) {row['b_ms']:.2f} ms, (c) {row['c_ms']:.2f} ms, "
+          f"(d) {row['d_ms']:.2f} ms; max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})"
+          f"{'' if row['accurate'] else ' INACCURATE'}", flush=True)
+    return row
+
+
+def targets(row):
+    """{column: met} for the targets that apply to this row."""
+    met = {"a_over_c": row["a_over_c"] <= MAX_STATIC_RATIO}
+    if row["batch"] == 1:
+        met["b_over_a"] = row["b_over_a"] >= MIN_SPEEDUP
+        met["d_over_a"] = row["d_over_a"] >= MIN_SPEEDUP
+    return met
+
+
+def print_table(rows):
+    header = ["size", "batch", "(a) ms", "(b) ms", "(c) ms", "(d) ms", "a/c", "b/a", "d/a"]
+    print("\n| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    hit = total = 0
+    for row in rows:
+        met = targets(row)
+        hit, total = hit + sum(met.values()), total + len(met)
+        ratios = [f"{row[k]:.2f}" + (f" {'met' if met[k] else 'missed'}" if k in met else "")
+                  for k in ("a_over_c", "b_over_a", "d_over_a")]
+        times = [f"{row[k]:.2f}" for k in ("a_ms", "b_ms", "c_ms", "d_ms")]
+        print("| " + " | ".join([str(row["size"]), str(row["batch"]), *times, *ratios]) + " |")
+    print(f"\ntargets: a/c <= {MAX_STATIC_RATIO:.2f} (every case), b/a >= {MIN_SPEEDUP:g} and d/a >= {MIN_SPEEDUP:g}"
+          f" (batch 1): {hit} of {total} met")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="160,320", help="input heights = widths, multiples of 16")
+    parser.add_argument("--batches", default="1,8")
+    parser.add_argument("--threads", type=int, default=2, help="for ONNX Runtime, odconv and PyTorch alike")
+    parser.add_argument("--width", type=int, default=32, help="YoloODConvNet's channel width")
+    parser.add_argument("--iterations", type=int, default=100, help="timed runs per measurement")
+    parser.add_argument("--work", default=os.path.join(REPO, "target", "whole-network"),
+                        help="folder for the models, inputs and outputs")
+    parser.add_argument("--java", default=DEFAULT_JAVA, help="command line that runs odconv.jar")
+    parser.add_argument("--json", help="write every row and the machine here")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    batches = [int(b) for b in args.batches.split(",")]
+    os.makedirs(args.work, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    machine = {"cpu": cpu_name(), "threads": args.threads, "torch": torch.__version__}
+    print(f"{machine['cpu']}; threads {args.threads}; PyTorch {torch.__version__}; YoloODConvNet width {args.width};"
+          f" {args.iterations} iterations\n", flush=True)
+
+    start = time.monotonic()
+    model, twin = build_models(args.width)
+    rows = []
+    for size in sizes:
+        example = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
+        odconv_onnx = os.path.join(args.work, f"{size}-odconv.onnx")
+        static_onnx = os.path.join(args.work, f"{size}-static.onnx")
+        odconv_export(model, example, odconv_onnx)
+        plain_export(twin, example, static_onnx, dynamic_batch=True)
+        rows += [bench_case(args, model, odconv_onnx, static_onnx, size, batch) for batch in batches]
+    print_table(rows)
+    print(f"whole_network: {time.monotonic() - start:.0f} s")
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine, "width": args.width, "iterations": args.iterations, "opset": OPSET,
+                       "results": rows}, f, indent=2)
+    inaccurate = [f"{r['size']} b{r['batch']}" for r in rows if not r["accurate"]]
+    if inaccurate:
+        raise SystemExit(f"whole_network: odconv's output differs from PyTorch's beyond tolerance: "
+                         f"{', '.join(inaccurate)}")
+
+
+if __name__ == "__main__":
+    main()
