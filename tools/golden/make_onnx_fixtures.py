@@ -153,6 +153,7 @@ def bad_declared_channels(model):
 BAD_MODELS = {
     "bad_stride0": bad_attribute("stride", 0),
     "bad_activation": bad_attribute("activation", "gelu"),
+    "bad_temperature_type": bad_attribute("temperature", 2),
     "bad_missing_in_planes": bad_attribute("in_planes", None),
     "bad_missing_input": bad_drop_last_input,
     "bad_initializer_shape": bad_reshape_initializer,

@@ -190,11 +190,17 @@ int32_t activation_named(const std::string &name, const std::string &node) {
     fail(kInvalidArgument, node, ": attribute activation = \"", name, "\" is not one of \"identity\", \"relu\", \"silu\"");
 }
 
-// The layer configuration a node's attributes describe; `node` prefixes every message.
+// The layer configuration a node's attributes describe; `node` prefixes every message. An attribute of
+// another type than its field's is an error, never read as absent (a temperature written as the int 2 would
+// otherwise silently become the default 1).
 odconv_config_t read_config(const Attributes &attributes, const std::string &node) {
+    auto require_type = [&](const char *name, const char *type, bool present_as_other_type) {
+        if (present_as_other_type) fail(kInvalidArgument, node, ": attribute ", name, " must be of type ", type);
+    };
     auto int32 = [&](const char *name, std::optional<int64_t> fallback) -> int32_t {
         std::optional<int64_t> value = attributes.integer(name);
         if (!value) {
+            require_type(name, "int", attributes.real(name) || attributes.text(name));
             if (!fallback) fail(kInvalidArgument, node, ": required int attribute '", name, "' is missing");
             value = fallback;
         }
@@ -202,7 +208,16 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
             fail(kInvalidArgument, node, ": attribute ", name, " = ", *value, " is out of range");
         return static_cast<int32_t>(*value);
     };
-    auto real = [&](const char *name, float fallback) { return attributes.real(name).value_or(fallback); };
+    auto real = [&](const char *name, float fallback) {
+        std::optional<float> value = attributes.real(name);
+        if (!value) require_type(name, "float", attributes.integer(name) || attributes.text(name));
+        return value.value_or(fallback);
+    };
+    auto text = [&](const char *name, const char *fallback) {
+        std::optional<std::string> value = attributes.text(name);
+        if (!value) require_type(name, "string", attributes.integer(name) || attributes.real(name));
+        return value.value_or(fallback);
+    };
 
     odconv_config_t c{};
     c.in_planes = int32("in_planes", std::nullopt);
@@ -223,7 +238,7 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
     c.temperature = real("temperature", 1.0f);
     c.bn_eps = real("bn_eps", 1e-5f);
     c.attention_bn_eps = real("attention_bn_eps", 1e-5f);
-    c.activation = activation_named(attributes.text("activation").value_or("identity"), node);
+    c.activation = activation_named(text("activation", "identity"), node);
     if (odconv_config_validate(&c) != ODCONV_STATUS_SUCCESS) {
         std::string message = odconv_last_error_message();
         if (message.rfind("config.", 0) == 0) message = "attribute " + message.substr(7);
