@@ -85,14 +85,9 @@ def _node_function(module: nn.Module, attributes: Dict[str, object]) -> type:
 
         @staticmethod
         def symbolic(g, x, *parameters):
-            node = g.op(f"{DOMAIN}::{OP_TYPE}", x, *parameters, **_typed(attributes))
-            sizes = x.type().sizes() if x.type().kind() == "TensorType" else None
-            if sizes is not None and len(sizes) == 4:
-                a = attributes
-                extent = [(s + 2 * a["padding"] - a["dilation"] * (a["kernel_size"] - 1) - 1) // a["stride"] + 1
-                          if isinstance(s, int) else None for s in sizes[2:]]
-                node.setType(x.type().with_sizes([None, a["out_planes"], *extent]))
-            return node
+            # No output type: torch.onnx's shape inference, which knows no org.odconv op, would replace it
+            # anyway; ONNX Runtime gets the output shape from the operator's own inference.
+            return g.op(f"{DOMAIN}::{OP_TYPE}", x, *parameters, **_typed(attributes))
 
     return ODConv2dNode
 

@@ -1,31 +1,8 @@
 package org.odconv.cli;
 
-import java.io.IOException;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
-
-import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OnnxJavaType;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtLoggingLevel;
-import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
-
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -33,20 +10,17 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-import org.odconv.bench.Statistics;
-import org.odconv.io.DType;
+import org.odconv.OdconvException;
 import org.odconv.io.ModelFormatException;
-import org.odconv.io.SafeTensors;
 import org.odconv.ort.OdconvOrt;
 import org.odconv.ort.OnnxGraph;
 
+/** {@code odconv onnx}. It names no ONNX Runtime type, so the command line starts without ONNX Runtime (see {@link OnnxRun}). */
 @Command(name = "onnx", mixinStandardHelpOptions = true,
         description = "Runs an ONNX model in ONNX Runtime with odconv's ODConv2d operator registered (a model exported"
                 + " with tools/export/odconv_onnx.py), on the F32 tensors of a safetensors file named as the model's"
                 + " inputs, and writes every output by name. With --iterations, times the runs.")
 final class OnnxCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     @Spec
     CommandSpec spec;
 
@@ -86,139 +60,18 @@ final class OnnxCommand implements Callable<Integer> {
                     + OdconvOrt.OP_TYPE + " nodes, which --plain (stock ONNX Runtime) cannot run");
         }
 
-        // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
-        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
-        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-             SafeTensors tensors = SafeTensors.open(input)) {
-            if (!plain && threads > 0) {
-                OdconvOrt.register(options, threads);
-            } else {
-                if (threads > 0) options.setIntraOpNumThreads(threads);
-                if (!plain) OdconvOrt.register(options);
-            }
-            try (OrtSession session = createSession(env, options)) {
-                Map<String, OnnxTensor> feeds = feeds(env, session, tensors);
-                try {
-                    long batch = feeds.values().iterator().next().getInfo().getShape()[0];
-                    if (output != null) writeOutputs(session, feeds);
-                    if (iterations > 0) time(session, feeds, batch, odconvNodes);
-                } finally {
-                    feeds.values().forEach(OnnxTensor::close);
-                }
-            }
+        try {
+            new OnnxRun(model, input, output, threads, iterations, json, plain, odconvNodes,
+                    spec.commandLine().getOut()).run();
+        } catch (NoClassDefFoundError e) {
+            if (e.getMessage() == null || !e.getMessage().startsWith("ai/onnxruntime/")) throw e;
+            throw new OdconvException("the onnx command needs ONNX Runtime Java (com.microsoft.onnxruntime:onnxruntime"
+                    + " 1.17 or newer) on the class path, as in the runnable jar; missing: " + e.getMessage(), e);
         }
         return 0;
     }
 
     private CommandLine.ParameterException usage(String message) {
         return new CommandLine.ParameterException(spec.commandLine(), message);
-    }
-
-    private OrtSession createSession(OrtEnvironment env, OrtSession.SessionOptions options) throws OrtException {
-        try {
-            return env.createSession(model.toString(), options);
-        } catch (OrtException e) {
-            throw new ModelFormatException(model.toString(), "ONNX Runtime cannot load it: " + e.getMessage(), e);
-        }
-    }
-
-    /** One tensor per model input, viewing the mapped file (no copy). */
-    private Map<String, OnnxTensor> feeds(OrtEnvironment env, OrtSession session, SafeTensors tensors)
-            throws OrtException {
-        Map<String, OnnxTensor> feeds = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, NodeInfo> in : session.getInputInfo().entrySet()) {
-                String name = in.getKey();
-                SafeTensors.Entry entry = tensors.entry(name);
-                if (entry.dtype() != DType.F32) {
-                    throw new ModelFormatException(input.toString(), "tensor \"" + name + "\" is " + entry.dtype()
-                            + ", expected F32");
-                }
-                if (in.getValue().getInfo() instanceof TensorInfo info) {
-                    checkShape(name, info.getShape(), entry.shape());
-                }
-                FloatBuffer data = tensors.floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
-                feeds.put(name, OnnxTensor.createTensor(env, data, entry.shape()));
-            }
-            if (feeds.isEmpty()) throw new ModelFormatException(model.toString(), "the model has no inputs");
-            return feeds;
-        } catch (RuntimeException | OrtException e) {
-            feeds.values().forEach(OnnxTensor::close);
-            throw e;
-        }
-    }
-
-    /** The model's declared shape (-1 for a dynamic dimension, none at all when undeclared) against the file's. */
-    private void checkShape(String name, long[] declared, long[] actual) {
-        if (declared.length == 0) return;  // ONNX Runtime Java reports an undeclared shape as rank 0
-        boolean fits = declared.length == actual.length;
-        for (int i = 0; fits && i < declared.length; i++) fits = declared[i] < 0 || declared[i] == actual[i];
-        if (!fits) {
-            throw new ModelFormatException(input.toString(), "tensor \"" + name + "\" has shape " + Arrays.toString(actual)
-                    + ", the model's input \"" + name + "\" is " + Arrays.toString(declared).replace("-1", "?"));
-        }
-    }
-
-    private void writeOutputs(OrtSession session, Map<String, OnnxTensor> feeds) throws OrtException, IOException {
-        Map<String, SafeTensors.F32Array> arrays = new LinkedHashMap<>();
-        try (OrtSession.Result result = run(session, feeds)) {
-            for (Map.Entry<String, OnnxValue> out : result) {
-                if (!(out.getValue() instanceof OnnxTensor tensor) || tensor.getInfo().type != OnnxJavaType.FLOAT) {
-                    throw new ModelFormatException(model.toString(), "output \"" + out.getKey() + "\" is "
-                            + out.getValue().getInfo() + ", only float32 tensors can be written");
-                }
-                arrays.put(out.getKey(), new SafeTensors.F32Array(tensor.getInfo().getShape(),
-                        MemorySegment.ofBuffer(tensor.getFloatBuffer())));
-            }
-        }
-        SafeTensors.writeArrays(output, arrays, Map.of());
-        List<String> lines = new ArrayList<>();
-        arrays.forEach((name, a) -> lines.add(name + " " + Arrays.toString(a.shape())));
-        spec.commandLine().getOut().printf("wrote %s to %s%n", String.join(", ", lines), output);
-    }
-
-    private OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feeds) throws OrtException {
-        try {
-            return session.run(feeds);
-        } catch (OrtException e) {
-            throw new ModelFormatException(model.toString(), "ONNX Runtime failed to run it on " + input + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
-    private void time(OrtSession session, Map<String, OnnxTensor> feeds, long batch, int odconvNodes)
-            throws OrtException, IOException {
-        int warmup = Math.max(3, Math.min(50, iterations / 5));
-        for (int i = 0; i < warmup; i++) {
-            try (OrtSession.Result ignored = run(session, feeds)) {
-                // results dropped: warming caches and primitive creation
-            }
-        }
-        double[] millis = new double[iterations];
-        for (int i = 0; i < iterations; i++) {
-            long start = System.nanoTime();
-            try (OrtSession.Result ignored = run(session, feeds)) {
-                millis[i] = (System.nanoTime() - start) / 1e6;
-            }
-        }
-        Statistics stats = Statistics.of(millis);
-        spec.commandLine().getOut().printf(Locale.ROOT, "%s: batch %d, %s threads, %d odconv nodes%s: median %.3f ms"
-                        + " (p10 %.3f, p90 %.3f) over %d runs%n", model.getFileName(), batch,
-                threads == 0 ? "default" : Integer.toString(threads), odconvNodes, plain ? " (plain ONNX Runtime)" : "",
-                stats.median(), stats.p10(), stats.p90(), iterations);
-        if (json != null) {
-            ObjectNode row = JSON.createObjectNode().put("model", model.getFileName().toString()).put("batch", batch)
-                    .put("threads", threads).put("iterations", iterations).put("median_ms", stats.median())
-                    .put("p10_ms", stats.p10()).put("p90_ms", stats.p90()).put("odconv_nodes", odconvNodes)
-                    .put("plain", plain);
-            Path temporary = Files.createTempFile(json.toAbsolutePath().getParent(), "." + json.getFileName(), ".tmp");
-            try {
-                JSON.writeValue(temporary.toFile(), row);
-                Files.move(temporary, json, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
-        }
     }
 }
