@@ -158,17 +158,13 @@ final class OnnxRun {
     private void time(OrtSession session, Map<String, OnnxTensor> feeds, long batch)
             throws OrtException, IOException {
         int warmup = Math.max(3, Math.min(50, iterations / 5));
-        for (int i = 0; i < warmup; i++) {
-            try (OrtSession.Result ignored = run(session, feeds)) {
-                // results dropped: warming caches and primitive creation
-            }
-        }
+        for (int i = 0; i < warmup; i++) run(session, feeds).close();  // caches and primitives warm, results dropped
         double[] millis = new double[iterations];
         for (int i = 0; i < iterations; i++) {
             long start = System.nanoTime();
-            try (OrtSession.Result ignored = run(session, feeds)) {
-                millis[i] = (System.nanoTime() - start) / 1e6;
-            }
+            OrtSession.Result result = run(session, feeds);
+            millis[i] = (System.nanoTime() - start) / 1e6;
+            result.close();
         }
         Statistics stats = Statistics.of(millis);
         out.printf(Locale.ROOT, "%s: batch %d, %s threads, %d odconv nodes%s: median %.3f ms"
