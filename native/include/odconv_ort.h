@@ -54,9 +54,11 @@ struct OrtApiBase;
 struct OrtStatus;
 
 /*
- * ONNX Runtime's custom-operator library entry point: adds the "org.odconv" domain to `options`. Called by
- * ONNX Runtime when the library is registered; both pointers are borrowed for the call. Returns NULL on
- * success, else an OrtStatus (owned by the caller) saying what failed.
+ * ONNX Runtime's custom-operator library entry point: adds the "org.odconv" domain to `options` and marks them
+ * with the configuration entry "odconv.registered"; registering again with the same options fails (ONNX Runtime
+ * would otherwise fail every session created from them). Called by ONNX Runtime when the library is
+ * registered; both pointers are borrowed for the call. Returns NULL on success, else an OrtStatus (owned by
+ * the caller) saying what failed.
  */
 __attribute__((visibility("default"))) struct OrtStatus *RegisterCustomOps(struct OrtSessionOptions *options,
                                                                           const struct OrtApiBase *api_base);

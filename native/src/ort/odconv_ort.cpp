@@ -495,6 +495,9 @@ OrtCustomOpDomain *domain_for(const OrtApi *api, int32_t num_threads) {
     return slot->domain;
 }
 
+// Marks session options that hold the org.odconv domain.
+constexpr const char *kRegisteredKey = "odconv.registered";
+
 // The "odconv.num_threads" session configuration entry, or 0 (OpenMP's default) when the options lack it.
 int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) {
     const std::string context = "odconv: session configuration entry " ODCONV_ORT_NUM_THREADS_KEY;
@@ -531,7 +534,15 @@ extern "C" OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApi
         return nullptr;
     }
     return guard(api, [&] {
+        // A second registration would add the domain twice, which ONNX Runtime reports only when a session is
+        // created, as "Domain already set in registry": say so here, where the mistake is made.
+        int registered = 0;
+        check(api, fn<api::HasSessionConfigEntry>(api)(options, kRegisteredKey, &registered), "odconv");
+        if (registered)
+            fail(kInvalidArgument, "odconv: the " ODCONV_ORT_DOMAIN " domain is already registered with these session"
+                                   " options; register it once per options");
         OrtCustomOpDomain *domain = domain_for(api, configured_threads(api, options));
         check(api, fn<api::AddCustomOpDomain>(api)(options, domain), "odconv: registering domain " ODCONV_ORT_DOMAIN);
+        check(api, fn<api::AddSessionConfigEntry>(api)(options, kRegisteredKey, "1"), "odconv");
     });
 }

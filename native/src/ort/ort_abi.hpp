@@ -137,6 +137,8 @@ using ReleaseTypeInfo = ApiFunction<98, void (*)(OrtTypeInfo *info)>;
 using ReleaseTensorTypeAndShapeInfo = ApiFunction<99, void (*)(OrtTensorTypeAndShapeInfo *info)>;
 using ReleaseCustomOpDomain = ApiFunction<101, void (*)(OrtCustomOpDomain *domain)>;
 using KernelInfo_GetInputCount = ApiFunction<230, OrtStatus *(*)(const OrtKernelInfo *info, size_t *out)>;
+using AddSessionConfigEntry =
+    ApiFunction<130, OrtStatus *(*)(OrtSessionOptions *options, const char *key, const char *value)>;
 // The type the graph declares for a node input; *type_info is owned by the caller (ReleaseTypeInfo).
 using KernelInfo_GetInputTypeInfo =
     ApiFunction<234, OrtStatus *(*)(const OrtKernelInfo *info, size_t index, OrtTypeInfo **type_info)>;

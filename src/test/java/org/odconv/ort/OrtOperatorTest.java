@@ -116,6 +116,20 @@ class OrtOperatorTest {
         }
     }
 
+    /** ONNX Runtime would accept a second registration and fail every session later; odconv refuses it at once. */
+    @Test
+    void registeringTwiceWithTheSameOptionsIsRefusedAtOnce() throws OrtException {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            OdconvOrt.register(options, 1);
+            OrtException e = assertThrows(OrtException.class, () -> OdconvOrt.register(options));
+            assertTrue(e.getMessage().contains("the org.odconv domain is already registered with these session options"),
+                    e.getMessage());
+            try (OrtSession session = OrtFixtures.ENV.createSession(OrtFixtures.file("yolo.onnx").toString(), options)) {
+                OrtFixtures.assertMatches("expected_b1", OrtFixtures.run(session, "input_b1"), "after the refusal");
+            }
+        }
+    }
+
     @Test
     void theLibraryIsFoundBesideLibodconv() {
         assertTrue(OdconvOrt.libraryPath().getFileName().toString().equals("libodconv_ort.so"));
