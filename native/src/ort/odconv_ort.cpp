@@ -60,6 +60,13 @@ OrtStatus *guard(const OrtApi *api, Body &&body) noexcept {
     }
 }
 
+// Releases a status ORT returned; true when there was none, that is, when the call succeeded.
+bool succeeded(const OrtApi *api, OrtStatus *status) {
+    if (status == nullptr) return true;
+    fn<api::ReleaseStatus>(api)(status);
+    return false;
+}
+
 std::string shape_string(const int64_t *dims, size_t rank) {
     std::string s = "[";
     for (size_t i = 0; i < rank; ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -130,11 +137,7 @@ public:
     }
 
 private:
-    bool succeeded(OrtStatus *status) const {
-        if (status == nullptr) return true;
-        fn<api::ReleaseStatus>(api_)(status);
-        return false;
-    }
+    bool succeeded(OrtStatus *status) const { return odconv::ort::succeeded(api_, status); }
     const OrtApi *api_;
     const OrtKernelInfo *info_;
 };
@@ -155,8 +158,7 @@ public:
         const OrtOpAttr *attr = attribute(name);
         size_t size = 0;
         if (attr == nullptr) return std::nullopt;
-        OrtStatus *status = fn<api::ReadOpAttr>(api_)(attr, kAttrString, nullptr, 0, &size);
-        if (status != nullptr) fn<api::ReleaseStatus>(api_)(status);  // "buffer too small": size is set
+        released(fn<api::ReadOpAttr>(api_)(attr, kAttrString, nullptr, 0, &size));  // "buffer too small": size is set
         std::string value(size, '\0');
         if (!released(fn<api::ReadOpAttr>(api_)(attr, kAttrString, value.data(), size, &size))) return std::nullopt;
         value.resize(std::strlen(value.c_str()));
@@ -173,11 +175,7 @@ private:
         size_t written = 0;
         return attr != nullptr && released(fn<api::ReadOpAttr>(api_)(attr, type, data, len, &written));
     }
-    bool released(OrtStatus *status) const {
-        if (status == nullptr) return true;
-        fn<api::ReleaseStatus>(api_)(status);
-        return false;
-    }
+    bool released(OrtStatus *status) const { return succeeded(api_, status); }
     const OrtApi *api_;
     const OrtShapeInferContext *context_;
 };
