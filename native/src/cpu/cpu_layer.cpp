@@ -32,7 +32,8 @@ struct Workspace {
     dnnl::stream stream;
     memory src, dst, weights, plain_weights, conv_scratchpad, reorder_scratchpad;
     std::unordered_map<int, memory> conv_args, reorder_args;
-    // The caller's tensors where the convolution computes in another layout (see LayoutBridge).
+    // The caller's tensors; src and dst are these same memories unless the convolution computes in another
+    // layout (see LayoutBridge).
     memory user_src, user_dst;
     std::unordered_map<int, memory> src_bridge_args, dst_bridge_args;
     AttentionVectors attention;
@@ -162,19 +163,11 @@ private:
         set_factors(ws);
         aggregate_kernel(aggregation, runs_, weights, threads_);
         if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
-        float *y = output + n * dst_stride_;
-        if (src_bridge_.needed()) {
-            ws.user_src.set_data_handle(const_cast<float *>(x));
-            src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
-        } else {
-            ws.src.set_data_handle(const_cast<float *>(x));
-        }
-        if (!dst_bridge_.needed()) ws.dst.set_data_handle(y);
+        ws.user_src.set_data_handle(const_cast<float *>(x));
+        ws.user_dst.set_data_handle(output + n * dst_stride_);
+        if (src_bridge_.needed()) src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
         conv_.execute(ws.stream, ws.conv_args);
-        if (dst_bridge_.needed()) {
-            ws.user_dst.set_data_handle(y);
-            dst_bridge_.reorder().execute(ws.stream, ws.dst_bridge_args);
-        }
+        if (dst_bridge_.needed()) dst_bridge_.reorder().execute(ws.stream, ws.dst_bridge_args);
     }
 
     // The sample's attentions as the aggregation reads them (see WeightRuns).
@@ -208,10 +201,10 @@ private:
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->stream = dnnl::stream(engine);
-        ws->src = src_bridge_.needed() ? memory(conv_pd_.src_desc(), engine) : memory(src_md_, engine, DNNL_MEMORY_NONE);
-        ws->dst = dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : memory(dst_md_, engine, DNNL_MEMORY_NONE);
         ws->user_src = memory(src_md_, engine, DNNL_MEMORY_NONE);
         ws->user_dst = memory(dst_md_, engine, DNNL_MEMORY_NONE);
+        ws->src = src_bridge_.needed() ? memory(conv_pd_.src_desc(), engine) : ws->user_src;
+        ws->dst = dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : ws->user_dst;
         if (src_bridge_.needed()) ws->src_bridge_args = src_bridge_.args(ws->user_src, ws->src);
         if (dst_bridge_.needed()) ws->dst_bridge_args = dst_bridge_.args(ws->dst, ws->user_dst);
         ws->weights = memory(weights_md_, engine);
