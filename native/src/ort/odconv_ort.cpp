@@ -67,6 +67,18 @@ bool succeeded(const OrtApi *api, OrtStatus *status) {
     return false;
 }
 
+// A string ORT hands out in two calls, both `call(buffer, &size)`: the first (buffer nullptr) for the size with its
+// terminating NUL, the second to copy it. Nothing when either fails.
+template <typename Call>
+std::optional<std::string> read_string(const OrtApi *api, Call call) {
+    size_t size = 0;
+    if (!succeeded(api, call(nullptr, &size)) || size == 0) return std::nullopt;
+    std::string value(size, '\0');
+    if (!succeeded(api, call(value.data(), &size))) return std::nullopt;
+    value.resize(std::strlen(value.c_str()));
+    return value;
+}
+
 std::string shape_string(const int64_t *dims, size_t rank) {
     std::string s = "[";
     for (size_t i = 0; i < rank; ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
@@ -126,14 +138,9 @@ public:
                                                                                            : std::nullopt;
     }
     std::optional<std::string> text(const char *name) const override {
-        size_t size = 0;
-        if (!succeeded(fn<api::KernelInfoGetAttribute_string>(api_)(info_, name, nullptr, &size)) || size == 0)
-            return std::nullopt;
-        std::string value(size, '\0');
-        if (!succeeded(fn<api::KernelInfoGetAttribute_string>(api_)(info_, name, value.data(), &size)))
-            return std::nullopt;
-        value.resize(std::strlen(value.c_str()));
-        return value;
+        return read_string(api_, [&](char *out, size_t *size) {
+            return fn<api::KernelInfoGetAttribute_string>(api_)(info_, name, out, size);
+        });
     }
 
 private:
@@ -246,16 +253,26 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
 }
 
 std::string node_label(const OrtApi *api, const OrtKernelInfo *info) {
-    size_t size = 0;
-    std::string name;
-    OrtStatus *status = fn<api::KernelInfo_GetNodeName>(api)(info, nullptr, &size);
-    if (status == nullptr && size > 0) {
-        name.assign(size, '\0');
-        status = fn<api::KernelInfo_GetNodeName>(api)(info, name.data(), &size);
-        name.resize(std::strlen(name.c_str()));
+    const std::optional<std::string> name = read_string(
+        api, [&](char *out, size_t *size) { return fn<api::KernelInfo_GetNodeName>(api)(info, out, size); });
+    return std::string(ODCONV_ORT_OP_TYPE " node '") + name.value_or("") + "'";
+}
+
+// What makes an X of these dimensions (-1: unknown, passes) unfit for the configuration, as the end of a
+// sentence that names the tensor and its shape; nothing when it fits. Running, creating the kernel and shape
+// inference all judge X by this.
+std::optional<std::string> input_problem(const odconv_config_t &c, const std::vector<int64_t> &dims) {
+    if (dims.size() != 4) return ", expected rank 4 [N, " + std::to_string(c.in_planes) + ", H, W]";
+    if (dims[1] >= 0 && dims[1] != c.in_planes) return ", expected " + std::to_string(c.in_planes) + " channels";
+    for (int axis = 2; axis < 4; ++axis) {
+        if (dims[axis] < 0) continue;
+        try {
+            output_extent(c, dims[axis], axis == 2 ? "height" : "width");
+        } catch (const std::exception &e) {
+            return std::string(": ") + e.what();
+        }
     }
-    if (status != nullptr) fn<api::ReleaseStatus>(api)(status);
-    return std::string(ODCONV_ORT_OP_TYPE " node '") + name + "'";
+    return std::nullopt;
 }
 
 // One node: an odconv layer whose weights are the node's constant initializers (borrowed from the session).
@@ -317,17 +334,11 @@ public:
         const OrtValue *input = nullptr;
         check(api_, fn<api::KernelContext_GetInput>(api_)(context, 0, &input), node_ + ": input 0 (X)");
         const TensorShape x = value_shape(api_, input, node_ + ": input 0 (X)");
-        if (x.dims.size() != 4)
-            fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), ", expected rank 4 [N, ",
-                 config_.in_planes, ", H, W]");
-        if (x.dims[1] != config_.in_planes)
-            fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), ", expected ", config_.in_planes,
-                 " channels");
+        if (const auto problem = input_problem(config_, x.dims))
+            fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), *problem);
         const int64_t batch = x.dims[0], height = x.dims[2], width = x.dims[3];
-        int64_t out_height = 0, out_width = 0;
-        if (odconv_layer_output_shape(layer_, height, width, &out_height, &out_width) != ODCONV_STATUS_SUCCESS)
-            fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), ": ", odconv_last_error_message());
-        const int64_t out_dims[4] = {batch, config_.out_planes, out_height, out_width};
+        const int64_t out_dims[4] = {batch, config_.out_planes, output_extent(config_, height, "height"),
+                                     output_extent(config_, width, "width")};
         OrtValue *output = nullptr;
         check(api_, fn<api::KernelContext_GetOutput>(api_)(context, 0, out_dims, 4, &output), node_ + ": output 0");
         if (batch == 0) return;  // an empty batch has an empty output, nothing to compute
@@ -355,20 +366,8 @@ private:
         if (tensor == nullptr) return;
         const TensorShape x = read_shape(api_, tensor, where);
         if (x.dims.empty()) return;  // no declared shape
-        if (x.dims.size() != 4)
-            fail(kInvalidGraph, where, " is declared with shape ", x.str(), ", expected rank 4 [N, ", config_.in_planes,
-                 ", H, W]");
-        if (x.dims[1] >= 0 && x.dims[1] != config_.in_planes)
-            fail(kInvalidGraph, where, " is declared with shape ", x.str(), ", expected ", config_.in_planes,
-                 " channels");
-        for (int axis = 2; axis < 4; ++axis) {
-            if (x.dims[axis] < 0) continue;
-            try {
-                output_extent(config_, x.dims[axis], axis == 2 ? "height" : "width");
-            } catch (const std::exception &e) {
-                fail(kInvalidGraph, where, " is declared with shape ", x.str(), ": ", e.what());
-            }
-        }
+        if (const auto problem = input_problem(config_, x.dims))
+            fail(kInvalidGraph, where, " is declared with shape ", x.str(), *problem);
     }
 
     const OrtApi *api_;
@@ -404,7 +403,7 @@ OrtStatus *infer_output_shape(const OrtCustomOp *op, OrtShapeInferContext *conte
         OrtTensorTypeAndShapeInfo *info = nullptr;
         check(api, fn<api::ShapeInferContext_GetInputTypeShape>(api)(context, 0, &info), node);
         const TensorShape x = read_shape(api, info, node);
-        if (x.dims.size() != 4 || (x.dims[1] >= 0 && x.dims[1] != c.in_planes)) return nullptr;
+        if (input_problem(c, x.dims)) return nullptr;
         std::vector<const char *> symbols(x.dims.size(), nullptr);
         check(api, fn<api::GetSymbolicDimensions>(api)(info, symbols.data(), symbols.size()), node);
         // Only a fully known shape, or one whose batch alone is a named symbol (carried over), is worth
@@ -502,11 +501,9 @@ int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) 
     int present = 0;
     check(api, fn<api::HasSessionConfigEntry>(api)(options, ODCONV_ORT_NUM_THREADS_KEY, &present), context);
     if (!present) return 0;
-    size_t size = 0;
-    check(api, fn<api::GetSessionConfigEntry>(api)(options, ODCONV_ORT_NUM_THREADS_KEY, nullptr, &size), context);
-    std::string value(size, '\0');
-    check(api, fn<api::GetSessionConfigEntry>(api)(options, ODCONV_ORT_NUM_THREADS_KEY, value.data(), &size), context);
-    value.resize(std::strlen(value.c_str()));
+    const std::string value = read_string(api, [&](char *out, size_t *size) {
+                                  return fn<api::GetSessionConfigEntry>(api)(options, ODCONV_ORT_NUM_THREADS_KEY, out, size);
+                              }).value_or("");
     char *end = nullptr;
     const long threads = std::strtol(value.c_str(), &end, 10);
     if (value.empty() || *end != '\0' || threads < 0 || threads > 4096)
@@ -519,16 +516,15 @@ int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) 
 
 extern "C" OrtStatus *RegisterCustomOps(OrtSessionOptions *options, const OrtApiBase *api_base) {
     using namespace odconv::ort;
-    const OrtApiBase *base = api_base;
-    if (base == nullptr || options == nullptr) return nullptr;  // nothing to report through: no API table
-    const OrtApi *api = base->GetApi(kApiVersion);
+    if (api_base == nullptr || options == nullptr) return nullptr;  // nothing to report through: no API table
+    const OrtApi *api = api_base->GetApi(kApiVersion);
     if (api == nullptr) {
         // No table to create a status with: the newest API any runtime offers can still report the error.
         static const std::string message = std::string("odconv: libodconv_ort.so needs ONNX Runtime 1.17 or newer "
                                                        "(ORT API version 17); this runtime is ") +
-                                           base->GetVersionString();
+                                           api_base->GetVersionString();
         for (uint32_t version = kApiVersion - 1; version >= 1; --version)
-            if (const OrtApi *older = base->GetApi(version)) return fn<api::CreateStatus>(older)(kFail, message.c_str());
+            if (const OrtApi *older = api_base->GetApi(version)) return fn<api::CreateStatus>(older)(kFail, message.c_str());
         return nullptr;
     }
     return guard(api, [&] {
