@@ -3,7 +3,6 @@ package org.odconv.cli;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,27 +59,28 @@ final class OnnxRun {
     }
 
     void run() throws OrtException, IOException {
-    // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
-    OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
-    try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-         SafeTensors tensors = SafeTensors.open(input)) {
-        if (!plain && threads > 0) {
-            OdconvOrt.register(options, threads);
-        } else {
-            if (threads > 0) options.setIntraOpNumThreads(threads);
-            if (!plain) OdconvOrt.register(options);
-        }
-        try (OrtSession session = createSession(env, options)) {
-            Map<String, OnnxTensor> feeds = feeds(env, session, tensors);
-            try {
-                long batch = feeds.values().iterator().next().getInfo().getShape()[0];
-                if (output != null) writeOutputs(session, feeds);
-                if (iterations > 0) time(session, feeds, batch);
-            } finally {
-                feeds.values().forEach(OnnxTensor::close);
+        // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
+        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+             SafeTensors tensors = SafeTensors.open(input)) {
+            if (plain) {
+                if (threads > 0) options.setIntraOpNumThreads(threads);
+            } else if (threads > 0) {
+                OdconvOrt.register(options, threads);
+            } else {
+                OdconvOrt.register(options);
+            }
+            try (OrtSession session = createSession(env, options)) {
+                Map<String, OnnxTensor> feeds = feeds(env, session, tensors);
+                try {
+                    long batch = feeds.values().iterator().next().getInfo().getShape()[0];
+                    if (output != null) writeOutputs(session, feeds);
+                    if (iterations > 0) time(session, feeds, batch);
+                } finally {
+                    feeds.values().forEach(OnnxTensor::close);
+                }
             }
         }
-    }
     }
 
     private OrtSession createSession(OrtEnvironment env, OrtSession.SessionOptions options) throws OrtException {
@@ -106,7 +106,7 @@ final class OnnxRun {
                 if (in.getValue().getInfo() instanceof TensorInfo info) {
                     checkShape(name, info.getShape(), entry.shape());
                 }
-                FloatBuffer data = tensors.floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
+                FloatBuffer data = tensors.floatBuffer(entry);
                 feeds.put(name, OnnxTensor.createTensor(env, data, entry.shape()));
             }
             if (feeds.isEmpty()) throw new ModelFormatException(model.toString(), "the model has no inputs");

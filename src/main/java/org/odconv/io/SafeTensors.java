@@ -5,6 +5,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
@@ -320,6 +321,14 @@ public final class SafeTensors implements AutoCloseable {
         MemorySegment copy = Arena.ofAuto().allocate(view.byteSize(), 64);
         copy.copyFrom(view);
         return copy;
+    }
+
+    /**
+     * A tensor's float32 data as a {@link FloatBuffer} over {@link #floatData} (a view of the file, no copy unless
+     * misaligned), in native order: what ONNX Runtime's {@code OnnxTensor.createTensor} reads in place.
+     */
+    public FloatBuffer floatBuffer(Entry entry) {
+        return floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     /**

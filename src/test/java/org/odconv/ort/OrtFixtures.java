@@ -1,7 +1,6 @@
 package org.odconv.ort;
 
 import java.net.URISyntaxException;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -42,7 +41,7 @@ final class OrtFixtures {
     static Map<String, float[]> run(OrtSession session, String input) throws OrtException {
         try (SafeTensors file = SafeTensors.open(file(input + ".safetensors"))) {
             SafeTensors.Entry entry = file.entry("input");
-            FloatBuffer data = file.floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
+            FloatBuffer data = file.floatBuffer(entry);
             try (OnnxTensor x = OnnxTensor.createTensor(ENV, data, entry.shape());
                  OrtSession.Result result = session.run(Map.of(session.getInputNames().iterator().next(), x))) {
                 Map<String, float[]> outputs = new LinkedHashMap<>();

@@ -1,6 +1,5 @@
 package org.odconv.examples;
 
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -41,7 +40,7 @@ public final class WholeNetwork {
                  SafeTensors file = SafeTensors.open(input)) {
                 SafeTensors.Entry x = file.entry("input");
                 // A view of the memory-mapped file: ONNX Runtime reads it in place.
-                FloatBuffer pixels = file.floatData(x).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
+                FloatBuffer pixels = file.floatBuffer(x);
                 try (OnnxTensor tensor = OnnxTensor.createTensor(env, pixels, x.shape());
                      OrtSession.Result result = session.run(Map.of("input", tensor))) {
                     System.out.println(model.getFileName() + " on input " + Arrays.toString(x.shape()) + ":");
