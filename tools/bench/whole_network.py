@@ -24,7 +24,6 @@ accuracy failure or a failed command; a missed speed target is only reported (ex
 import argparse
 import contextlib
 import copy
-import inspect
 import json
 import os
 import shlex
@@ -42,7 +41,7 @@ sys.path.insert(0, os.path.join(REPO, "tools", "golden"))
 sys.path.insert(0, os.path.join(REPO, "tools", "export"))
 from gpu_compare import RELATIVE_TOLERANCE, read_tensor  # noqa: E402
 from make_golden import write_safetensors  # noqa: E402
-from odconv_onnx import export_onnx  # noqa: E402
+from odconv_onnx import export_onnx, torchscript_exporter  # noqa: E402
 from pytorch_eager import cpu_name, median_ms  # noqa: E402
 from yolo_net import YoloODConvNet, randomize, static_twin  # noqa: E402
 
@@ -66,8 +65,7 @@ def quiet_exporter():
 def plain_export(model, example, path, dynamic_batch):
     """torch.onnx.export as a user calls it (TorchScript exporter), every op generic."""
     kwargs = {"dynamic_axes": {name: {0: "batch"} for name in ["input", *OUTPUTS]}} if dynamic_batch else {}
-    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-        kwargs["dynamo"] = False
+    kwargs.update(torchscript_exporter())
     with torch.no_grad(), quiet_exporter():
         torch.onnx.export(model, (example,), path, opset_version=OPSET, input_names=["input"],
                           output_names=OUTPUTS, do_constant_folding=True, **kwargs)

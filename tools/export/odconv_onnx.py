@@ -33,11 +33,17 @@ import torch.nn as nn
 
 from odconv_export import ODConvLayer, find_odconv_layers
 
-__all__ = ["DOMAIN", "OP_TYPE", "OP_VERSION", "export_onnx", "node_attributes"]
+__all__ = ["DOMAIN", "OP_TYPE", "OP_VERSION", "export_onnx", "node_attributes", "torchscript_exporter"]
 
 DOMAIN = "org.odconv"
 OP_TYPE = "ODConv2d"
 OP_VERSION = 1
+
+
+def torchscript_exporter() -> Dict[str, object]:
+    """The ``torch.onnx.export`` arguments that choose the TorchScript-based exporter, which honours symbolic():
+    ``dynamo=False`` on PyTorch 2.x, where the dynamo exporter may be the default; nothing on 1.x."""
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def node_attributes(layer: ODConvLayer) -> Dict[str, object]:
@@ -211,9 +217,6 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, ops
             raise ValueError(f"output_names has {len(output_names)} names, the model returns {count} outputs")
         dynamic = {name: {0: "batch"} for name in [input_name, *output_names]}
 
-        kwargs = {}
-        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
-            kwargs["dynamo"] = False  # PyTorch 2.x: the TorchScript exporter, which honours symbolic()
         directory = os.path.dirname(os.path.abspath(path))
         fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", suffix=".onnx", dir=directory)
         os.close(fd)
@@ -222,7 +225,7 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, ops
                     _export_warnings_silenced(), torch.no_grad():
                 torch.onnx.export(model, (example_input,), tmp, opset_version=opset, input_names=[input_name],
                                   output_names=output_names, dynamic_axes=dynamic, do_constant_folding=True,
-                                  custom_opsets={DOMAIN: OP_VERSION}, **kwargs)
+                                  custom_opsets={DOMAIN: OP_VERSION}, **torchscript_exporter())
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
         except BaseException:

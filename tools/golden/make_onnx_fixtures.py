@@ -19,7 +19,6 @@ Run from the repository root with PyTorch and the onnx package (Debian: python3-
 """
 
 import copy
-import inspect
 import os
 import sys
 
@@ -31,7 +30,7 @@ import torch  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
 from make_golden import ODConv2d, write_safetensors  # noqa: E402
-from odconv_onnx import export_onnx  # noqa: E402
+from odconv_onnx import export_onnx, torchscript_exporter  # noqa: E402
 from yolo_net import YoloODConvNet, randomize, static_twin  # noqa: E402
 
 SEED = 20260929
@@ -58,10 +57,9 @@ def yolo(generator):
     twin = static_twin(net)
     randomize(twin, generator)
     twin.eval()
-    kwargs = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(twin, (x5[:1],), os.path.join(OUT, "yolo_static.onnx"), opset_version=17,
                       input_names=["input"], output_names=["p8", "p16"],
-                      dynamic_axes={n: {0: "batch"} for n in ("input", "p8", "p16")}, **kwargs)
+                      dynamic_axes={n: {0: "batch"} for n in ("input", "p8", "p16")}, **torchscript_exporter())
     p8, p16 = twin(x5)
     save_io("expected_static_b5", [("p8", p8), ("p16", p16)])
 
