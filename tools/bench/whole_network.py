@@ -11,11 +11,14 @@ at the same thread count, on the same random input per input size and batch:
   (d) PyTorch eager on the ODConv model, timed in this process (no_grad, torch.set_num_threads).
 
 Each time is the median of --iterations runs after a warm-up; the ONNX Runtime runs are one after another, one
-process each. Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
+process each. With --profile, (a) and (c) run once more each under ONNX Runtime's profiler (`onnx --profile`), and
+the script prints where their time goes: microseconds per run by operator type, ORT's NCHWc reorders included
+(profiled runs are slower than timed ones; the split is what counts). Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
 <= 1e-4 * max(1, max|expected|)). Targets: a/c <= 1.10 (every case), b/a >= 2 and d/a >= 2 (batch 1).
 
     /usr/bin/python3 tools/bench/whole_network.py [--sizes 160,320] [--batches 1,8] [--threads 2] [--width 32]
         [--iterations 100] [--work target/whole-network] [--java "JAVA -jar target/odconv.jar"] [--json FILE]
+        [--profile]
 
 Needs target/odconv.jar (./mvnw -B -q -DskipTests -Dfuzz.skip package) and PyTorch. Exit status 1 on an
 accuracy failure or a failed command; a missed speed target is only reported (exit 0).
@@ -76,7 +79,7 @@ def odconv_export(model, example, path):
         export_onnx(model, example, path, opset=OPSET, output_names=OUTPUTS)
 
 
-def run_onnx(args, model, inputs, json_path, plain=False, output=None):
+def run_onnx(args, model, inputs, json_path, plain=False, output=None, profile=None):
     """One timed `odconv.jar onnx` run; returns its JSON row. Exits on failure."""
     command = shlex.split(args.java) + ["onnx", "--model", model, "--input", inputs, "--threads", str(args.threads),
                                         "--iterations", str(args.iterations), "--json", json_path]
@@ -84,11 +87,36 @@ def run_onnx(args, model, inputs, json_path, plain=False, output=None):
         command.append("--plain")
     if output:
         command += ["--output", output]
+    if profile:
+        command += ["--profile", profile]
     run = subprocess.run(command, capture_output=True, text=True)
     if run.returncode != 0:
         raise SystemExit(f"failed ({run.returncode}): {shlex.join(command)}\n{run.stdout}{run.stderr}")
     with open(json_path) as f:
         return json.load(f)
+
+
+def microseconds_by_operator(profile_path):
+    """{operator type: microseconds per run} from an ONNX Runtime profile, most expensive first."""
+    with open(profile_path) as f:
+        events = json.load(f)
+    runs = sum(1 for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    totals = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            op = e["args"]["op_name"]
+            totals[op] = totals.get(op, 0.0) + e["dur"] / runs
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def print_profile(size, batch, by_operator):
+    """Side by side: (a)'s and (c)'s microseconds per run by operator type."""
+    operators = list(dict.fromkeys([*by_operator["a"], *by_operator["c"]]))
+    print(f"\n{size} b{batch}, profiled, microseconds per run:\n\n| operator | (a) odconv op | (c) static twin |")
+    print("|---|---|---|")
+    for op in operators:
+        print(f"| {op} | {by_operator['a'].get(op, 0):.0f} | {by_operator['c'].get(op, 0):.0f} |")
+    print(f"| total | {sum(by_operator['a'].values()):.0f} | {sum(by_operator['c'].values()):.0f} |", flush=True)
 
 
 def max_error(output_path, expected):
@@ -139,9 +167,16 @@ def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
     row.update({"d_ms": d_median, "d_p10_ms": d_p10, "d_p90_ms": d_p90})
     row.update({"a_over_c": row["a_ms"] / row["c_ms"], "b_over_a": row["b_ms"] / row["a_ms"],
                 "d_over_a": row["d_ms"] / row["a_ms"]})
+    if args.profile:
+        for key, model_path, plain in (("a", odconv_onnx, False), ("c", static_onnx, True)):
+            run_onnx(args, model_path, inputs, f"{prefix}-{key}-profiled.json", plain=plain,
+                     profile=f"{prefix}-{key}-profile.json")
+        row["us_by_operator"] = {key: microseconds_by_operator(f"{prefix}-{key}-profile.json") for key in "ac"}
     print(f"{size} b{batch}: (a) {row['a_ms']:.2f} ms, (b) {row['b_ms']:.2f} ms, (c) {row['c_ms']:.2f} ms, "
           f"(d) {row['d_ms']:.2f} ms; max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})"
           f"{'' if row['accurate'] else ' INACCURATE'}", flush=True)
+    if args.profile:
+        print_profile(size, batch, row["us_by_operator"])
     return row
 
 
@@ -181,6 +216,8 @@ def main():
                         help="folder for the models, inputs and outputs")
     parser.add_argument("--java", default=DEFAULT_JAVA, help="command line that runs odconv.jar")
     parser.add_argument("--json", help="write every row and the machine here")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile (a) and (c) in ONNX Runtime and print their time by operator type")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]

@@ -43,6 +43,10 @@ final class OnnxCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Write the timing as JSON (needs --iterations).")
     Path json;
 
+    @Option(names = "--profile", description = "Write ONNX Runtime's profile of the session (every node's time in every"
+            + " run, Chrome trace JSON) to this file. Profiling slows the runs it times.")
+    Path profile;
+
     @Option(names = "--plain", description = "Stock ONNX Runtime, odconv's operator not registered (for models exported"
             + " the ordinary way).")
     boolean plain;
@@ -61,8 +65,7 @@ final class OnnxCommand implements Callable<Integer> {
         }
 
         try {
-            new OnnxRun(model, input, output, threads, iterations, json, plain, odconvNodes,
-                    spec.commandLine().getOut()).run();
+            new OnnxRun(this, odconvNodes, spec.commandLine().getOut()).run();
         } catch (NoClassDefFoundError e) {
             if (e.getMessage() == null || !e.getMessage().startsWith("ai/onnxruntime/")) throw e;
             throw new OdconvException("the onnx command needs ONNX Runtime Java (com.microsoft.onnxruntime:onnxruntime"

@@ -40,20 +40,21 @@ import org.odconv.ort.OdconvOrt;
 final class OnnxRun {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Path model, input, output, json;
+    private final Path model, input, output, json, profile;
     private final int threads, iterations, odconvNodes;
     private final boolean plain;
     private final PrintWriter out;
 
-    OnnxRun(Path model, Path input, Path output, int threads, int iterations, Path json, boolean plain, int odconvNodes,
-            PrintWriter out) {
-        this.model = model;
-        this.input = input;
-        this.output = output;
-        this.threads = threads;
-        this.iterations = iterations;
-        this.json = json;
-        this.plain = plain;
+    /** The command's options, checked by it. */
+    OnnxRun(OnnxCommand command, int odconvNodes, PrintWriter out) {
+        this.model = command.model;
+        this.input = command.input;
+        this.output = command.output;
+        this.threads = command.threads;
+        this.iterations = command.iterations;
+        this.json = command.json;
+        this.profile = command.profile;
+        this.plain = command.plain;
         this.odconvNodes = odconvNodes;
         this.out = out;
     }
@@ -70,17 +71,35 @@ final class OnnxRun {
             } else {
                 OdconvOrt.register(options);
             }
-            try (OrtSession session = createSession(env, options)) {
-                Map<String, OnnxTensor> feeds = feeds(env, session, tensors);
-                try {
-                    long batch = feeds.values().iterator().next().getInfo().getShape()[0];
-                    if (output != null) writeOutputs(session, feeds);
-                    if (iterations > 0) time(session, feeds, batch);
-                } finally {
-                    feeds.values().forEach(OnnxTensor::close);
+            Path profileFolder = profile == null ? null
+                    : Files.createTempDirectory(profile.toAbsolutePath().getParent(), "." + profile.getFileName());
+            try {
+                if (profileFolder != null) options.enableProfiling(profileFolder.resolve("profile").toString());
+                try (OrtSession session = createSession(env, options)) {
+                    Map<String, OnnxTensor> feeds = feeds(env, session, tensors);
+                    try {
+                        long batch = feeds.values().iterator().next().getInfo().getShape()[0];
+                        if (output != null) writeOutputs(session, feeds);
+                        if (iterations > 0) time(session, feeds, batch);
+                    } finally {
+                        feeds.values().forEach(OnnxTensor::close);
+                    }
+                    if (profileFolder != null) {
+                        Files.move(Path.of(session.endProfiling()), profile, StandardCopyOption.REPLACE_EXISTING);
+                        out.printf("wrote ONNX Runtime's profile to %s%n", profile);
+                    }
                 }
+            } finally {
+                if (profileFolder != null) deleteTree(profileFolder);  // a failed run's partial profile too
             }
         }
+    }
+
+    private static void deleteTree(Path folder) throws IOException {
+        try (var files = Files.list(folder)) {
+            for (Path file : (Iterable<Path>) files::iterator) Files.deleteIfExists(file);
+        }
+        Files.deleteIfExists(folder);
     }
 
     private OrtSession createSession(OrtEnvironment env, OrtSession.SessionOptions options) throws OrtException {

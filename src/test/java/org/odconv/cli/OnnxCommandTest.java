@@ -8,6 +8,9 @@ import java.lang.foreign.ValueLayout;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -88,6 +91,40 @@ class OnnxCommandTest {
         assertTrue(row.get("p10_ms").asDouble() <= row.get("median_ms").asDouble(), row.toString());
         assertTrue(row.get("median_ms").asDouble() <= row.get("p90_ms").asDouble(), row.toString());
         assertEquals(false, row.get("plain").asBoolean());
+    }
+
+    @Test
+    void profileHasEveryOdconvNodeInEveryTimedRunAndNothingElseIsLeft() throws Exception {
+        Path profile = dir.resolve("profile.json");
+        CliTest.Result r = CliTest.odconv("onnx", "--model", fixture("yolo.onnx").toString(), "--input",
+                fixture("input_b1.safetensors").toString(), "--threads", "1", "--iterations", "4", "--profile",
+                profile.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("wrote ONNX Runtime's profile to " + profile), r.out());
+        Map<String, Integer> runsPerOdconvNode = new TreeMap<>();
+        for (JsonNode event : new ObjectMapper().readTree(profile.toFile())) {
+            String name = event.path("name").asText();
+            if ("Node".equals(event.path("cat").asText()) && name.endsWith("_kernel_time")
+                    && "ODConv2d".equals(event.path("args").path("op_name").asText())) {
+                runsPerOdconvNode.merge(name, 1, Integer::sum);
+            }
+        }
+        assertEquals(7, runsPerOdconvNode.size(), runsPerOdconvNode.toString());
+        runsPerOdconvNode.forEach((node, runs) -> assertTrue(runs >= 4, node + " ran " + runs + " times"));
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(profile), files.toList());
+        }
+    }
+
+    @Test
+    void aFailedRunLeavesNoProfile() throws Exception {
+        CliTest.Result r = CliTest.odconv("onnx", "--model", fixture("single.onnx").toString(), "--input",
+                fixture("input_b1.safetensors").toString(), "--iterations", "2", "--profile",
+                dir.resolve("profile.json").toString());
+        assertOneLineError(r, 1, "expected 8 channels");
+        try (var files = Files.list(dir)) {
+            assertEquals(List.of(), files.toList());
+        }
     }
 
     @Test
