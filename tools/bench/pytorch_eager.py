@@ -75,6 +75,7 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     device = torch.device(args.device)
+    device_name = "cpu" if device.type == "cpu" else f"cuda:{device.index or 0}"  # as odconv's JSON rows name it
     use_exact_float32()
     rows = []
     for name, cin, cout, k, s, g, hw, kn in SHAPES:
@@ -84,12 +85,11 @@ def main():
             median, p10, p90 = median_ms(module, x, args.warmup, args.iters)
             print(f"{name} b{batch}: {median:.3f} ms (p10 {p10:.3f}, p90 {p90:.3f})", flush=True)
             rows.append({"shape": name, "in": cin, "out": cout, "k": k, "stride": s, "groups": g, "hw": hw,
-                         "kernel_num": kn, "batch": batch, "layout": "nchw", "odconv_ms": median,
+                         "kernel_num": kn, "batch": batch, "layout": "nchw", "device": device_name, "odconv_ms": median,
                          "odconv_p10_ms": p10, "odconv_p90_ms": p90})
     machine = {"cpu": cpu_name(), "threads": args.threads,
                "onednn": f"PyTorch {torch.__version__} eager, seed module", "isa": ""}
     if device.type == "cuda":
-        machine["device"] = f"cuda:{device.index or 0}"
         machine["gpu"] = torch.cuda.get_device_name(device)
         machine["onednn"] += f", cuDNN {torch.backends.cudnn.version()}, TF32 off"
     report = {"machine": machine, "results": rows}

@@ -1,5 +1,7 @@
 // libodconv_cuda.so's entry point and its DeviceBackend: devices, memory, streams and copies, and the
 // factories of CUDA layers and static convolutions. Loaded by libodconv.so on first use of a CUDA device.
+#include <dlfcn.h>
+
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -155,6 +157,13 @@ Opened open_backend() {
     } else if (status != cudaSuccess) {
         result.error = std::string("CUDA driver unavailable: cudaGetDeviceCount: ") + cudaGetErrorString(status) + " (" +
                        cudaGetErrorName(status) + ")";
+        // The CUDA runtime says "driver version is insufficient" also where there is no driver at all.
+        if (status == cudaErrorInsufficientDriver && dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD) == nullptr &&
+            dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL) == nullptr) {
+            const char *why = dlerror();
+            result.error = std::string("no NVIDIA driver: libcuda.so.1 cannot be loaded (") +
+                           (why != nullptr ? why : "not found") + ")";
+        }
         return result;
     }
     static cudnn::Api api;

@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Optional;
 
 import org.odconv.bindings.odconv_h;
+import org.odconv.internal.Logging;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
 
@@ -140,7 +141,9 @@ public record Device(Type type, int index) {
             MemorySegment count = call.allocate(ValueLayout.JAVA_INT);
             int status = odconv_h.odconv_device_count(Type.CUDA.nativeValue(), count);
             if (status != odconv_h.ODCONV_STATUS_SUCCESS()) {
-                return new CudaStatus(0, NativeCalls.cString(odconv_h.odconv_last_error_message()));
+                String reason = NativeCalls.cString(odconv_h.odconv_last_error_message());
+                Logging.LOGGER.log(System.Logger.Level.DEBUG, "odconv: no CUDA device: {0}", reason);
+                return new CudaStatus(0, reason);
             }
             int devices = count.get(ValueLayout.JAVA_INT, 0);
             return new CudaStatus(devices, devices > 0 ? null : "the CUDA driver reports no GPUs (check nvidia-smi and"

@@ -13,8 +13,7 @@ public final class Odconv {
     /** The native library's version, "major.minor.patch". */
     public static String version() {
         NativeLibrary.load();
-        int v = odconv_h.odconv_version();
-        return (v / 10000) + "." + (v / 100 % 100) + "." + (v % 100);
+        return NativeLibrary.versionString(odconv_h.odconv_version());
     }
 
     /** The compute backend, e.g. "oneDNN 3.13.0 (cpu runtime: OpenMP)". */

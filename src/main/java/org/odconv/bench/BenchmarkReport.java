@@ -22,7 +22,7 @@ import org.odconv.io.ModelFormatException;
  *              "layout":"nchw","device":"cpu","odconv_ms":...,"native_ms":...,"floor_ms":...,
  *              "odconv_p10_ms":...,"odconv_p90_ms":...}]}</pre>
  * Times are medians in milliseconds per forward unless named otherwise. Files of other systems in the same
- * schema may leave out native_ms and floor_ms; a row without "device" (older files) ran on the CPU.
+ * schema may leave out native_ms and floor_ms; a row without "device" (older files) ran on the machine's "device", else on the CPU.
  *
  * @param machine the machine the rows were measured on
  * @param rows    the cases, in the order they were run
@@ -151,6 +151,8 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                 m.path("onednn").asText(""), m.path("isa").asText(""), m.path("gpu").asText(""));
         JsonNode results = root.get("results");
         if (results == null || !results.isArray()) throw new ModelFormatException(source, "\"results\" is not an array");
+        // Files from tools/bench/pytorch_eager.py before rows carried "device" named it once, at machine level.
+        String defaultDevice = m.path("device").asText("cpu");
         List<Row> rows = new ArrayList<>();
         for (int i = 0; i < results.size(); i++) {
             JsonNode r = results.get(i);
@@ -159,7 +161,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                     integer(source, where, r, "k"), integer(source, where, r, "stride"),
                     integer(source, where, r, "groups"), integer(source, where, r, "hw"),
                     integer(source, where, r, "kernel_num"), integer(source, where, r, "batch"),
-                    r.path("layout").asText("nchw"), r.path("device").asText("cpu"), number(source, where, r, "odconv_ms", true),
+                    r.path("layout").asText("nchw"), r.path("device").asText(defaultDevice), number(source, where, r, "odconv_ms", true),
                     number(source, where, r, "native_ms", false), number(source, where, r, "floor_ms", false),
                     number(source, where, r, "odconv_p10_ms", false), number(source, where, r, "odconv_p90_ms", false)));
         }

@@ -1,7 +1,6 @@
 package org.odconv.internal;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -9,28 +8,18 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.List;
 import java.util.Locale;
-import java.util.Comparator;
-import java.util.stream.Stream;
 
 import org.odconv.OdconvException;
+import org.odconv.bindings.odconv_h;
 
 /**
  * Loads libodconv.so once per class loader: from the folder named by the system property
- * {@value #PATH_PROPERTY} when it is set, else from the copies inside the jar, extracted once into a folder
- * keyed by the hash of their manifest (so a new build never reuses a stale extraction and concurrent
- * JVMs never see a half-written one).
+ * {@value #PATH_PROPERTY} when it is set (trusted as given), else from the copies inside the jar, extracted
+ * into a folder only this user can write and checked against the jar's SHA-256 manifest before every load
+ * ({@link NativeExtraction}).
  */
 public final class NativeLibrary {
     /** A folder holding libodconv.so (and, unless its RUNPATH finds them elsewhere, oneDNN and libgomp). */
@@ -44,8 +33,6 @@ public final class NativeLibrary {
     // glibc's <dlfcn.h> values, the same on every Linux architecture glibc supports.
     private static final int RTLD_NOW = 0x2;
     private static final int RTLD_GLOBAL = 0x100;
-    private static final String RESOURCE_DIR = "/org/odconv/native/linux-x86_64/";
-    private static final String MANIFEST = "natives.sha256";
 
     private static Path loadedFrom;
 
@@ -70,8 +57,25 @@ public final class NativeLibrary {
                     + " recent as the build machine's, and --enable-native-access=ALL-UNNAMED on the java command"
                     + " line (the runnable jar sets it in its manifest).", e);
         }
+        int built = odconv_h.ODCONV_VERSION_MAJOR() * 10000 + odconv_h.ODCONV_VERSION_MINOR() * 100
+                + odconv_h.ODCONV_VERSION_PATCH();
+        int loaded = odconv_h.odconv_version();
+        if (loaded != built) {
+            throw new OdconvException(library + " is odconv " + versionString(loaded) + ", but this Java code is odconv "
+                    + versionString(built) + ": use the jar's own natives or a folder from the same build (-D"
+                    + PATH_PROPERTY + ")");
+        }
         loadedFrom = folder;
+        if (Logging.LOGGER.isLoggable(System.Logger.Level.DEBUG)) {
+            Logging.LOGGER.log(System.Logger.Level.DEBUG, "odconv: loaded {0}: {1}, ISA {2}", library,
+                    NativeCalls.cString(odconv_h.odconv_backend_description()), NativeCalls.cString(odconv_h.odconv_cpu_isa()));
+        }
         return folder;
+    }
+
+    /** "major.minor.patch" of an {@code odconv_version()} number. */
+    public static String versionString(int version) {
+        return (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100);
     }
 
     /**
@@ -100,76 +104,22 @@ public final class NativeLibrary {
     private static Path extractFromJar() {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "");
-        byte[] manifest = readResource(MANIFEST, "this jar carries no native libraries for linux-x86_64"
-                + " (running on " + os + "/" + arch + "); build them with ./mvnw package or set -D" + PATH_PROPERTY);
+        NativeExtraction.Manifest manifest = NativeExtraction.Manifest.fromJar();
+        if (manifest == null) {
+            throw new OdconvException("this jar carries no native libraries for linux-x86_64 (running on " + os + "/"
+                    + arch + "); build them with ./mvnw package or set -D" + PATH_PROPERTY);
+        }
         if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
             throw new OdconvException("odconv's bundled native libraries are for linux-x86_64, not " + os + "/" + arch
                     + "; build native/ for this platform and set -D" + PATH_PROPERTY);
         }
-        String key = HexFormat.of().formatHex(sha256(manifest)).substring(0, 16);
         Path base = Path.of(System.getProperty(EXTRACT_DIR_PROPERTY, System.getProperty("java.io.tmpdir")));
-        Path target = base.resolve("odconv-native-" + key);
-        if (Files.isRegularFile(target.resolve(MANIFEST))) return target;  // written last: a complete copy
-        Path staging = null;
         try {
-            Files.createDirectories(base);
-            staging = Files.createTempDirectory(base, "odconv-native-" + key + "-");
-            for (String file : manifestFiles(manifest)) {
-                Files.write(staging.resolve(file), readResource(file, "the jar's " + MANIFEST + " lists " + file
-                        + " but the jar lacks it"));
-            }
-            Files.write(staging.resolve(MANIFEST), manifest);
-            try {
-                Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | AtomicMoveNotSupportedException raced) {
-                // Another JVM finished first (or the target is on another file system): use what is there.
-                if (!Files.isRegularFile(target.resolve(MANIFEST))) throw raced;
-            } catch (IOException e) {
-                if (!Files.isRegularFile(target.resolve(MANIFEST))) throw e;  // rename onto a non-empty dir
-            }
-            return target;
-        } catch (IOException e) {
-            throw new OdconvException("cannot extract odconv's native libraries into " + target + ": " + e
+            return NativeExtraction.extract(manifest, base);
+        } catch (IOException | UncheckedIOException e) {
+            throw new OdconvException("cannot extract odconv's native libraries into " + base + ": " + e.getMessage()
                     + "; set -D" + EXTRACT_DIR_PROPERTY + " to a writable folder or -D" + PATH_PROPERTY
                     + " to an extracted copy", e);
-        } finally {
-            if (staging != null) deleteRecursively(staging);
-        }
-    }
-
-    /** File names in load order, from lines of the form "sha256  file". */
-    private static List<String> manifestFiles(byte[] manifest) {
-        List<String> files = new ArrayList<>();
-        for (String line : new String(manifest, StandardCharsets.UTF_8).split("\n")) {
-            String[] parts = line.trim().split("\\s+");
-            if (parts.length == 2) files.add(parts[1]);
-        }
-        return files;
-    }
-
-    private static byte[] readResource(String name, String missingMessage) {
-        try (InputStream in = NativeLibrary.class.getResourceAsStream(RESOURCE_DIR + name)) {
-            if (in == null) throw new OdconvException(missingMessage);
-            return in.readAllBytes();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + RESOURCE_DIR + name + " from the jar", e);
-        }
-    }
-
-    private static byte[] sha256(byte[] bytes) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(bytes);
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every JDK has SHA-256", e);
-        }
-    }
-
-    private static void deleteRecursively(Path folder) {
-        if (!Files.exists(folder)) return;
-        try (Stream<Path> paths = Files.walk(folder)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // A leftover staging folder in tmp is harmless.
         }
     }
 }

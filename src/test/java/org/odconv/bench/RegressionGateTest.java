@@ -83,9 +83,21 @@ class RegressionGateTest {
         BenchmarkReport other = BenchmarkReport.read(file);
         assertEquals(1.83, other.rows().getFirst().odconvMs());
         assertTrue(Double.isNaN(other.rows().getFirst().floorMs()));
+        assertEquals("cpu", other.rows().getFirst().device());
         Path bad = Files.writeString(dir.resolve("bad.json"), "{\"results\":[{\"shape\":\"S1\",\"in\":\"64\"}]}");
         var e = assertThrows(org.odconv.io.ModelFormatException.class, () -> BenchmarkReport.read(bad));
         assertEquals(bad + ": results[0].in = \"64\" is not an integer", e.getMessage());
+    }
+
+    /** pytorch_eager.py --device cuda used to name the device once, for the machine: its rows ran on that GPU. */
+    @Test
+    void aDeviceNamedForTheMachineIsEveryRowsUnlessTheRowNamesItsOwn() throws IOException {
+        Path file = Files.writeString(dir.resolve("pytorch-gpu.json"), "{\"machine\":{\"cpu\":\"x\",\"device\":\"cuda:0\"},"
+                + "\"results\":[{\"shape\":\"S1\",\"in\":64,\"out\":64,\"k\":3,\"stride\":1,\"groups\":1,\"hw\":56,"
+                + "\"kernel_num\":1,\"batch\":1,\"odconv_ms\":0.2},{\"shape\":\"S1\",\"in\":64,\"out\":64,\"k\":3,"
+                + "\"stride\":1,\"groups\":1,\"hw\":56,\"kernel_num\":1,\"batch\":1,\"device\":\"cpu\",\"odconv_ms\":1.9}]}");
+        List<String> devices = BenchmarkReport.read(file).rows().stream().map(BenchmarkReport.Row::device).toList();
+        assertEquals(List.of("cuda:0", "cpu"), devices);
     }
 
     @Test
