@@ -11,6 +11,7 @@ import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.UUID;
 
 import org.odconv.OdconvException;
 import org.odconv.bindings.odconv_h;
@@ -52,11 +53,20 @@ public final class NativeLibrary {
         try {
             System.load(library.toAbsolutePath().toString());
         } catch (UnsatisfiedLinkError e) {
-            throw new OdconvException("cannot load " + library + ": " + e.getMessage()
-                    + ". It needs libdnnl.so.3 and libgomp.so.1 beside it or on its RUNPATH, a glibc/libstdc++ as"
-                    + " recent as the build machine's, and --enable-native-access=ALL-UNNAMED on the java command"
-                    + " line (the runnable jar sets it in its manifest).", e);
+            // The JDK's words, the same since Java 1.2, for a file another class loader holds.
+            if (e.getMessage() == null || !e.getMessage().contains("already loaded in another classloader")) {
+                throw new OdconvException("cannot load " + library + ": " + e.getMessage()
+                        + ". It needs libdnnl.so.3 and libgomp.so.1 beside it or on its RUNPATH, a glibc/libstdc++ as"
+                        + " recent as the build machine's, and --enable-native-access=ALL-UNNAMED on the java command"
+                        + " line (the runnable jar sets it in its manifest).", e);
+            }
+            loadForAnotherClassLoader(library);
         }
+        return finishLoad(folder, library);
+    }
+
+    /** Checks the loaded library's version and records where it came from. */
+    private static Path finishLoad(Path folder, Path library) {
         int built = odconv_h.ODCONV_VERSION_MAJOR() * 10000 + odconv_h.ODCONV_VERSION_MINOR() * 100
                 + odconv_h.ODCONV_VERSION_PATCH();
         int loaded = odconv_h.odconv_version();
@@ -71,6 +81,29 @@ public final class NativeLibrary {
                     NativeCalls.cString(odconv_h.odconv_backend_description()), NativeCalls.cString(odconv_h.odconv_cpu_isa()));
         }
         return folder;
+    }
+
+    /**
+     * The JDK lets one class loader at a time hold a given library file, so a second class loader of this JVM (a
+     * redeployed web application, a plugin host, a test runner) loads libodconv.so through a hard link of its own,
+     * deleted once loaded. glibc recognizes the file (same device and inode) and hands back the library already
+     * mapped, so every class loader shares one libodconv.so, its oneDNN and its caches.
+     */
+    private static void loadForAnotherClassLoader(Path library) {
+        Path link = library.resolveSibling("." + library.getFileName() + "." + UUID.randomUUID());
+        try {
+            Files.createLink(link, library);
+            System.load(link.toAbsolutePath().toString());
+        } catch (IOException | UnsatisfiedLinkError e) {
+            throw new OdconvException("cannot load " + library + " in a second class loader of this JVM (another one"
+                    + " holds it, so this one loads it through a link beside it): " + e, e);
+        } finally {
+            try {
+                Files.deleteIfExists(link);
+            } catch (IOException ignored) {
+                // a stray link to our own library in our own folder is harmless
+            }
+        }
     }
 
     /** "major.minor.patch" of an {@code odconv_version()} number. */
