@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Export the ODConv layers of a PyTorch model to an odconv model file (safetensors).
 
-The file is what ``java -jar target/odconv.jar run`` and ``ODConvModel.load`` read (README.md, "Model file
+The file is what ``java -jar target/odconv.jar run`` and ``ODConvModel.load`` read (docs/file-format.md, "Model file
 format"): every tensor of each ODConv layer's ``state_dict()`` under the layer's ``named_modules()`` name
 (``num_batches_tracked`` left out), and in ``__metadata__["odconv"]`` a JSON string listing the layers, in
 model order, with their configuration.

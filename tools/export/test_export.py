@@ -323,7 +323,7 @@ class RoundTripTest(JavaRoundTrip):
         self.check("f32", names=["backbone.1.conv", "backbone.2"])
 
     def test_readme_steps_with_save_layer_io(self):
-        """The top-level README's walk: export, save a layer's input and output, run it, compare."""
+        """docs/pytorch.md's walk: export, save a layer's input and output, run it, compare."""
         model_path = self.dir / "readme.safetensors"
         input_path, expected_path = self.dir / "readme-x.safetensors", self.dir / "readme-expected.safetensors"
         output_path = self.dir / "readme-y.safetensors"

@@ -16,7 +16,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.odconv.io.ModelFormatException;
 
 /**
- * The benchmark's JSON file, a stable schema (documented in README.md):
+ * The benchmark's JSON file, a stable schema (documented in docs/benchmarks.md):
  * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...,"gpu":...},
  *  "results":[{"shape":"S1","in":64,"out":64,"k":3,"stride":1,"groups":1,"hw":56,"kernel_num":1,"batch":1,
  *              "layout":"nchw","device":"cpu","odconv_ms":...,"native_ms":...,"floor_ms":...,

@@ -60,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--iters", defaultValue = "100", description = "Timed forwards of each kind (default: ${DEFAULT-VALUE}).")
     int iterations;
 
-    @Option(names = "--json", description = "Write the results as JSON (schema in README.md).")
+    @Option(names = "--json", description = "Write the results as JSON (schema in docs/benchmarks.md).")
     Path json;
 
     @Option(names = "--report", description = "Write a self-contained HTML page with a bar chart per case.")

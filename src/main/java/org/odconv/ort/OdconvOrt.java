@@ -30,7 +30,7 @@ import org.odconv.internal.NativeLibrary;
  * <p>Threads: ONNX Runtime's intra-op pool runs the ordinary operators, an OpenMP team of odconv's runs each
  * ODConv node, one after the other. {@link #register(OrtSession.SessionOptions, int)} sizes both alike and
  * stops ONNX Runtime's idle workers from spinning, which otherwise take the cores odconv's team needs while it
- * runs (measured in the README, "Whole networks").
+ * runs (measured in docs/onnx-runtime.md).
  */
 public final class OdconvOrt {
     /** The ONNX domain of odconv's operator. */
