@@ -1,15 +1,25 @@
-# Writes natives.sha256 beside the installed libraries: one "<sha256>  <file>" line per library, in the
-# order they must be loaded (dependencies first). libodconv_ort.so is loaded by ONNX Runtime, when a session
-# registers it. libodconv_cuda.so, when built, comes last: it is
-# extracted with the rest but loaded by libodconv.so itself, only when a CUDA device is asked for. The Java loader extracts the jar's copies into a folder
-# keyed by the hash of this manifest, so a changed library never reuses a stale extraction.
-set(manifest "")
-foreach(library libgomp.so.1 libdnnl.so.3 libodconv.so libodconv_ort.so libodconv_cuda.so)
-  set(path "${CMAKE_INSTALL_PREFIX}/${library}")
-  if(EXISTS "${path}")
-    file(SHA256 "${path}" hash)
-    string(APPEND manifest "${hash}  ${library}\n")
+# Writes the SHA-256 manifests beside the installed libraries: one "<sha256>  <file>" line per library, in the
+# order they must be loaded (dependencies first). natives.sha256 lists the CPU libraries every jar carries;
+# libodconv_ort.so is loaded by ONNX Runtime, when a session registers it. natives-cuda.sha256 lists
+# libodconv_cuda.so, when built: the CUDA part, packaged in the runnable jar and in the library's "cuda"
+# classifier jar, extracted with the rest and loaded by libodconv.so itself, only when a CUDA device is asked
+# for. The Java loader checks every extracted file against these hashes and keys its folder by them.
+function(write_manifest name)
+  set(manifest "")
+  foreach(library ${ARGN})
+    set(path "${CMAKE_INSTALL_PREFIX}/${library}")
+    if(EXISTS "${path}")
+      file(SHA256 "${path}" hash)
+      string(APPEND manifest "${hash}  ${library}\n")
+    endif()
+  endforeach()
+  if(manifest STREQUAL "")
+    file(REMOVE "${CMAKE_INSTALL_PREFIX}/${name}")
+  else()
+    file(WRITE "${CMAKE_INSTALL_PREFIX}/${name}" "${manifest}")
+    message(STATUS "Wrote ${CMAKE_INSTALL_PREFIX}/${name}")
   endif()
-endforeach()
-file(WRITE "${CMAKE_INSTALL_PREFIX}/natives.sha256" "${manifest}")
-message(STATUS "Wrote ${CMAKE_INSTALL_PREFIX}/natives.sha256")
+endfunction()
+
+write_manifest(natives.sha256 libgomp.so.1 libdnnl.so.3 libodconv.so libodconv_ort.so)
+write_manifest(natives-cuda.sha256 libodconv_cuda.so)

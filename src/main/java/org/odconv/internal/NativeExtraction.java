@@ -39,6 +39,8 @@ import java.util.stream.Stream;
  */
 final class NativeExtraction {
     static final String MANIFEST = "natives.sha256";
+    /** The CUDA part's manifest, in the jars that carry libodconv_cuda.so (the runnable one, the "cuda" classifier). */
+    static final String CUDA_MANIFEST = "natives-cuda.sha256";
     static final String RESOURCE_DIR = "/org/odconv/native/linux-x86_64/";
     static final String USER_FOLDER_PREFIX = "odconv-native-";
 
@@ -47,11 +49,17 @@ final class NativeExtraction {
 
     private NativeExtraction() {}
 
-    /** The jar's manifest: file name to SHA-256 (hex), in load order. */
+    /**
+     * The class path's manifests, the CPU one and the CUDA one where a jar carries it: file name to SHA-256 (hex),
+     * in load order; bytes, both manifests' text.
+     */
     record Manifest(byte[] bytes, Map<String, String> sha256ByFile) {
         static Manifest fromJar() {
-            byte[] bytes = readResource(MANIFEST);
-            if (bytes == null) return null;
+            byte[] cpu = readResource(MANIFEST);
+            if (cpu == null) return null;
+            byte[] cuda = readResource(CUDA_MANIFEST);
+            byte[] bytes = cuda == null ? cpu : (new String(cpu, StandardCharsets.UTF_8)
+                    + new String(cuda, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8);
             Map<String, String> files = new LinkedHashMap<>();
             for (String line : new String(bytes, StandardCharsets.UTF_8).split("\n")) {
                 String[] parts = line.trim().split("\\s+");
