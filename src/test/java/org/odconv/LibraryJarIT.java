@@ -33,7 +33,7 @@ import org.w3c.dom.NodeList;
 class LibraryJarIT {
     private static final Path LIBRARY = Path.of("target/odconv-" + System.getProperty("odconv.project.version") + ".jar");
     private static final Path CUDA = Path.of(LIBRARY.toString().replace(".jar", "-cuda.jar"));
-    private static final Path POM = Path.of("target/dependency-reduced-pom.xml");
+    private static final Path POM = Path.of("dependency-reduced-pom.xml");
 
     @TempDir
     Path dir;
