@@ -217,7 +217,8 @@ ODCONV_API odconv_status odconv_layer_destroy(odconv_layer_t layer);
 
 /*
  * Sets how many threads each forward on this layer uses; 0 restores the default (the calling thread's
- * OpenMP setting). num_threads >= 0.
+ * OpenMP setting). 0 <= num_threads <= 4 x the processors this process may run on (its CPU affinity);
+ * ODCONV_STATUS_INVALID_ARGUMENT otherwise.
  */
 ODCONV_API odconv_status odconv_layer_set_num_threads(odconv_layer_t layer, int32_t num_threads);
 

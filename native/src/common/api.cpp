@@ -228,7 +228,7 @@ odconv_status odconv_layer_destroy(odconv_layer_t layer) {
 odconv_status odconv_layer_set_num_threads(odconv_layer_t layer, int32_t num_threads) {
     return guard([&] {
         require_non_null(layer, "layer");
-        if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
+        odconv::check_thread_count(num_threads);
         layer->impl->set_num_threads(num_threads);
     });
 }
@@ -301,7 +301,7 @@ odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, co
         odconv::validate_config(*config);
         odconv::require_layout(layout);
         odconv::validate_shape(*config, batch, height, width);
-        if (num_threads < 0) invalid_argument("num_threads = ", num_threads, " must be >= 0");
+        odconv::check_thread_count(num_threads);
         auto &backend = odconv::backend_for_device(device_type, device_index);
         auto created = std::make_unique<odconv_static_conv>();
         created->impl = backend.create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads,

@@ -1,5 +1,9 @@
 #include "config.hpp"
 
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "errors.hpp"
@@ -81,6 +85,22 @@ int64_t checked_mul(int64_t a, int64_t b, const char *what) {
     if (a < 0 || b < 0 || (b != 0 && a > kMaxElements / b))
         invalid_argument(what, ": size ", a, " x ", b, " exceeds the limit of ", kMaxElements, " elements");
     return a * b;
+}
+
+int32_t max_threads() {
+    cpu_set_t allowed;
+    const long processors = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed)
+                                                                                   : sysconf(_SC_NPROCESSORS_ONLN);
+    return kThreadsPerProcessor * int32_t(std::max(1L, processors));
+}
+
+void check_thread_count(int32_t n) {
+    if (n < 0) invalid_argument("num_threads = ", n, " must be >= 0");
+    const int32_t limit = max_threads();
+    if (n > limit) {
+        invalid_argument("num_threads = ", n, " is more than ", limit, " (", kThreadsPerProcessor,
+                         " per processor this process may run on)");
+    }
 }
 
 }  // namespace odconv

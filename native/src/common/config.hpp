@@ -29,6 +29,13 @@ int64_t output_extent(const odconv_config_t &config, int64_t input_extent, const
 // Upper bound on any tensor's element count, so size arithmetic stays far from int64 overflow.
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 
+// Thread counts: 0 (OpenMP's default) up to kThreadsPerProcessor times the processors this process may run
+// on. OpenMP accepts any count, and libgomp takes the process down creating tens of thousands of threads.
+constexpr int32_t kThreadsPerProcessor = 4;
+int32_t max_threads();
+// Throws invalid_argument naming the limit when n is outside [0, max_threads()].
+void check_thread_count(int32_t n);
+
 // a * b, throwing when the product leaves [0, kMaxElements].
 int64_t checked_mul(int64_t a, int64_t b, const char *what);
 

@@ -280,7 +280,7 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
             throw new IllegalArgumentException("asynchronous copies need pinned host memory (Tensor.allocatePinned);"
                     + " " + host + " is pageable: use copyFrom/copyTo, which wait for the copy");
         }
-        MemorySegment hostMemory = host.segment();
+        MemorySegment hostMemory = direction == Direction.TO_HOST ? host.writableSegment("destination") : host.segment();
         long stamp = acquire();
         try {
             if (!device.isCuda()) {  // host memory on both sides

@@ -152,7 +152,7 @@ public final class ODConv2d implements AutoCloseable {
         try {
             checkAlive(weightScopes);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
-                    input.layout().nativeValue(), input.segment(), output.segment());
+                    input.layout().nativeValue(), input.segment(), output.writableSegment("output"));
             NativeCalls.check(status, "odconv_layer_forward");
         } finally {
             lifecycle.exit(stamp);
@@ -229,7 +229,7 @@ public final class ODConv2d implements AutoCloseable {
     public double[] benchmarkNative(Tensor input, Tensor output, int iterations) {
         checkShapes(input, output);
         checkHostTensors();
-        return benchmarkNative(input, input.segment(), output.segment(), iterations);
+        return benchmarkNative(input, input.segment(), output.writableSegment("output"), iterations);
     }
 
     /** As {@link #benchmarkNative(Tensor, Tensor, int)} on the layer's device; each run includes waiting for it. */

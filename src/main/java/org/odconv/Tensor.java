@@ -188,6 +188,19 @@ public final class Tensor implements AutoCloseable, Shaped {
         return data;
     }
 
+    /**
+     * The memory, for a call that writes it. Read-only memory (a {@code READ_ONLY} file mapping, a segment made
+     * {@code asReadOnly()}) is refused here: native code writing it would take the process down.
+     */
+    MemorySegment writableSegment(String role) {
+        MemorySegment memory = segment();
+        if (memory.isReadOnly()) {
+            throw new IllegalArgumentException("the " + role + " " + this + " is read-only memory (a READ_ONLY file"
+                    + " mapping, or a segment made asReadOnly()), which cannot be written");
+        }
+        return memory;
+    }
+
     /** The batch size N, dimension 0 of {@link #shape()}; readable after close. */
     @Override
     public long batch() {
@@ -259,14 +272,33 @@ public final class Tensor implements AutoCloseable, Shaped {
         return segment().toArray(ELEMENT);
     }
 
-    /** Frees owned memory, or ends this view of borrowed memory. Idempotent. */
+    /** Whether {@link #close()} has completed; a closed tensor refuses every use with {@link IllegalStateException}. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Frees owned memory, or ends this view of borrowed memory. Idempotent.
+     *
+     * @throws IllegalStateException while a forward or copy is using the memory; the tensor then stays open, and a
+     *                               later close frees it
+     */
     @Override
     public void close() {
         if (closed) return;
         synchronized (this) {
             if (closed) return;
+            if (ownedArena != null) {
+                try {
+                    ownedArena.close();
+                } catch (IllegalStateException inUse) {
+                    // A forward or copy holds the memory (the FFM API keeps it alive for the native call): still
+                    // open, so a later close() frees it.
+                    throw new IllegalStateException(this + " is in use by a native call (a forward or a copy);"
+                            + " close it once that returns", inUse);
+                }
+            }
             closed = true;
-            if (ownedArena != null) ownedArena.close();
         }
     }
 

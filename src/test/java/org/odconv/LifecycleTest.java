@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -21,8 +24,10 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import org.odconv.io.SafeTensors;
 
@@ -60,6 +65,70 @@ class LifecycleTest {
             } finally {
                 pool.shutdown();
             }
+        }
+    }
+
+    /** Native code writing read-only memory would take the JVM down (SIGSEGV): refused before it is called. */
+    @Test
+    void readOnlyOutputsAreRefused(@TempDir Path dir) throws Exception {
+        try (Arena arena = Arena.ofShared(); Tensor input = randomInput(5, 1, 16, 8, 8)) {
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 4), arena));
+            long bytes = 4L * 16 * 8 * 8;
+            Tensor readOnly = Tensor.wrap(arena.allocate(bytes, 64).asReadOnly(), 1, 16, 8, 8);
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(input, readOnly));
+            assertEquals("the output " + readOnly + " is read-only memory (a READ_ONLY file mapping, or a segment made"
+                    + " asReadOnly()), which cannot be written", e.getMessage());
+            Path file = Files.write(dir.resolve("out.bin"), new byte[(int) bytes]);
+            try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+                Tensor mapped = Tensor.wrap(channel.map(FileChannel.MapMode.READ_ONLY, 0, bytes, arena), 1, 16, 8, 8);
+                assertThrows(IllegalArgumentException.class, () -> layer.forward(input, mapped));
+            }
+            try (DeviceTensor host = DeviceTensor.copyOf(input, Device.cpu())) {
+                Tensor readOnlyInput = Tensor.wrap(arena.allocate(4L * 16 * 8 * 8, 64).asReadOnly(), 1, 16, 8, 8);
+                assertThrows(IllegalArgumentException.class, () -> host.copyTo(readOnlyInput));
+            }
+            layer.close();
+        }
+    }
+
+    /** A tensor closed while a forward uses it stays open (no leak) and closes once the forward returns. */
+    @Test
+    @Timeout(120)
+    void closingATensorDuringAForwardFailsAndALaterCloseFreesIt() throws Exception {
+        ODConv2dConfig big = ODConv2dConfig.builder(64, 64, 3).kernelNum(4).build();
+        try (Arena arena = Arena.ofShared()) {
+            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(big, TestData.parameters(big, 6), arena));
+            Tensor input = randomInput(6, 32, 64, 160, 160);  // about a second of forward on two cores
+            Tensor output = Tensor.allocate(32, 64, 160, 160);
+            CountDownLatch starting = new CountDownLatch(1);
+            ExecutorService thread = Executors.newSingleThreadExecutor();
+            Future<?> forward = thread.submit(() -> {
+                starting.countDown();
+                layer.forward(input, output);
+            });
+            starting.await();
+            Thread.sleep(100);
+            IllegalStateException refused = null;
+            try {
+                output.close();
+            } catch (IllegalStateException e) {
+                refused = e;
+            }
+            try {
+                forward.get(100, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Assumptions.abort("inconclusive: the close came before the forward took the memory (" + e.getCause() + ")");
+            } finally {
+                thread.shutdown();
+            }
+            Assumptions.assumeTrue(refused != null, "inconclusive: the forward ended within 100 ms");
+            assertEquals(output + " is in use by a native call (a forward or a copy); close it once that returns",
+                    refused.getMessage());
+            assertFalse(output.isClosed(), "still open, so that the memory is not lost");
+            output.close();
+            assertTrue(output.isClosed());
+            input.close();
+            layer.close();
         }
     }
 

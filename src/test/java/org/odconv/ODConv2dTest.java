@@ -105,6 +105,28 @@ class ODConv2dTest {
         }
     }
 
+    /** OpenMP takes any count, and libgomp took the JVM down creating 20,000 threads: counts are bounded. */
+    @Test
+    void threadCountsAreBoundedByTheProcessors() {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena))) {
+            int processors = Runtime.getRuntime().availableProcessors();
+            layer.setNumThreads(4 * processors);
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.setNumThreads(20000));
+            String message = e.getMessage();
+            assertTrue(message.matches(".*num_threads = 20000 is more than (\\d+) \\(4 per processor this process may run"
+                    + " on\\)"), message);
+            int limit = Integer.parseInt(message.replaceAll(".*is more than (\\d+) .*", "$1"));
+            assertTrue(limit >= 4 * processors && limit % 4 == 0, message);
+            assertThrows(IllegalArgumentException.class, () -> layer.setNumThreads(limit + 1));
+            layer.setNumThreads(limit);
+            try (Tensor input = Tensor.allocate(1, 16, 5, 5)) {
+                layer.setNumThreads(1);
+                layer.forward(input).close();
+            }
+        }
+    }
+
     @Test
     void forwardWritesEveryOutputElement() {
         try (Arena arena = Arena.ofConfined();

@@ -12,6 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import org.odconv.ODConv2dConfig;
 import org.odconv.ODConvModel;
 import org.odconv.Odconv;
+import org.odconv.internal.Printable;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Lists a model's layers, shapes and parameter counts, and the devices layers can run on (or why"
@@ -42,7 +43,7 @@ final class InfoCommand implements Callable<Integer> {
             long total = 0;
             for (ODConvModel.Layer layer : odconv.layers()) {
                 ODConv2dConfig c = layer.conv().config();
-                out.printf("%-20s %6d %6d %3d %3d %3d %3d %5d %3d %5d %-8s %-3s %10d%n", layer.name(), c.inPlanes(),
+                out.printf("%-20s %6d %6d %3d %3d %3d %3d %5d %3d %5d %-8s %-3s %10d%n", Printable.of(layer.name()), c.inPlanes(),
                         c.outPlanes(), c.kernelSize(), c.stride(), c.padding(), c.dilation(), c.groups(), c.kernelNum(),
                         c.attentionChannels(), c.activation().fileName(), c.batchNorm() ? "yes" : "no",
                         c.parameterCount());

@@ -6,6 +6,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import org.odconv.Odconv;
+import org.odconv.internal.Printable;
 
 /** The {@code odconv} command line: {@code run}, {@code info}, {@code demo}, {@code bench}, {@code onnx}. */
 @Command(name = "odconv", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -45,14 +46,25 @@ public final class Main implements Runnable {
             err.println("odconv: " + oneLine(ex.getMessage() != null ? ex.getMessage() : ex.toString()));
             return 1;
         });
-        int code = cli.execute(args);
+        int code;
+        try {
+            code = cli.execute(args);
+        } catch (OutOfMemoryError e) {  // picocli hands Errors on; one line all the same
+            err.println("odconv: out of memory (" + oneLine(String.valueOf(e.getMessage()))
+                    + "); give the JVM more with -Xmx, or use a smaller input");
+            code = 1;
+        } catch (Error e) {
+            err.println("odconv: " + oneLine(e.toString()));
+            code = 1;
+        }
         out.flush();
         err.flush();
         return code;
     }
 
+    /** One printable line: line breaks joined with "; ", then {@link Printable} for what came from files. */
     static String oneLine(String message) {
-        return message.replaceAll("\\s*[\\r\\n]+\\s*", "; ").strip();
+        return Printable.of(message.replaceAll("\\s*[\\r\\n]+\\s*", "; ").strip());
     }
 
     static final class Version implements CommandLine.IVersionProvider {

@@ -58,6 +58,7 @@ final class OnnxCommand implements Callable<Integer> {
         if (json != null && iterations == 0) throw usage("--json needs --iterations");
         if (output == null && iterations == 0) throw usage("give --output, --iterations or both");
         if (!Files.isRegularFile(model)) throw new ModelFormatException(model.toString(), "no such file");
+        Outputs.refuseReplacingAnInput(output, model, input);
         int odconvNodes = OnnxGraph.countNodes(model, OdconvOrt.DOMAIN, OdconvOrt.OP_TYPE);
         if (plain && odconvNodes > 0) {
             throw new ModelFormatException(model.toString(), odconvNodes + " " + OdconvOrt.DOMAIN + "::"

@@ -46,6 +46,7 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Outputs.refuseReplacingAnInput(output, model, input);
         Device device = devices.usable();
         try (ODConvModel odconv = ODConvModel.load(model, device, devices.tf32);
              SafeTensors inputs = SafeTensors.open(input)) {

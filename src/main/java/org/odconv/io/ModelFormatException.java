@@ -1,10 +1,12 @@
 package org.odconv.io;
 
 import org.odconv.OdconvException;
+import org.odconv.internal.Printable;
 
 /**
  * A file is not a valid safetensors file, or not a valid odconv model or input. The message names the file
- * and the offending tensor or field with its value.
+ * and the offending tensor or field with its value; what it quotes from the file is made printable
+ * ({@link Printable}: control characters escaped, overlong text cut).
  */
 public final class ModelFormatException extends OdconvException {
     private static final long serialVersionUID = 1L;
@@ -18,7 +20,7 @@ public final class ModelFormatException extends OdconvException {
      * @param detail what is wrong, naming the offending tensor or field and its value
      */
     public ModelFormatException(String source, String detail) {
-        super(source + ": " + detail);
+        super(Printable.of(source + ": " + detail));
         this.source = source;
     }
 
@@ -30,7 +32,7 @@ public final class ModelFormatException extends OdconvException {
      * @param cause  the underlying failure (an I/O, JSON or argument error, for example), or null
      */
     public ModelFormatException(String source, String detail, Throwable cause) {
-        super(source + ": " + detail, cause);
+        super(Printable.of(source + ": " + detail), cause);
         this.source = source;
     }
 

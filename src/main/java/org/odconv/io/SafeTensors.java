@@ -10,9 +10,16 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -44,6 +51,8 @@ public final class SafeTensors implements AutoCloseable {
     /** Headers above this size are refused before anything is allocated for them. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
     static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    /** Temporary output names nobody can guess ahead (a planted file there would only make the write fail). */
+    private static final SecureRandom TEMPORARY_NAMES = new SecureRandom();
 
     /**
      * One tensor's header entry; offsets are absolute within the file.
@@ -89,6 +98,7 @@ public final class SafeTensors implements AutoCloseable {
     /** Maps {@code path} read-only (in a shared arena, so views may be used from any thread) and parses it. */
     public static SafeTensors open(Path path) {
         String source = path.toString();
+        refuseUnlessRegularFile(source, path);
         Arena arena = Arena.ofShared();
         boolean success = false;
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
@@ -106,6 +116,22 @@ public final class SafeTensors implements AutoCloseable {
             throw new ModelFormatException(source, "cannot read: " + e.getMessage(), e);
         } finally {
             if (!success) arena.close();
+        }
+    }
+
+    /** Opening a FIFO blocks until someone writes to it, and a device is no file to map: refused first. */
+    private static void refuseUnlessRegularFile(String source, Path path) {
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(source, "no such file", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(source, "cannot read: " + e.getMessage(), e);
+        }
+        if (!attributes.isRegularFile()) {
+            throw new ModelFormatException(source, "not a regular file (" + (attributes.isDirectory() ? "a folder"
+                    : "a FIFO, socket or device") + ")");
         }
     }
 
@@ -432,8 +458,10 @@ public final class SafeTensors implements AutoCloseable {
         Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
 
         Path absolute = path.toAbsolutePath();
-        Path temporary = java.nio.file.Files.createTempFile(absolute.getParent(), "." + absolute.getFileName(), ".tmp");
+        Path temporary = null;
         try {
+            refuseToReplaceUnlessRegularFile(absolute);
+            temporary = createTemporary(absolute.getParent());
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.READ,
                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING); Arena arena = Arena.ofConfined()) {
                 long total = 8 + padded + offset;
@@ -447,10 +475,46 @@ public final class SafeTensors implements AutoCloseable {
                 }
                 out.force();
             }
-            java.nio.file.Files.move(temporary, absolute, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new IOException("cannot write " + path + ": " + reason(e, absolute), e);
         } finally {
-            java.nio.file.Files.deleteIfExists(temporary);
+            if (temporary != null) Files.deleteIfExists(temporary);
         }
+    }
+
+    /**
+     * The output replaces a regular file or nothing: a folder, FIFO, socket or device stays as it is (as root,
+     * {@code --output /dev/null} would otherwise have become a regular file).
+     */
+    private static void refuseToReplaceUnlessRegularFile(Path target) throws IOException {
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            throw new FileSystemException(target.toString(), null, "it is not a regular file (a folder, FIFO, socket"
+                    + " or device), which an output never replaces");
+        }
+    }
+
+    /**
+     * A new empty file for the output's bytes, in its folder (so the final rename is atomic), named short (a long
+     * output name leaves no room for a long temporary one) and created with the umask's mode, as the output
+     * itself would be.
+     */
+    private static Path createTemporary(Path folder) throws IOException {
+        for (int attempt = 0; ; attempt++) {
+            Path candidate = folder.resolve(".odconv-" + Long.toHexString(TEMPORARY_NAMES.nextLong() >>> 16) + ".tmp");
+            try {
+                return Files.createFile(candidate);
+            } catch (FileAlreadyExistsException taken) {
+                if (attempt == 100) throw taken;
+            }
+        }
+    }
+
+    /** What went wrong, in words: the JDK's I/O exceptions carry the path as their message and the reason apart. */
+    private static String reason(IOException e, Path target) {
+        if (e instanceof NoSuchFileException) return "no such folder: " + target.getParent();
+        if (e instanceof AccessDeniedException) return "permission denied in " + target.getParent();
+        if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason();
+        return e.toString();
     }
 }

@@ -9,8 +9,12 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -130,9 +134,65 @@ class CliTest {
         assertEquals(2, r.code());
         assertOneLineError(r, "Missing required options");
 
+        // libgomp used to take the JVM down creating 20,000 threads
+        r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--threads", "20000");
+        assertEquals(1, r.code());
+        assertOneLineError(r, "num_threads = 20000 is more than ");
+
         assertFalse(Files.exists(output), "a failed run must not leave an output file");
         try (var files = Files.list(dir)) {
             assertEquals(0, files.count(), "nor a temporary file");
+        }
+    }
+
+    /** An output that is the model or the input, however spelled or linked, is refused and both stay as they were. */
+    @Test
+    void anOutputThatIsAnInputIsRefused() throws Exception {
+        Path model = Files.copy(golden("chain3/model.safetensors"), dir.resolve("model.safetensors"));
+        Path input = Files.copy(golden("chain3/input.safetensors"), dir.resolve("input.safetensors"));
+        byte[] modelBytes = Files.readAllBytes(model), inputBytes = Files.readAllBytes(input);
+        Path link = Files.createLink(dir.resolve("link.safetensors"), input);
+        for (Path output : List.of(model, dir.resolve(".").resolve("input.safetensors"), link)) {
+            Result r = odconv("run", "--model", model.toString(), "--input", input.toString(), "--output", output.toString());
+            assertEquals(1, r.code(), r.err());
+            assertOneLineError(r, "odconv: " + output + ": the output is the same file as ");
+            assertTrue(r.err().contains("which writing it would replace; choose another --output"), r.err());
+        }
+        assertArrayEquals(modelBytes, Files.readAllBytes(model));
+        assertArrayEquals(inputBytes, Files.readAllBytes(input));
+    }
+
+    /**
+     * Outputs replace only regular files, carry the mode the umask gives new files, fit long names, and say why
+     * they could not be written.
+     */
+    @Test
+    void outputsAreWrittenLikeAnyNewFileAndNeverOverADevice() throws Exception {
+        String model = golden("chain3/model.safetensors").toString(), input = golden("chain3/input.safetensors").toString();
+        Result r = odconv("run", "--model", model, "--input", input, "--output", dir.toString());
+        assertEquals(1, r.code());
+        assertOneLineError(r, "odconv: cannot write " + dir + ": it is not a regular file (a folder, FIFO, socket or"
+                + " device), which an output never replaces");
+        Path fifo = dir.resolve("fifo");
+        Assumptions.assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "no mkfifo");
+        r = odconv("run", "--model", model, "--input", input, "--output", fifo.toString());
+        assertEquals(1, r.code());
+        assertTrue(Files.exists(fifo) && !Files.isRegularFile(fifo, LinkOption.NOFOLLOW_LINKS), "still a FIFO");
+        Files.delete(fifo);
+
+        r = odconv("run", "--model", model, "--input", input, "--output", dir.resolve("no/such/y.safetensors").toString());
+        assertEquals(1, r.code());
+        assertOneLineError(r, "odconv: cannot write " + dir.resolve("no/such/y.safetensors") + ": no such folder: "
+                + dir.resolve("no/such"));
+
+        Path longName = dir.resolve("y".repeat(240) + ".safetensors");
+        r = odconv("run", "--model", model, "--input", input, "--output", longName.toString());
+        assertEquals(0, r.code(), r.err());
+        Path probe = Files.createFile(dir.resolve("probe"));  // what the umask makes of a new file here
+        assertEquals(Files.getPosixFilePermissions(probe), Files.getPosixFilePermissions(longName));
+        try (var files = Files.list(dir)) {
+            assertEquals(Set.of(longName, probe), files.collect(Collectors.toSet()), "no temporary file left");
         }
     }
 

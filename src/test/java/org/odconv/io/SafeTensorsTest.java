@@ -12,7 +12,12 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import org.odconv.Tensor;
@@ -98,6 +103,45 @@ class SafeTensorsTest {
 
         Path missing = dir.resolve("missing.safetensors");
         assertEquals(missing + ": no such file", refused(missing).getMessage());
+    }
+
+    /** Opening a FIFO blocked forever (it waits for a writer); folders and FIFOs are refused before opening. */
+    @Test
+    @Timeout(30)
+    void nonRegularFilesAreRefusedAtOnce() throws Exception {
+        assertEquals(dir + ": not a regular file (a folder)", refused(dir).getMessage());
+        Path fifo = dir.resolve("fifo.safetensors");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        Assumptions.assumeTrue(mkfifo.waitFor() == 0, "skipped: mkfifo failed, so no FIFO to try");
+        assertEquals(fifo + ": not a regular file (a FIFO, socket or device)", refused(fifo).getMessage());
+        assertEquals(Path.of("/dev/zero") + ": not a regular file (a FIFO, socket or device)",
+                refused(Path.of("/dev/zero")).getMessage());
+    }
+
+    /** A name from a file can hold terminal escapes or megabytes: messages show it escaped and cut. */
+    @Test
+    void namesFromFilesAreEscapedAndCutInMessages() throws IOException {
+        Path f = dir.resolve("names.safetensors");
+        String hostile = "\u001b]0;retitled\u0007\u001b[2J\nsecond line\u2028";
+        SafeTensorsFiles.write(f, headerNaming(hostile), new byte[4]);
+        assertEquals(f + ": tensor \"\\u001b]0;retitled\\u0007\\u001b[2J\\nsecond line\\u2028\": unknown dtype \"X9\"",
+                refused(f).getMessage());
+
+        SafeTensorsFiles.write(f, headerNaming("n".repeat(40_000)), new byte[4]);
+        String message = refused(f).getMessage();
+        assertTrue(message.length() < 1100, "a line of " + message.length() + " characters");
+        assertTrue(message.startsWith(f + ": tensor \"nnnn"), message);
+        assertTrue(message.contains(" more characters) ... "), message);
+        assertTrue(message.endsWith("nnnn\": unknown dtype \"X9\""), message);
+    }
+
+    /** A header with one tensor of that name and an unknown dtype (JSON-escaped as a writer would). */
+    private static String headerNaming(String name) throws IOException {
+        ObjectNode header = new ObjectMapper().createObjectNode();
+        header.putObject(name).put("dtype", "X9");
+        ((ObjectNode) header.get(name)).putArray("shape").add(1);
+        ((ObjectNode) header.get(name)).putArray("data_offsets").add(0).add(4);
+        return new ObjectMapper().writeValueAsString(header);
     }
 
     @Test
