@@ -122,7 +122,8 @@ typedef struct odconv_config {
     int32_t out_planes;  /* output channels, >= 1 */
     int32_t kernel_size; /* square kernel side k, >= 1 */
     int32_t stride;      /* >= 1 */
-    int32_t padding;     /* zero padding on each side, >= 0 (the seed's autopad gives k / 2) */
+    int32_t padding;     /* zero padding on each side, 0 .. dilation * (kernel_size - 1) + 1 (the seed's autopad
+                            gives k / 2); wider padding adds outputs that see only zeros */
     int32_t dilation;    /* >= 1 */
     int32_t groups;      /* >= 1, divides in_planes and out_planes */
     int32_t kernel_num;  /* number of static kernels in the bank, >= 1 */

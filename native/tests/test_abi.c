@@ -115,6 +115,7 @@ static void test_config_validation(void) {
     bad = c; bad.kernel_size = 0; expect_invalid_config(bad, "config.kernel_size = 0");
     bad = c; bad.stride = -1; expect_invalid_config(bad, "config.stride = -1");
     bad = c; bad.padding = -2; expect_invalid_config(bad, "config.padding = -2");
+    bad = c; bad.padding = 20000; expect_invalid_config(bad, "config.padding = 20000 is wider than the dilated kernel");
     bad = c; bad.dilation = 0; expect_invalid_config(bad, "config.dilation = 0");
     bad = c; bad.kernel_num = 0; expect_invalid_config(bad, "config.kernel_num = 0");
     bad = c; bad.temperature = 0.0f; expect_invalid_config(bad, "config.temperature = 0");
@@ -270,7 +271,7 @@ static void test_forward_against_reference(void) {
         {16, 32, 5, 1, 3, 1, 16, 2, 1, ODCONV_ACTIVATION_SILU, 1, 1, 1, 0, 1.0f},
         {64, 48, 3, 1, 1, 1, 2, 1, 1, ODCONV_ACTIVATION_SILU, 2, 17, 3, 0, 1.0f},
         /* padding as wide as the dilated kernel: oneDNN 3.13's brgemm convolution crashed on these */
-        {8, 10, 1, 2, 3, 2, 1, 3, 1, ODCONV_ACTIVATION_SILU, 3, 8, 1, 0, 30.0f},
+        {8, 10, 1, 2, 1, 2, 1, 3, 1, ODCONV_ACTIVATION_SILU, 3, 8, 1, 0, 30.0f},
         {1, 8, 2, 2, 3, 2, 1, 2, 1, ODCONV_ACTIVATION_RELU, 1, 11, 1, 0, 3.0f},
         {16, 16, 2, 3, 4, 3, 1, 1, 1, ODCONV_ACTIVATION_SILU, 1, 11, 2, 0, 1.0f},
     };

@@ -315,6 +315,10 @@ def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
                            + ", ".join([f"unexpected {n}" for n in unexpected] + [f"missing {n}" for n in missing])
                            + ")")
 
+    extent = size["dilation"] * (size["kernel_size"] - 1) + 1
+    if size["padding"] > extent:  # odconv refuses wider padding: it adds outputs that see only zeros
+        raise _Unsupported(f"padding = {size['padding']} is wider than the dilated kernel ({extent})")
+
     reduction, min_channel = _reduction_and_min_channel(module, in_planes, width)
     config = {"name": name, **{a: size[a] for a in ("in_planes", "out_planes", "kernel_size", "stride",
                                                      "padding", "dilation", "groups")},

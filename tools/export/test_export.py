@@ -591,13 +591,15 @@ class UnsupportedTest(unittest.TestCase):
         trunk_act = SeedODConv2d(16, 16, 3)
         trunk_act.attention.fc.act = nn.SiLU()
         string_padding = OsvaiODConv2d(16, 16, 3, padding="same")
+        wide_padding = OsvaiODConv2d(16, 16, 3, padding=20000)
         self.assert_unsupported(
-            nn.Sequential(no_running_stats, act_without_bn, extra_tensor, trunk_act, string_padding),
+            nn.Sequential(no_running_stats, act_without_bn, extra_tensor, trunk_act, string_padding, wide_padding),
             ("0", "bn needs affine parameters and running statistics"),
             ("1", "activation SiLU without a trailing bn is not supported"),
             ("2", "state_dict does not match the format (unexpected scale)"),
             ("3", "attention.fc.act is SiLU, expected ReLU"),
-            ("4", "padding 'same' is not an integer"))
+            ("4", "padding 'same' is not an integer"),
+            ("5", "padding = 20000 is wider than the dilated kernel (3)"))
 
 
 # ------------------------------------------------------------------------------------------------------

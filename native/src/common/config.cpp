@@ -36,6 +36,14 @@ void validate_config(const odconv_config_t &c) {
     require_range("groups", c.groups, 1);
     require_range("kernel_num", c.kernel_num, 1);
     require_range("min_channel", c.min_channel, 1);
+    // Padding wider than the dilated kernel only adds output rows and columns that see nothing but zeros. No
+    // network pads so, and a file that does makes a tiny input's output enormous (padding 20000 on a 1x1
+    // input: 40001 x 40001).
+    const int64_t extent = int64_t(c.dilation) * (c.kernel_size - 1) + 1;
+    if (c.padding > extent) {
+        invalid_argument("config.padding = ", c.padding, " is wider than the dilated kernel (", extent,
+                         " for kernel_size ", c.kernel_size, " and dilation ", c.dilation, ")");
+    }
     if (c.in_planes % c.groups != 0)
         invalid_argument("config.groups = ", c.groups, " does not divide in_planes = ", c.in_planes);
     if (c.out_planes % c.groups != 0)

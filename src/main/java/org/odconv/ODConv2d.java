@@ -133,9 +133,22 @@ public final class ODConv2d implements AutoCloseable {
                 config.outputExtent(width, "width")};
     }
 
-    /** Runs the layer into a new owning tensor in the input's layout, which the caller closes. */
+    /**
+     * System property: the most elements {@link #forward(Tensor)} and {@link #forward(DeviceTensor)} allocate for
+     * an output (default {@value #DEFAULT_MAX_OUTPUT_ELEMENTS}, 8 GiB of floats). Past it they throw
+     * {@link IllegalArgumentException} before allocating anything.
+     */
+    public static final String MAX_OUTPUT_ELEMENTS_PROPERTY = "odconv.max.output.elements";
+    static final long DEFAULT_MAX_OUTPUT_ELEMENTS = 1L << 31;
+
+    /**
+     * Runs the layer into a new owning tensor in the input's layout, which the caller closes.
+     *
+     * @throws IllegalArgumentException when the output would hold more than {@value #MAX_OUTPUT_ELEMENTS_PROPERTY}
+     *                                  elements, or as {@link #forward(Tensor, Tensor)} does
+     */
     public Tensor forward(Tensor input) {
-        long[] shape = outputShape(input.batch(), input.height(), input.width());
+        long[] shape = allocatedOutputShape(input);
         return Shaped.filledBy(Tensor.allocate(shape[0], shape[1], shape[2], shape[3], input.layout()),
                 output -> forward(input, output));
     }
@@ -161,7 +174,7 @@ public final class ODConv2d implements AutoCloseable {
 
     /** Runs the layer into a new {@link DeviceTensor} on the layer's device, which the caller closes. */
     public DeviceTensor forward(DeviceTensor input) {
-        long[] shape = outputShape(input.batch(), input.height(), input.width());
+        long[] shape = allocatedOutputShape(input);
         return Shaped.filledBy(DeviceTensor.allocate(device, shape[0], shape[1], shape[2], shape[3], input.layout()),
                 output -> forward(input, output));
     }
@@ -282,6 +295,19 @@ public final class ODConv2d implements AutoCloseable {
     @Override
     public String toString() {
         return "ODConv2d" + config + (device.isCuda() ? " on " + device : "") + (isClosed() ? " (closed)" : "");
+    }
+
+    /** The shape of an output this layer is about to allocate for input, within the configured limit. */
+    private long[] allocatedOutputShape(Shaped input) {
+        long[] shape = outputShape(input.batch(), input.height(), input.width());
+        long limit = Long.getLong(MAX_OUTPUT_ELEMENTS_PROPERTY, DEFAULT_MAX_OUTPUT_ELEMENTS);
+        double elements = (double) shape[0] * shape[1] * shape[2] * shape[3];
+        if (elements > limit) {
+            throw new IllegalArgumentException("the output " + Arrays.toString(shape) + " for input "
+                    + Arrays.toString(input.shape()) + " would hold " + String.format("%.0f", elements)
+                    + " elements, more than the limit of " + limit + " (-D" + MAX_OUTPUT_ELEMENTS_PROPERTY + ")");
+        }
+        return shape;
     }
 
     /** Host tensors reach only CPU layers. Allocation-free unless it throws. */

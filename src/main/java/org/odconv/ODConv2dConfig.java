@@ -49,6 +49,11 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
         requireRange("groups", groups, 1);
         requireRange("kernelNum", kernelNum, 1);
         requireRange("minChannel", minChannel, 1);
+        long extent = (long) dilation * (kernelSize - 1) + 1;  // wider padding sees only zeros (odconv.h)
+        if (padding > extent) {
+            throw new IllegalArgumentException("padding = " + padding + " is wider than the dilated kernel (" + extent
+                    + " for kernelSize " + kernelSize + " and dilation " + dilation + ")");
+        }
         if (inPlanes % groups != 0) {
             throw new IllegalArgumentException("groups = " + groups + " does not divide inPlanes = " + inPlanes);
         }

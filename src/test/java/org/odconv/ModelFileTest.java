@@ -97,6 +97,10 @@ class ModelFileTest {
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.put("stride", "2"))));
         assertTrue(refusal(SafeTensorsFiles.editLayer(0, l -> l.put("groups", 3)))
                 .startsWith("layer \"model.0\": groups = 3 does not divide in_planes = 16"));
+        // a 1.5 KB file made a 40001 x 40001 output of a 1 x 1 input (12.6 GB) with this
+        String padded = refusal(SafeTensorsFiles.editLayer(0, l -> l.put("padding", 20000)));
+        assertEquals("layer \"model.0\": padding = 20000 is wider than the dilated kernel (3 for kernel_size 3 and"
+                + " dilation 1)", padded);
         assertEquals("layer \"model.0\": attention_bn_eps = -1.0 must be finite and > 0",
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.put("attention_bn_eps", -1.0))));
         assertTrue(refusal(SafeTensorsFiles.editLayer(2, l -> l.put("act", "gelu")))

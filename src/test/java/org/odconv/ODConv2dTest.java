@@ -57,6 +57,9 @@ class ODConv2dTest {
         assertEquals("bnEps = NaN must be finite and > 0", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).padding(-1).build());
         assertTrue(e.getMessage().startsWith("padding = -1"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).padding(20000).build());
+        assertEquals("padding = 20000 is wider than the dilated kernel (3 for kernelSize 3 and dilation 1)", e.getMessage());
+        ODConv2dConfig.builder(16, 24, 3).padding(5).dilation(2).build();  // as wide as the dilated kernel: allowed
         assertDoesNotThrow(() -> ODConv2dConfig.builder(16, 24, 3).batchNorm(false).bnEps(0).build());
     }
 
@@ -102,6 +105,25 @@ class ODConv2dTest {
             var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(small));
             assertEquals("input height = 4 is too small: with padding 0 it must be at least 5 for kernelSize 3 and"
                     + " dilation 2", e.getMessage());
+        }
+    }
+
+    /** An output past the configured element count is refused before anything is allocated. */
+    @Test
+    void outputsPastTheLimitAreRefusedBeforeAllocation() {
+        String previous = System.getProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY);
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
+             Tensor input = Tensor.allocate(2, 16, 5, 7)) {
+            System.setProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY, Long.toString(2 * 24 * 5 * 7 - 1));
+            var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(input));
+            assertEquals("the output [2, 24, 5, 7] for input [2, 16, 5, 7] would hold 1680 elements, more than the limit"
+                    + " of 1679 (-Dodconv.max.output.elements)", e.getMessage());
+            System.setProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY, Long.toString(2 * 24 * 5 * 7));
+            layer.forward(input).close();
+        } finally {
+            if (previous == null) System.clearProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY);
+            else System.setProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY, previous);
         }
     }
 

@@ -72,7 +72,8 @@ class RandomConfigurationTest {
             int dilation = random.nextInt(4) == 0 ? 2 : 1;
             ODConv2dConfig config = ODConv2dConfig.builder(inPlanes, outPlanes, kernelSize)
                     .stride(random.nextInt(1, 4))
-                    .padding(random.nextInt(3) == 0 ? random.nextInt(0, 4) : kernelSize / 2)
+                    .padding(random.nextInt(3) == 0 ? random.nextInt(0, Math.min(4, dilation * (kernelSize - 1) + 2))
+                            : kernelSize / 2)
                     .dilation(dilation)
                     .groups(groups)
                     .kernelNum(random.nextInt(1, 5))
