@@ -142,9 +142,9 @@ typedef struct odconv_config {
  * The parameters of one layer, float32, contiguous, named after the PyTorch state_dict() entries.
  * A = attention width (see odconv_config_t), G = groups, K = kernel_size.
  *
- * BORROWED: odconv_layer_create keeps these pointers, not copies of the data. Every buffer must stay
- * valid and unchanged until odconv_layer_destroy returns. (This is what lets a memory-mapped model file
- * feed the library without a copy.) The struct itself is copied; only the buffers are borrowed.
+ * BORROWED for the call: odconv_layer_create (on any device) copies what it needs, in its own layout,
+ * before it returns, and never reads these buffers again. They may be freed, unmapped or changed as
+ * soon as it returns, so a layer made from a memory-mapped model file does not depend on the file.
  * Pointers to heads the configuration skips must be NULL.
  */
 typedef struct odconv_weights {
@@ -206,9 +206,8 @@ ODCONV_API odconv_status odconv_config_attention_channels(const odconv_config_t 
 
 /*
  * Creates a layer. *layer receives the handle (NULL on failure).
- * config: copied. weights: the struct is copied, the buffers it points to are BORROWED until
- * odconv_layer_destroy returns (see odconv_weights_t). Attention parameters are pre-folded at creation,
- * so the layer also owns a small amount of derived memory.
+ * config: copied. weights: BORROWED for the call only (see odconv_weights_t): the layer keeps its own
+ * copies, the kernel bank as given and the attention parameters pre-folded.
  */
 ODCONV_API odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
                                              const odconv_weights_t *weights);
@@ -322,9 +321,8 @@ ODCONV_API odconv_status odconv_device_describe(int32_t device_type, int32_t dev
 /*
  * Creates a layer on a device. odconv_layer_create(layer, config, weights) is
  * odconv_layer_create_on_device(layer, config, weights, ODCONV_DEVICE_CPU, 0, 0).
- * config: copied. weights: on a CPU, BORROWED until odconv_layer_destroy returns (as for
- * odconv_layer_create); on a CUDA device, uploaded to the device during the call, so the buffers are
- * BORROWED for the call only. flags: 0 or ODCONV_FLAG_ALLOW_TF32.
+ * config: copied. weights: BORROWED for the call only on every device (copied on a CPU, uploaded to a
+ * CUDA device). flags: 0 or ODCONV_FLAG_ALLOW_TF32.
  */
 ODCONV_API odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config,
                                                        const odconv_weights_t *weights, int32_t device_type,

@@ -16,7 +16,7 @@
  *             ones the configuration lacks left out (no filter head when depthwise, no spatial head when
  *             kernel_size is 1, no kernel head when kernel_num is 1, no bn_* when batch_norm is 0). Each
  *             must be a constant initializer of the shape odconv_weights_t gives; the kernel reads them
- *             once, when ONNX Runtime creates it, and borrows them (no copy) for the session's lifetime.
+ *             once, when ONNX Runtime creates it, and keeps copies (odconv_layer_create's contract).
  *             This is the order of the PyTorch module's state_dict() (num_batches_tracked left out).
  *   output 0  Y: float32 [N, out_planes, H_out, W_out], H_out = (H + 2 * padding - dilation * (kernel_size - 1)
  *             - 1) / stride + 1, likewise W_out.

@@ -17,6 +17,7 @@
 
 #include "../common/config.hpp"
 #include "../common/idle_pool.hpp"
+#include "../common/parameters.hpp"
 #include "attention.hpp"
 #include "kernels.hpp"
 #include "onednn_util.hpp"
@@ -44,7 +45,9 @@ struct Workspace {
 // The static parts of a layer that every plan reads: attention, folded BatchNorm, borrowed bank.
 struct LayerParameters {
     odconv_config_t config;
-    const float *bank;  // [kernel_num, out, in / groups, k, k], borrowed
+    // [kernel_num, out, in / groups, k, k], copied at creation: once the layer exists it reads none of the
+    // caller's buffers, so a model file may be unmapped, or changed, under it.
+    std::vector<float> bank;
     Attention attention;
     FoldedBatchNorm bn;
     memory bias;        // [out] BatchNorm shift, the convolution's bias (empty without BatchNorm)
@@ -99,7 +102,7 @@ public:
         std::vector<float> scaled(size_t(c.out_planes) * filter_size);
         dnnl::stream stream(engine);
         for (int32_t j = 0; j < c.kernel_num; ++j) {
-            const float *bank = p.bank + int64_t(j) * c.out_planes * filter_size;
+            const float *bank = p.bank.data() + int64_t(j) * c.out_planes * filter_size;
             for (int32_t o = 0; o < c.out_planes; ++o)
                 for (int64_t t = 0; t < filter_size; ++t)
                     scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[o];
@@ -262,10 +265,18 @@ private:
     IdlePool<Workspace> idle_;
 };
 
+// Elements of the kernel bank (odconv_weights_t.weight), as the parameter table shapes it.
+int64_t bank_size(const odconv_config_t &c) {
+    for (int32_t i = 0; i < kParameterCount; ++i)
+        if (std::strcmp(kParameters[i].name, "weight") == 0) return kParameters[i].shape(c).element_count();
+    return 0;  // unreachable: every layer has a weight
+}
+
 class CpuLayer final : public Layer {
 public:
     CpuLayer(const odconv_config_t &c, const odconv_weights_t &w)
-        : p_{c, w.weight, Attention(c, w), fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory()} {
+        : p_{c, std::vector<float>(w.weight, w.weight + bank_size(c)), Attention(c, w),
+             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory()} {
         if (p_.bn.present) {
             p_.bias = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
             std::copy(p_.bn.shift.begin(), p_.bn.shift.end(), static_cast<float *>(p_.bias.get_data_handle()));

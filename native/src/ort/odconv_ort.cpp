@@ -275,7 +275,7 @@ std::optional<std::string> input_problem(const odconv_config_t &c, const std::ve
     return std::nullopt;
 }
 
-// One node: an odconv layer whose weights are the node's constant initializers (borrowed from the session).
+// One node: an odconv layer made from the node's constant initializers (copied when the kernel is created).
 class Kernel {
 public:
     Kernel(const OrtApi *api, const OrtKernelInfo *info, int32_t num_threads) : api_(api), node_(node_label(api, info)) {

@@ -17,10 +17,9 @@ import org.odconv.io.SafeTensors;
  * (attention, per-sample aggregated convolution, BatchNorm, activation), or the official OSVAI module's when
  * the configuration has no BatchNorm.
  *
- * <p>A layer lives on one {@link Device}. On the CPU it borrows its weights' memory (see
- * {@link ODConv2dWeights}) until {@link #close()} and runs on {@link Tensor}s. On a CUDA GPU its weights are
- * uploaded when it is created (the host memory is then free to go) and it runs on {@link DeviceTensor}s of
- * that GPU, synchronously ({@link #forward(DeviceTensor, DeviceTensor)}) or queued on a {@link CudaStream}
+ * <p>A layer lives on one {@link Device} and keeps its own copy of its weights, made when it is created (on a
+ * CUDA GPU, uploaded): the weights' memory is free to go as soon as {@code create} returns. On the CPU it runs on
+ * {@link Tensor}s; on a CUDA GPU on {@link DeviceTensor}s of that GPU, synchronously ({@link #forward(DeviceTensor, DeviceTensor)}) or queued on a {@link CudaStream}
  * ({@link #forwardAsync}); tensors or streams of another device are refused before any native call.
  *
  * <p>Forwards are safe to call from many threads at once; {@link #forward(Tensor, Tensor)} allocates nothing
@@ -29,12 +28,8 @@ import org.odconv.io.SafeTensors;
  * is freed by a {@link Cleaner} as a backstop only.
  */
 public final class ODConv2d implements AutoCloseable {
-    private static final MemorySegment.Scope[] NO_SCOPES = {};
-
     private final ODConv2dConfig config;
-    private final ODConv2dWeights weights;  // keeps borrowed segments reachable while the layer lives
-    /** The scopes of the borrowed weights, checked before each call; none when they were uploaded. */
-    private final MemorySegment.Scope[] weightScopes;
+    private final ODConv2dWeights weights;
     private final Device device;
     private final boolean allowsTf32;
     private final MemorySegment handle;
@@ -42,21 +37,17 @@ public final class ODConv2d implements AutoCloseable {
     private final PendingStreams pendingStreams = new PendingStreams();
     private final Cleaner.Cleanable cleanable;
 
-    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, MemorySegment.Scope[] weightScopes, Device device,
-            boolean allowsTf32, MemorySegment handle, SafeTensors.Lease lease) {
+    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, Device device, boolean allowsTf32,
+            MemorySegment handle) {
         this.config = config;
         this.weights = weights;
-        this.weightScopes = weightScopes;
         this.device = device;
         this.allowsTf32 = allowsTf32;
         this.handle = handle;
-        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle, lease));
+        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle));
     }
 
-    /**
-     * Creates a layer on the CPU; the weights' memory is borrowed until {@link #close()} (a file's, through a
-     * lease on it: see {@link ODConv2dWeights}).
-     */
+    /** Creates a layer on the CPU from a copy of the weights. */
     public static ODConv2d create(ODConv2dWeights weights) {
         return create(weights, Device.cpu(), false);
     }
@@ -67,8 +58,8 @@ public final class ODConv2d implements AutoCloseable {
     }
 
     /**
-     * Creates a layer on a device. On the CPU the weights' memory is borrowed until {@link #close()}; on a CUDA
-     * GPU it is uploaded during this call and not used afterwards.
+     * Creates a layer on a device, from a copy of the weights (uploaded to a CUDA GPU): their memory is not used
+     * after this call.
      *
      * @param weights    the parameters
      * @param device     where the layer runs
@@ -85,21 +76,17 @@ public final class ODConv2d implements AutoCloseable {
         MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
                 .toArray(MemorySegment.Scope[]::new);
         checkAlive(scopes);
+        // The file stays mapped while the native side copies from it, even if its owner closes it meanwhile.
         SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
-        boolean borrowsWeights = !device.isCuda();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_h.odconv_layer_create_on_device(handleOut, NativeStructs.config(config, call),
                     NativeStructs.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
                     allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
             NativeCalls.check(status, "odconv_layer_create_on_device", device);
-            return new ODConv2d(config, weights, borrowsWeights ? scopes : NO_SCOPES, device, allowTf32,
-                    handleOut.get(ValueLayout.ADDRESS, 0), borrowsWeights ? lease : null);
-        } catch (RuntimeException | Error e) {
-            if (lease != null && borrowsWeights) lease.close();
-            throw e;
+            return new ODConv2d(config, weights, device, allowTf32, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {
-            if (lease != null && !borrowsWeights) lease.close();  // uploaded (or failed): the file may go
+            if (lease != null) lease.close();  // copied (or failed): the file may go
         }
     }
 
@@ -109,8 +96,8 @@ public final class ODConv2d implements AutoCloseable {
     }
 
     /**
-     * The weights the layer was created from; readable after close. A CPU layer borrows their memory until
-     * {@link #close()}; a CUDA layer has its own copy.
+     * The weights the layer was created from, as given: the caller's memory, which the layer does not read after
+     * creation (it may be closed, as a loaded model's file is). Readable after close.
      */
     public ODConv2dWeights weights() {
         return weights;
@@ -163,7 +150,6 @@ public final class ODConv2d implements AutoCloseable {
         checkHostTensors();
         long stamp = lifecycle.enter();
         try {
-            checkAlive(weightScopes);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.writableSegment("output"));
             NativeCalls.check(status, "odconv_layer_forward");
@@ -188,7 +174,6 @@ public final class ODConv2d implements AutoCloseable {
         checkDevices(input, output);
         long stamp = lifecycle.enter();
         try {
-            checkAlive(weightScopes);
             int status = DeviceTensor.withAddresses(input, output, (in, out) -> odconv_h.odconv_layer_forward(handle,
                     input.batch(), input.height(), input.width(), input.layout().nativeValue(), in, out));
             NativeCalls.check(status, "odconv_layer_forward", device);
@@ -257,7 +242,6 @@ public final class ODConv2d implements AutoCloseable {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
         long stamp = lifecycle.enter();
         try (Arena call = Arena.ofConfined()) {
-            checkAlive(weightScopes);
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             int status = odconv_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), inputAddress, outputAddress, iterations, times);
@@ -351,7 +335,7 @@ public final class ODConv2d implements AutoCloseable {
         }
     }
 
-    /** Memory the caller owns may have been freed behind the layer's back: refuse rather than read it. */
+    /** Weights whose memory was freed before creation: refuse rather than read it. */
     private static void checkAlive(MemorySegment.Scope[] weightScopes) {
         for (MemorySegment.Scope scope : weightScopes) {
             if (!scope.isAlive()) {
@@ -361,12 +345,11 @@ public final class ODConv2d implements AutoCloseable {
         }
     }
 
-    /** Holds only the handle and the file lease, so the Cleaner does not keep the layer reachable. */
-    private record Destroyer(MemorySegment handle, SafeTensors.Lease lease) implements Runnable {
+    /** Holds only the handle, so the Cleaner does not keep the layer reachable. */
+    private record Destroyer(MemorySegment handle) implements Runnable {
         @Override
         public void run() {
             odconv_h.odconv_layer_destroy(handle);
-            if (lease != null) lease.close();
         }
     }
 }

@@ -10,11 +10,11 @@ import org.odconv.io.SafeTensors;
 
 /**
  * The parameter buffers of one layer: for each {@link Parameter} its configuration has, a native segment of
- * float32 values in native byte order. The segments are borrowed, not copied: a layer created from them
- * reads them until it is closed. For a file's memory ({@link #of(ODConv2dConfig, Map, SafeTensors)}) the
- * layer keeps the mapping alive itself; for other memory the caller keeps its arena open, and a layer whose
- * weights' arena was closed refuses to run ({@link IllegalStateException}) instead of reading freed memory.
- * Construction checks that exactly the configuration's parameters are present, each with its exact size.
+ * float32 values in native byte order. Views, not copies; a layer created from them copies what it needs
+ * during {@code create} and never reads them again, so their memory (a file's mapping, an arena) may go as soon
+ * as the layer exists. Creating a layer from weights whose arena is already closed throws
+ * {@link IllegalStateException} instead of reading freed memory. Construction checks that exactly the
+ * configuration's parameters are present, each with its exact size.
  */
 public final class ODConv2dWeights {
     private final ODConv2dConfig config;
@@ -28,9 +28,9 @@ public final class ODConv2dWeights {
     }
 
     /**
-     * Views of a safetensors file's memory (no copy). Layers created from these weights hold a
-     * {@link SafeTensors.Lease} on the file, so closing the file while they live is safe: it is unmapped when
-     * the last of them closes.
+     * Views of a safetensors file's memory (no copy). Creating a layer from them holds a {@link SafeTensors.Lease}
+     * on the file for the call, so another thread closing the file meanwhile defers the unmap until the copy is
+     * made.
      */
     public static ODConv2dWeights of(ODConv2dConfig config, Map<Parameter, MemorySegment> segments, SafeTensors source) {
         if (source == null) throw new IllegalArgumentException("source is null");

@@ -19,15 +19,17 @@ import org.odconv.io.SafeTensors;
 /**
  * The ODConv layers of a model file, ready to run: a safetensors file whose {@code __metadata__} entry
  * {@code odconv} lists the layers (see {@link ModelMetadata}) and whose tensors are the layers' PyTorch
- * {@code state_dict()} entries under each layer's name, in either {@link NamingScheme}. F32 weights are
- * used in place: the layers borrow the file's memory map, nothing is copied. F16 and BF16 weights (as trained
- * checkpoints often store them) are converted to F32 once, at load time: that path copies.
+ * {@code state_dict()} entries under each layer's name, in either {@link NamingScheme}. The layers are made
+ * straight from the file's memory map (F16 and BF16 weights, as trained checkpoints often store them, are
+ * converted to F32 on the way) and keep copies of what they need: once loading returns, the model reads the
+ * file no more, and the file is closed (unmapped). Replacing or truncating it afterwards cannot affect the
+ * model. While a model is loading, replace files by rename, never in place; {@link SafeTensors#read} loads
+ * without a mapping at all.
  *
  * <p>Loaded onto a CUDA GPU ({@link #load(Path, Device, boolean)}), the layers upload their weights and run on
  * {@link DeviceTensor}s of that GPU ({@link #forward(DeviceTensor)}).
  *
- * <p>Owns the mapping and the layers; {@link #close()} closes the layers (waiting for forwards in flight)
- * and then unmaps the file.
+ * <p>Owns the layers; {@link #close()} closes them, waiting for forwards in flight.
  */
 public final class ODConvModel implements AutoCloseable {
     /**
@@ -38,14 +40,12 @@ public final class ODConvModel implements AutoCloseable {
      */
     public record Layer(String name, ODConv2d conv) {}
 
-    private final SafeTensors file;
-    private final Arena conversions;
+    private final String source;
     private final List<Layer> layers;
     private final Device device;
 
-    private ODConvModel(SafeTensors file, Arena conversions, List<Layer> layers, Device device) {
-        this.file = file;
-        this.conversions = conversions;
+    private ODConvModel(String source, List<Layer> layers, Device device) {
+        this.source = source;
         this.layers = layers;
         this.device = device;
     }
@@ -69,8 +69,8 @@ public final class ODConvModel implements AutoCloseable {
     }
 
     /**
-     * Loads the layers of an open file onto the CPU and takes ownership of it (it is closed with the model, or
-     * at once when loading fails).
+     * Loads the layers of an open file onto the CPU and closes the file (the layers keep copies of their weights),
+     * whether loading succeeds or fails.
      */
     public static ODConvModel from(SafeTensors file) {
         return from(file, Device.cpu(), false);
@@ -79,7 +79,7 @@ public final class ODConvModel implements AutoCloseable {
     /**
      * As {@link #from(SafeTensors)}, onto a device.
      *
-     * @param file      the open file, owned by the model from now on
+     * @param file      the open file, closed when this returns
      * @param device    where the layers run
      * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores
      * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
@@ -98,12 +98,13 @@ public final class ODConvModel implements AutoCloseable {
             for (ModelMetadata.LayerSpec spec : specs) {
                 layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions), device, allowTf32)));
             }
-            return new ODConvModel(file, conversions, List.copyOf(layers), device);
+            return new ODConvModel(file.source(), List.copyOf(layers), device);
         } catch (RuntimeException | Error e) {
             layers.forEach(l -> l.conv().close());
-            conversions.close();
-            file.close();
             throw e;
+        } finally {
+            conversions.close();  // the layers hold their own copies
+            file.close();
         }
     }
 
@@ -164,7 +165,7 @@ public final class ODConvModel implements AutoCloseable {
 
     /** Where the model came from. */
     public String source() {
-        return file.source();
+        return source;
     }
 
     /** The device the layers run on. */
@@ -271,11 +272,9 @@ public final class ODConvModel implements AutoCloseable {
         layers.forEach(l -> l.conv().setNumThreads(threads));
     }
 
-    /** Closes the layers, then frees converted weights and unmaps the file. Idempotent. */
+    /** Closes the layers. Idempotent. */
     @Override
     public void close() {
         layers.forEach(l -> l.conv().close());
-        if (conversions.scope().isAlive()) conversions.close();
-        file.close();
     }
 }

@@ -63,7 +63,7 @@ final class OnnxRun {
         // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
         OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-             SafeTensors tensors = SafeTensors.open(input)) {
+             SafeTensors tensors = SafeTensors.read(input)) {  // not mapped: see RunCommand
             if (plain) {
                 if (threads > 0) options.setIntraOpNumThreads(threads);
             } else if (threads > 0) {

@@ -48,8 +48,9 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Outputs.refuseReplacingAnInput(output, model, input);
         Device device = devices.usable();
-        try (ODConvModel odconv = ODConvModel.load(model, device, devices.tf32);
-             SafeTensors inputs = SafeTensors.open(input)) {
+        // Read, not mapped: another process truncating a mapped file would kill this one (SIGBUS).
+        try (ODConvModel odconv = ODConvModel.from(SafeTensors.read(model), device, devices.tf32);
+             SafeTensors inputs = SafeTensors.read(input)) {
             odconv.setNumThreads(threads);
             List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));
             Tensor x = inputs.tensor("input");

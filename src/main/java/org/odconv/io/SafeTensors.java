@@ -119,6 +119,40 @@ public final class SafeTensors implements AutoCloseable {
         }
     }
 
+    /**
+     * Reads {@code path} into memory of its own (a shared arena) and parses it, mapping nothing: for callers that
+     * cannot rule out another process truncating or rewriting the file meanwhile, which makes reading a mapping
+     * fault and the process die. A file that changes while it is read is refused, or read as the bytes that were
+     * there, checked like any other file.
+     */
+    public static SafeTensors read(Path path) {
+        String source = path.toString();
+        refuseUnlessRegularFile(source, path);
+        Arena arena = Arena.ofShared();
+        boolean success = false;
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long size = channel.size();
+            MemorySegment bytes = arena.allocate(Math.max(size, 1), 64).asSlice(0, size);
+            for (long done = 0; done < size; ) {
+                int n = channel.read(bytes.asSlice(done, Math.min(size - done, 1 << 26)).asByteBuffer(), done);
+                if (n < 0) {
+                    throw new ModelFormatException(source, "the file shrank from " + size + " to " + done
+                            + " bytes while being read");
+                }
+                done += n;
+            }
+            SafeTensors result = parse(source, bytes, arena);
+            success = true;
+            return result;
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(source, "no such file", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(source, "cannot read: " + e.getMessage(), e);
+        } finally {
+            if (!success) arena.close();
+        }
+    }
+
     /** Opening a FIFO blocks until someone writes to it, and a device is no file to map: refused first. */
     private static void refuseUnlessRegularFile(String source, Path path) {
         BasicFileAttributes attributes;

@@ -5,6 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URISyntaxException;
@@ -18,6 +25,7 @@ import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import org.odconv.Device;
@@ -194,6 +202,55 @@ class CliTest {
         try (var files = Files.list(dir)) {
             assertEquals(Set.of(longName, probe), files.collect(Collectors.toSet()), "no temporary file left");
         }
+    }
+
+    /**
+     * run reads its files instead of mapping them: a model truncated and rewritten in place (as cp does) while runs
+     * go on gives each run a result or a one-line refusal, never a dead JVM (SIGBUS on a mapping, before).
+     */
+    @Test
+    @Timeout(300)
+    void runSurvivesItsModelChangingUnderIt() throws Exception {
+        Path model = Files.copy(golden("chain3/model.safetensors"), dir.resolve("model.safetensors"));
+        Path output = dir.resolve("y.safetensors");
+        byte[] bytes = Files.readAllBytes(model);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger rewrites = new AtomicInteger();
+        Thread vandal = new Thread(() -> {
+            Random random = new Random(13);
+            while (!stop.get()) {
+                try (FileChannel channel = FileChannel.open(model, StandardOpenOption.WRITE)) {
+                    channel.truncate(random.nextInt(bytes.length));
+                    Thread.onSpinWait();
+                    channel.truncate(0);
+                    channel.write(ByteBuffer.wrap(bytes), 0);
+                    rewrites.incrementAndGet();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
+        });
+        vandal.start();
+        int succeeded = 0;
+        try {
+            for (int i = 0; i < 40; i++) {
+                Result r = odconv("run", "--model", model.toString(), "--input",
+                        golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--threads", "1");
+                if (r.code() == 0) {
+                    succeeded++;
+                } else {
+                    assertEquals(1, r.code(), r.err());
+                    assertEquals(1, r.err().strip().lines().count(), r.err());
+                    assertTrue(r.err().startsWith("odconv: " + model + ": "), r.err());
+                }
+            }
+        } finally {
+            stop.set(true);
+            vandal.join();
+        }
+        assertTrue(rewrites.get() > 40, "the file changed " + rewrites.get() + " times");
+        System.out.printf("runSurvivesItsModelChangingUnderIt: %d of 40 runs succeeded, %d rewrites%n", succeeded,
+                rewrites.get());
     }
 
     /** Where CUDA cannot be used, asking for it is one line naming the reason, and exit code 1. */
