@@ -1,5 +1,6 @@
 package org.odconv.io;
 
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -97,6 +98,26 @@ public final class SafeTensors implements AutoCloseable {
 
     /** Maps {@code path} read-only (in a shared arena, so views may be used from any thread) and parses it. */
     public static SafeTensors open(Path path) {
+        return load(path, (channel, size, arena) -> channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena));
+    }
+
+    /**
+     * Reads {@code path} into memory of its own (a shared arena) and parses it, mapping nothing: for callers that
+     * cannot rule out another process truncating or rewriting the file meanwhile, which makes reading a mapping
+     * fault and the process die. A file that changes while it is read is refused, or read as the bytes that were
+     * there, checked like any other file.
+     */
+    public static SafeTensors read(Path path) {
+        return load(path, SafeTensors::readFully);
+    }
+
+    /** How a file's bytes reach memory: mapped, or read. */
+    @FunctionalInterface
+    private interface Contents {
+        MemorySegment of(FileChannel channel, long size, Arena arena) throws IOException;
+    }
+
+    private static SafeTensors load(Path path, Contents contents) {
         String source = path.toString();
         refuseUnlessRegularFile(source, path);
         Arena arena = Arena.ofShared();
@@ -107,7 +128,7 @@ public final class SafeTensors implements AutoCloseable {
                 throw new ModelFormatException(source, "file of " + size + " bytes is too short for a safetensors"
                         + " header length");
             }
-            SafeTensors result = parse(source, channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena), arena);
+            SafeTensors result = parse(source, contents.of(channel, size, arena), arena);
             success = true;
             return result;
         } catch (NoSuchFileException e) {
@@ -119,38 +140,14 @@ public final class SafeTensors implements AutoCloseable {
         }
     }
 
-    /**
-     * Reads {@code path} into memory of its own (a shared arena) and parses it, mapping nothing: for callers that
-     * cannot rule out another process truncating or rewriting the file meanwhile, which makes reading a mapping
-     * fault and the process die. A file that changes while it is read is refused, or read as the bytes that were
-     * there, checked like any other file.
-     */
-    public static SafeTensors read(Path path) {
-        String source = path.toString();
-        refuseUnlessRegularFile(source, path);
-        Arena arena = Arena.ofShared();
-        boolean success = false;
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = channel.size();
-            MemorySegment bytes = arena.allocate(Math.max(size, 1), 64).asSlice(0, size);
-            for (long done = 0; done < size; ) {
-                int n = channel.read(bytes.asSlice(done, Math.min(size - done, 1 << 26)).asByteBuffer(), done);
-                if (n < 0) {
-                    throw new ModelFormatException(source, "the file shrank from " + size + " to " + done
-                            + " bytes while being read");
-                }
-                done += n;
-            }
-            SafeTensors result = parse(source, bytes, arena);
-            success = true;
-            return result;
-        } catch (NoSuchFileException e) {
-            throw new ModelFormatException(source, "no such file", e);
-        } catch (IOException e) {
-            throw new ModelFormatException(source, "cannot read: " + e.getMessage(), e);
-        } finally {
-            if (!success) arena.close();
+    private static MemorySegment readFully(FileChannel channel, long size, Arena arena) throws IOException {
+        MemorySegment bytes = arena.allocate(size, 64);
+        for (long done = 0; done < size; ) {
+            int n = channel.read(bytes.asSlice(done, Math.min(size - done, 1 << 26)).asByteBuffer(), done);
+            if (n < 0) throw new EOFException("the file shrank from " + size + " to " + done + " bytes while being read");
+            done += n;
         }
+        return bytes;
     }
 
     /** Opening a FIFO blocks until someone writes to it, and a device is no file to map: refused first. */
