@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import org.odconv.internal.OutputFiles;
 import org.odconv.io.ModelFormatException;
 
 /**
@@ -125,15 +126,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                     .put("floor_ms", r.floorMs()).put("odconv_p10_ms", r.odconvP10Ms())
                     .put("odconv_p90_ms", r.odconvP90Ms());
         }
-        Path absolute = file.toAbsolutePath();
-        Path temporary = Files.createTempFile(absolute.getParent(), "." + absolute.getFileName(), ".tmp");
-        try {
-            JSON.writeValue(temporary.toFile(), root);
-            Files.move(temporary, absolute, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(temporary);
-        }
+        OutputFiles.replace(file, temporary -> JSON.writeValue(temporary.toFile(), root));
     }
 
     /** Reads a file in this schema; problems name the file and the field. */

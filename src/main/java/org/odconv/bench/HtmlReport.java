@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.odconv.internal.OutputFiles;
 
 /** One self-contained HTML page (inline SVG, no scripts or external files) with a bar chart per case. */
 public final class HtmlReport {
@@ -63,7 +64,7 @@ public final class HtmlReport {
             html.append(barChart(names, values));
         }
         html.append("</body></html>\n");
-        Files.writeString(file, html, StandardCharsets.UTF_8);
+        OutputFiles.replace(file, temporary -> Files.writeString(temporary, html, StandardCharsets.UTF_8));
     }
 
     private static String barChart(List<String> names, List<Double> values) {

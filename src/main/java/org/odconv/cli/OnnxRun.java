@@ -28,6 +28,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import org.odconv.bench.Statistics;
+import org.odconv.internal.OutputFiles;
 import org.odconv.io.DType;
 import org.odconv.io.ModelFormatException;
 import org.odconv.io.SafeTensors;
@@ -195,14 +196,7 @@ final class OnnxRun {
                     .put("threads", threads).put("iterations", iterations).put("median_ms", stats.median())
                     .put("p10_ms", stats.p10()).put("p90_ms", stats.p90()).put("odconv_nodes", odconvNodes)
                     .put("plain", plain);
-            Path temporary = Files.createTempFile(json.toAbsolutePath().getParent(), "." + json.getFileName(), ".tmp");
-            try {
-                JSON.writeValue(temporary.toFile(), row);
-                Files.move(temporary, json, StandardCopyOption.REPLACE_EXISTING,
-                        StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(temporary);
-            }
+            OutputFiles.replace(json, temporary -> JSON.writeValue(temporary.toFile(), row));
         }
     }
 }

@@ -11,16 +11,11 @@ import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AccessDeniedException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -37,6 +32,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import org.odconv.Tensor;
+import org.odconv.internal.OutputFiles;
 
 /**
  * A safetensors file (8-byte little-endian header length, a JSON header, raw little-endian data) over a
@@ -52,8 +48,6 @@ public final class SafeTensors implements AutoCloseable {
     /** Headers above this size are refused before anything is allocated for them. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
     static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-    /** Temporary output names nobody can guess ahead (a planted file there would only make the write fail). */
-    private static final SecureRandom TEMPORARY_NAMES = new SecureRandom();
 
     /**
      * One tensor's header entry; offsets are absolute within the file.
@@ -484,18 +478,15 @@ public final class SafeTensors implements AutoCloseable {
             offset += bytes;
         }
         byte[] json = JSON.writeValueAsBytes(header);
+        long dataBytes = offset;
         int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as the reference writer does
         byte[] headerBytes = Arrays.copyOf(json, padded);
         Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
 
-        Path absolute = path.toAbsolutePath();
-        Path temporary = null;
-        try {
-            refuseToReplaceUnlessRegularFile(absolute);
-            temporary = createTemporary(absolute.getParent());
+        OutputFiles.replace(path, temporary -> {
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.READ,
                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING); Arena arena = Arena.ofConfined()) {
-                long total = 8 + padded + offset;
+                long total = 8 + padded + dataBytes;
                 MemorySegment out = channel.map(FileChannel.MapMode.READ_WRITE, 0, total, arena);
                 out.set(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, padded);
                 MemorySegment.copy(headerBytes, 0, out, ValueLayout.JAVA_BYTE, 8, padded);
@@ -506,46 +497,6 @@ public final class SafeTensors implements AutoCloseable {
                 }
                 out.force();
             }
-            Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new IOException("cannot write " + path + ": " + reason(e, absolute), e);
-        } finally {
-            if (temporary != null) Files.deleteIfExists(temporary);
-        }
-    }
-
-    /**
-     * The output replaces a regular file or nothing: a folder, FIFO, socket or device stays as it is (as root,
-     * {@code --output /dev/null} would otherwise have become a regular file).
-     */
-    private static void refuseToReplaceUnlessRegularFile(Path target) throws IOException {
-        if (Files.exists(target) && !Files.isRegularFile(target)) {
-            throw new FileSystemException(target.toString(), null, "it is not a regular file (a folder, FIFO, socket"
-                    + " or device), which an output never replaces");
-        }
-    }
-
-    /**
-     * A new empty file for the output's bytes, in its folder (so the final rename is atomic), named short (a long
-     * output name leaves no room for a long temporary one) and created with the umask's mode, as the output
-     * itself would be.
-     */
-    private static Path createTemporary(Path folder) throws IOException {
-        for (int attempt = 0; ; attempt++) {
-            Path candidate = folder.resolve(".odconv-" + Long.toHexString(TEMPORARY_NAMES.nextLong() >>> 16) + ".tmp");
-            try {
-                return Files.createFile(candidate);
-            } catch (FileAlreadyExistsException taken) {
-                if (attempt == 100) throw taken;
-            }
-        }
-    }
-
-    /** What went wrong, in words: the JDK's I/O exceptions carry the path as their message and the reason apart. */
-    private static String reason(IOException e, Path target) {
-        if (e instanceof NoSuchFileException) return "no such folder: " + target.getParent();
-        if (e instanceof AccessDeniedException) return "permission denied in " + target.getParent();
-        if (e instanceof FileSystemException f && f.getReason() != null) return f.getReason();
-        return e.toString();
+        });
     }
 }
