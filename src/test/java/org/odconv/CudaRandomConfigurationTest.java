@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The CUDA backend against the Java reference over random configurations, batches 1 to 5 and odd sizes
- * (RandomConfigurationTest's generator). The seed is printed; rerun one with -Dodconv.test.seed=N.
+ * (RandomConfigurationTest's generator), from TestData.seed's fixed seed.
  */
 class CudaRandomConfigurationTest {
     private static final int CONFIGURATIONS = Integer.getInteger("odconv.test.cuda.configurations", 200);
@@ -23,8 +23,7 @@ class CudaRandomConfigurationTest {
 
     @Test
     void cudaMatchesReferenceOnRandomConfigurations() {
-        long seed = Long.getLong("odconv.test.seed", System.nanoTime());
-        System.out.println("CudaRandomConfigurationTest seed = " + seed + " (rerun: -Dodconv.test.seed=" + seed + ")");
+        long seed = TestData.seed("CudaRandomConfigurationTest");
         RandomConfigurationTest.log(LOG, "seed " + seed, false);
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < CONFIGURATIONS; i++) {

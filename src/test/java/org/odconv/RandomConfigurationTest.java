@@ -13,8 +13,8 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * The native path against the Java reference over many random configurations and sizes. The seed is
- * printed; rerun one with -Dodconv.test.seed=N.
+ * The native path against the Java reference over many random configurations and sizes, from a fixed seed
+ * (TestData.seed: -Dodconv.test.seed=N reruns one, =random draws a new one; printed either way).
  */
 class RandomConfigurationTest {
     private static final int CONFIGURATIONS = Integer.getInteger("odconv.test.configurations", 1000);
@@ -23,8 +23,7 @@ class RandomConfigurationTest {
 
     @Test
     void nativeMatchesReferenceOnRandomConfigurations() {
-        long seed = Long.getLong("odconv.test.seed", System.nanoTime());
-        System.out.println("RandomConfigurationTest seed = " + seed + " (rerun: -Dodconv.test.seed=" + seed + ")");
+        long seed = TestData.seed("RandomConfigurationTest");
         log(LOG, "seed " + seed, false);
         SplittableRandom random = new SplittableRandom(seed);
         for (int i = 0; i < CONFIGURATIONS; i++) {
