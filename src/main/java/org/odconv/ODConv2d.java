@@ -5,8 +5,11 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.util.Arrays;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import org.odconv.bindings.odconv_h;
+import org.odconv.internal.Logging;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
 import org.odconv.internal.NativeStructs;
@@ -36,6 +39,9 @@ public final class ODConv2d implements AutoCloseable {
     private final Lifecycle lifecycle = new Lifecycle(() -> "ODConv2d layer is closed");
     private final PendingStreams pendingStreams = new PendingStreams();
     private final Cleaner.Cleanable cleanable;
+    /** Input sizes seen, for DEBUG logging only (and then at most {@link #LOGGED_SIZES} of them). */
+    private final Set<String> sizesSeen = ConcurrentHashMap.newKeySet();
+    private static final int LOGGED_SIZES = 64;
 
     private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, Device device, boolean allowsTf32,
             MemorySegment handle) {
@@ -150,6 +156,7 @@ public final class ODConv2d implements AutoCloseable {
         checkHostTensors();
         long stamp = lifecycle.enter();
         try {
+            if (Logging.LOGGER.isLoggable(System.Logger.Level.DEBUG)) logFirstForwardOfSize(input);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.writableSegment("output"));
             NativeCalls.check(status, "odconv_layer_forward");
@@ -332,6 +339,19 @@ public final class ODConv2d implements AutoCloseable {
             throw new IllegalArgumentException("output shape " + Arrays.toString(output.shape())
                     + " does not match " + Arrays.toString(outputShape(input.batch(), input.height(),
                     input.width())) + " for input " + Arrays.toString(input.shape()));
+        }
+    }
+
+    /**
+     * The native side plans (oneDNN primitives, the bank in their layout) at the first forward of each input size
+     * and layout, and keeps the most recent plans: DEBUG says when one is made, so that a service's logs show
+     * the cost of new sizes.
+     */
+    private void logFirstForwardOfSize(Shaped input) {
+        String size = input.height() + "x" + input.width() + " " + input.layout();
+        if (sizesSeen.size() < LOGGED_SIZES && sizesSeen.add(size)) {
+            Logging.LOGGER.log(System.Logger.Level.DEBUG, "odconv: {0}: first forward of input size {1}: planning",
+                    this, size);
         }
     }
 
