@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -19,9 +21,34 @@ class GoldenTest {
         return GoldenFiles.cases();
     }
 
+    /** The fixtures' own configurations, read from their files, cover every dimension the layer has. */
     @Test
     void everyDimensionHasACase() throws IOException {
-        assertTrue(cases().size() >= 25, "golden cases missing: " + cases());
+        Set<String> covered = new TreeSet<>();
+        for (Path dir : cases()) {
+            try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"))) {
+                for (ODConvModel.Layer layer : model.layers()) {
+                    ODConv2dConfig c = layer.conv().config();
+                    covered.add("kernel " + c.kernelSize());
+                    covered.add("kernel_num " + c.kernelNum());
+                    covered.add("activation " + c.activation());
+                    covered.add(c.batchNorm() ? "batch norm" : "no batch norm");
+                    if (c.stride() > 1) covered.add("stride > 1");
+                    if (c.dilation() > 1) covered.add("dilation > 1");
+                    if (c.padding() != c.kernelSize() / 2) covered.add("padding other than k / 2");
+                    if (c.isDepthwise()) covered.add("depthwise");
+                    else if (c.groups() > 1) covered.add("groups");
+                    if (c.temperature() != 1) covered.add("temperature != 1");
+                }
+                if (model.layers().size() > 1) covered.add("chain");
+            }
+        }
+        Set<String> required = new TreeSet<>(List.of("kernel 1", "kernel 3", "kernel 5", "kernel_num 1", "kernel_num 2",
+                "kernel_num 3", "kernel_num 4", "activation SILU", "activation RELU", "activation IDENTITY", "batch norm",
+                "no batch norm", "stride > 1", "dilation > 1", "padding other than k / 2", "depthwise", "groups",
+                "temperature != 1", "chain"));
+        required.removeAll(covered);
+        assertTrue(required.isEmpty(), "no golden case has " + required + "; covered: " + covered);
     }
 
     @ParameterizedTest(name = "{0}")
