@@ -506,8 +506,11 @@ int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) 
                               }).value_or("");
     char *end = nullptr;
     const long threads = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || threads < 0 || threads > 4096)
-        fail(kInvalidArgument, context, " = \"", value, "\" is not a thread count in [0, 4096] (0: OpenMP's default)");
+    const int32_t limit = max_threads();  // odconv_layer_set_num_threads's, so a session fails here, not per node
+    if (value.empty() || *end != '\0' || threads < 0 || threads > limit) {
+        fail(kInvalidArgument, context, " = \"", value, "\" is not a thread count in [0, ", limit,
+             "] (0: OpenMP's default; at most ", kThreadsPerProcessor, " per processor this process may run on)");
+    }
     return static_cast<int32_t>(threads);
 }
 

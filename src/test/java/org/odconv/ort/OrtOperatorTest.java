@@ -116,6 +116,17 @@ class OrtOperatorTest {
         }
     }
 
+    /** A count past odconv's bound (four per processor) fails registration, before any session makes threads. */
+    @Test
+    void aThreadCountPastTheBoundFailsRegistration() throws OrtException {
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            options.addConfigEntry(OdconvOrt.NUM_THREADS_KEY, "20000");
+            OrtException e = assertThrows(OrtException.class, () -> OdconvOrt.register(options));
+            assertTrue(e.getMessage().matches("(?s).*odconv.num_threads = \"20000\" is not a thread count in \\[0, \\d+\\]"
+                    + " \\(0: OpenMP's default; at most 4 per processor this process may run on\\).*"), e.getMessage());
+        }
+    }
+
     /** ONNX Runtime would accept a second registration and fail every session later; odconv refuses it at once. */
     @Test
     void registeringTwiceWithTheSameOptionsIsRefusedAtOnce() throws OrtException {
