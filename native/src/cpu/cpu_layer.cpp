@@ -42,7 +42,7 @@ struct Workspace {
     std::vector<float> run_factors, lane_factors;
 };
 
-// The static parts of a layer that every plan reads: attention, folded BatchNorm, borrowed bank.
+// The static parts of a layer that every plan reads: attention, folded BatchNorm, the layer's copy of the bank.
 struct LayerParameters {
     odconv_config_t config;
     // [kernel_num, out, in / groups, k, k], copied at creation: once the layer exists it reads none of the

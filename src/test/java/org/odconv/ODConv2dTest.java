@@ -8,12 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
-import java.util.logging.Logger;
-import java.util.logging.LogRecord;
-import java.util.logging.Level;
-import java.util.logging.Handler;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.text.MessageFormat;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -117,33 +111,13 @@ class ODConv2dTest {
     /** At DEBUG, the first forward of each input size says the native side plans for it; nothing more. */
     @Test
     void theFirstForwardOfEachSizeIsLoggedAtDebug() {
-        List<String> messages = new CopyOnWriteArrayList<>();
-        Handler handler = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                messages.add(MessageFormat.format(record.getMessage(), record.getParameters()));
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        Logger logger = Logger.getLogger("org.odconv");
-        Level level = logger.getLevel();
-        logger.setLevel(Level.FINE);
-        logger.addHandler(handler);
-        try (Arena arena = Arena.ofConfined();
+        try (LogCapture log = new LogCapture(); Arena arena = Arena.ofConfined();
              ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
              Tensor a = Tensor.allocate(1, 16, 5, 7); Tensor b = Tensor.allocate(2, 16, 5, 7);
              Tensor c = Tensor.allocate(1, 16, 9, 7)) {
             for (Tensor input : List.of(a, b, c, a)) layer.forward(input).close();
-            assertEquals(List.of("odconv: " + layer + ": first forward of input size 5x7 NCHW: planning",
-                    "odconv: " + layer + ": first forward of input size 9x7 NCHW: planning"), messages);
-        } finally {
-            logger.removeHandler(handler);
-            logger.setLevel(level);
+            assertEquals(List.of("FINE odconv: " + layer + ": first forward of input size 5x7 NCHW: planning",
+                    "FINE odconv: " + layer + ": first forward of input size 9x7 NCHW: planning"), log.lines());
         }
     }
 

@@ -55,9 +55,14 @@ class RunnableJarIT {
         assertTrue(Files.isRegularFile(nativesFolder().resolve("libodconv.so")));
     }
 
+    /** This process's uid: the owner of /proc/self. */
+    private static int uid() throws IOException {
+        return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    }
+
     /** The folder this user's run extracted the natives into: tmp/odconv-native-UID/BUILD. */
     private Path nativesFolder() throws IOException {
-        int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        int uid = uid();
         try (var builds = Files.list(dir.resolve("tmp").resolve("odconv-native-" + uid))) {
             return builds.filter(Files::isDirectory).findFirst().orElseThrow();
         }
@@ -155,7 +160,7 @@ class RunnableJarIT {
      */
     @Test
     void anotherUserRunsAfterRootExtracted() throws Exception {
-        int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        int uid = uid();
         Assumptions.assumeTrue(uid == 0 && Files.isExecutable(Path.of("/usr/bin/setpriv")),
                 "skipped: needs root and setpriv to run as another user");
         Path tmp = Files.createDirectories(dir.resolve("tmp"));

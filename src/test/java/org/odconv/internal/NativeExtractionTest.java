@@ -13,20 +13,16 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.text.MessageFormat;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.logging.Handler;
-import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import org.odconv.LogCapture;
 
 /** Extraction of the jar's natives never hands out a file another user could have written, or a changed one. */
 class NativeExtractionTest {
@@ -83,24 +79,7 @@ class NativeExtractionTest {
     /** Through System.Logger (java.util.logging here): DEBUG says where, WARNING says why a copy was replaced. */
     @Test
     void whatExtractionDoesIsLogged() throws Exception {
-        List<String> messages = new ArrayList<>();
-        Handler handler = new Handler() {
-            @Override
-            public void publish(LogRecord record) {
-                messages.add(record.getLevel() + " " + MessageFormat.format(record.getMessage(), record.getParameters()));
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        Logger logger = Logger.getLogger("org.odconv");
-        Level level = logger.getLevel();
-        logger.setLevel(Level.FINE);
-        logger.addHandler(handler);
-        try {
+        try (LogCapture log = new LogCapture()) {
             Path folder = NativeExtraction.extract(manifest, base);
             NativeExtraction.extract(manifest, base);
             Files.write(folder.resolve("libodconv.so"), PLANTED);
@@ -110,10 +89,7 @@ class NativeExtractionTest {
                     "WARNING odconv: extracting the native libraries again: " + folder.resolve("libodconv.so")
                             + " has SHA-256 " + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(PLANTED))
                             + ", the jar's manifest says " + manifest.sha256ByFile().get("libodconv.so"),
-                    "FINE odconv: native libraries extracted into " + folder), messages);
-        } finally {
-            logger.removeHandler(handler);
-            logger.setLevel(level);
+                    "FINE odconv: native libraries extracted into " + folder), log.lines());
         }
     }
 
