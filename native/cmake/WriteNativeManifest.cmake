@@ -21,5 +21,6 @@ function(write_manifest name)
   endif()
 endfunction()
 
-write_manifest(natives.sha256 libgomp.so.1 libdnnl.so.3 libodconv.so libodconv_ort.so)
+# ODCONV_LIBRARY_FILE: libodconv.so.<major>, set by the install step before this script.
+write_manifest(natives.sha256 libgomp.so.1 libdnnl.so.3 ${ODCONV_LIBRARY_FILE} libodconv_ort.so)
 write_manifest(natives-cuda.sha256 libodconv_cuda.so)

@@ -32,6 +32,11 @@
  *   when set (> 0), applies to each forward on it; otherwise the calling thread's OpenMP setting
  *   applies (OMP_NUM_THREADS or the number of cores).
  *
+ * What is not here
+ * - Benchmark entry points, the static convolution odconv is measured against, and the ABI's description of
+ *   its own structs are for odconv's tools and tests: odconv_tools.h, in the same library, with no promise
+ *   of stability between minor versions.
+ *
  * Loading
  * - A host that loads libodconv.so with dlopen(RTLD_LOCAL) (JVMs, Python's ctypes) and wants CUDA devices
  *   must first load libstdc++.so.6 with dlopen(RTLD_NOW | RTLD_GLOBAL). cuDNN 9 crashes the process
@@ -56,9 +61,13 @@ extern "C" {
 #define ODCONV_API __attribute__((visibility("default")))
 #endif
 
-/* Library version, as major * 10000 + minor * 100 + patch. */
-#define ODCONV_VERSION_MAJOR 0
-#define ODCONV_VERSION_MINOR 1
+/*
+ * Library version: the one place it is stated. CMake reads it from here for the shared library's SOVERSION
+ * (libodconv.so.<major>), the Java binding refuses a loaded library whose odconv_version() differs, and the
+ * build checks that pom.xml says the same. The major version changes with every incompatible ABI change.
+ */
+#define ODCONV_VERSION_MAJOR 1
+#define ODCONV_VERSION_MINOR 0
 #define ODCONV_VERSION_PATCH 0
 
 typedef enum odconv_status {
@@ -104,7 +113,12 @@ typedef enum odconv_copy_kind {
 } odconv_copy_kind;
 
 /*
- * Flags of odconv_layer_create_on_device and odconv_static_conv_create_on_device.
+ * Limits: every int32_t field of odconv_config_t is at most this (1 << 20), and so is the attention width.
+ */
+#define ODCONV_CONFIG_MAX_SIZE 1048576
+
+/*
+ * Flags of odconv_layer_create (and of the static convolution in odconv_tools.h).
  * ODCONV_FLAG_ALLOW_TF32: CUDA only; lets cuDNN run float32 convolutions on TF32 tensor cores (faster,
  * about 1e-3 relative error). Off by default, so results match PyTorch with TF32 off. Ignored on CPUs.
  */
@@ -205,12 +219,43 @@ ODCONV_API odconv_status odconv_config_attention_channels(const odconv_config_t 
                                                           int32_t *attention_channels);
 
 /*
- * Creates a layer. *layer receives the handle (NULL on failure).
- * config: copied. weights: BORROWED for the call only (see odconv_weights_t): the layer keeps its own
- * copies, the kernel bank as given and the attention parameters pre-folded.
+ * The output height and width of a valid configuration for an input of height x width: the output is
+ * [batch, out_planes, *out_height, *out_width]. config is borrowed for the call only. Fails with
+ * ODCONV_STATUS_INVALID_ARGUMENT, naming the axis, when the input is too small for a non-empty output;
+ * the outputs are written on success only.
+ */
+ODCONV_API odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t height, int64_t width,
+                                                    int64_t *out_height, int64_t *out_width);
+
+/*
+ * The parameter tensors of a layer, the fields of odconv_weights_t in declaration order, as data: bindings
+ * read the list, the names and each tensor's shape from here instead of keeping copies.
+ */
+#define ODCONV_PARAMETER_MAX_RANK 5
+
+/* The number of parameter tensors (fields of odconv_weights_t). */
+ODCONV_API int32_t odconv_parameter_count(void);
+
+/* The odconv_weights_t field name of parameter `index`, e.g. "attention_bn_var"; static; NULL when out of range. */
+ODCONV_API const char *odconv_parameter_name(int32_t index);
+
+/*
+ * The shape of parameter `index` in a layer of a valid configuration (config borrowed for the call only):
+ * *rank receives 0 when the configuration has no such tensor (see odconv_weights_t), else the rank, and
+ * dims[0 .. *rank - 1] the extents; dims has room for ODCONV_PARAMETER_MAX_RANK values.
+ */
+ODCONV_API odconv_status odconv_config_parameter_shape(const odconv_config_t *config, int32_t index, int32_t *rank,
+                                                       int64_t *dims);
+
+/*
+ * Creates a layer on a device: ODCONV_DEVICE_CPU with index 0 is always there; see "Devices" below for CUDA.
+ * *layer receives the handle (NULL on failure). config: copied. weights: host memory, BORROWED for the call
+ * only on every device (see odconv_weights_t): the layer keeps its own copies, the kernel bank as given and the
+ * attention parameters pre-folded (uploaded to a CUDA device). flags: 0 or ODCONV_FLAG_ALLOW_TF32.
  */
 ODCONV_API odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
-                                             const odconv_weights_t *weights);
+                                             const odconv_weights_t *weights, odconv_device_type device_type,
+                                             int32_t device_index, uint32_t flags);
 
 /* Destroys a layer and every cached primitive and buffer of it. Accepts NULL. */
 ODCONV_API odconv_status odconv_layer_destroy(odconv_layer_t layer);
@@ -232,7 +277,7 @@ ODCONV_API odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t
 
 /*
  * Runs the forward pass.
- * input: (batch, in_planes, height, width) in `layout` (an odconv_layout), BORROWED for the call only,
+ * input: (batch, in_planes, height, width) in `layout`, BORROWED for the call only,
  * read-only. output: (batch, out_planes, out_height, out_width) in the same layout (see
  * odconv_layer_output_shape), BORROWED for the call only, written entirely. They must not overlap.
  * The first call for a given (height, width, layout, thread count) creates and caches the primitives;
@@ -241,53 +286,8 @@ ODCONV_API odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t
  * and the call returns when the output is written.
  */
 ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height,
-                                              int64_t width, int32_t layout, const float *input, float *output);
-
-/*
- * Benchmark support: runs `iterations` forwards back to back inside the library and writes each one's
- * wall time in milliseconds to milliseconds[0 .. iterations - 1] (caller-owned, BORROWED for the call).
- * Other arguments as for odconv_layer_forward. Isolates the cost of the call from Java. On a CUDA
- * layer each timed run includes waiting for the GPU.
- */
-ODCONV_API odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width,
-                                                int32_t layout, const float *input, float *output,
-                                                int32_t iterations, double *milliseconds);
-
-/*
- * A static convolution of a layer's shape: what a plain oneDNN convolution costs, the floor odconv is
- * measured against. It uses the configuration's channels, kernel size, stride, padding, dilation and
- * groups, one fixed kernel, a bias (the folded BatchNorm when has_batch_norm) and the activation as a
- * post-op, for one fixed input shape and layout. Opaque.
- */
-typedef struct odconv_static_conv *odconv_static_conv_t;
-
-/*
- * Creates a static convolution for inputs (batch, in_planes, height, width) in `layout`, run with
- * num_threads threads (0: the calling thread's OpenMP setting).
- * weight: [out_planes, in_planes / groups, k, k]; bias: [out_planes] or NULL. Both COPIED (the weights are
- * reordered once into the primitive's preferred layout); config copied.
- */
-ODCONV_API odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config,
-                                                   const float *weight, const float *bias, int64_t batch,
-                                                   int64_t height, int64_t width, int32_t layout,
-                                                   int32_t num_threads);
-
-/* Destroys a static convolution. Accepts NULL. */
-ODCONV_API odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv);
-
-/*
- * Runs it once. input and output as for odconv_layer_forward with the creation shape, BORROWED for the call.
- * Not safe to call concurrently on one static convolution.
- */
-ODCONV_API odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output);
-
-/*
- * Runs it `iterations` times back to back, writing each run's wall time in milliseconds to
- * milliseconds[0 .. iterations - 1]. input and output as for odconv_layer_forward with the creation
- * shape; all three BORROWED for the call. Not safe to call concurrently on one static convolution.
- */
-ODCONV_API odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output,
-                                                      int32_t iterations, double *milliseconds);
+                                              int64_t width, odconv_layout layout, const float *input,
+                                              float *output);
 
 /*
  * Devices
@@ -308,28 +308,19 @@ typedef struct odconv_stream *odconv_stream_t;
  * (0 when the driver reports none). Fails with ODCONV_STATUS_DEVICE_UNAVAILABLE when the CUDA backend
  * cannot be loaded or the driver cannot be used; the message says why.
  */
-ODCONV_API odconv_status odconv_device_count(int32_t device_type, int32_t *count);
+ODCONV_API odconv_status odconv_device_count(odconv_device_type device_type, int32_t *count);
 
 /*
  * A one-line, NUL-terminated description of a device, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79.1 GiB),
  * CUDA driver 13.0, cuDNN 9.10.2", written to buffer[0 .. capacity - 1] (BORROWED for the call) and
  * truncated to fit. capacity >= 1.
  */
-ODCONV_API odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer,
-                                                int64_t capacity);
-
-/*
- * Creates a layer on a device. odconv_layer_create(layer, config, weights) is
- * odconv_layer_create_on_device(layer, config, weights, ODCONV_DEVICE_CPU, 0, 0).
- * config: copied. weights: BORROWED for the call only on every device (copied on a CPU, uploaded to a
- * CUDA device). flags: 0 or ODCONV_FLAG_ALLOW_TF32.
- */
-ODCONV_API odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config,
-                                                       const odconv_weights_t *weights, int32_t device_type,
-                                                       int32_t device_index, uint32_t flags);
+ODCONV_API odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index,
+                                                char *buffer, int64_t capacity);
 
 /* The device a layer lives on; both outputs are written on success. */
-ODCONV_API odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index);
+ODCONV_API odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type,
+                                             int32_t *device_index);
 
 /*
  * CUDA layers only: enqueues a forward on `stream` (created for the layer's device) and returns.
@@ -338,31 +329,18 @@ ODCONV_API odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *devi
  * CUDA layer is this on a stream of the layer's own, followed by a wait.
  */
 ODCONV_API odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch,
-                                                    int64_t height, int64_t width, int32_t layout,
+                                                    int64_t height, int64_t width, odconv_layout layout,
                                                     const float *input, float *output);
-
-/*
- * A static convolution on a device; odconv_static_conv_create is this with ODCONV_DEVICE_CPU, 0.
- * weight and bias are host memory, COPIED (uploaded) during the call. On a CUDA device num_threads is
- * ignored, input and output of forward and benchmark are device memory, and each timed run includes
- * waiting for the GPU. flags: 0 or ODCONV_FLAG_ALLOW_TF32.
- */
-ODCONV_API odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv,
-                                                             const odconv_config_t *config, const float *weight,
-                                                             const float *bias, int64_t batch, int64_t height,
-                                                             int64_t width, int32_t layout, int32_t num_threads,
-                                                             int32_t device_type, int32_t device_index,
-                                                             uint32_t flags);
 
 /*
  * Allocates `bytes` (>= 1) of device memory; *pointer receives it (NULL on failure). On a CPU this is
  * 64-byte aligned host memory. Free it with odconv_device_free on the same device.
  */
-ODCONV_API odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes,
+ODCONV_API odconv_status odconv_device_alloc(odconv_device_type device_type, int32_t device_index, int64_t bytes,
                                              void **pointer);
 
 /* Frees memory from odconv_device_alloc. Accepts NULL. Waits for nothing: no queued work may use it. */
-ODCONV_API odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer);
+ODCONV_API odconv_status odconv_device_free(odconv_device_type device_type, int32_t device_index, void *pointer);
 
 /*
  * Allocates `bytes` (>= 1) of page-locked host memory for fast, asynchronous copies to and from CUDA
@@ -374,7 +352,8 @@ ODCONV_API odconv_status odconv_host_alloc_pinned(int64_t bytes, void **pointer)
 ODCONV_API odconv_status odconv_host_free_pinned(void *pointer);
 
 /* Creates a stream on a CUDA device. CPUs have no streams: ODCONV_STATUS_UNSUPPORTED. */
-ODCONV_API odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index);
+ODCONV_API odconv_status odconv_stream_create(odconv_stream_t *stream, odconv_device_type device_type,
+                                              int32_t device_index);
 
 /* Waits for the stream's work, then destroys it. Accepts NULL. */
 ODCONV_API odconv_status odconv_stream_destroy(odconv_stream_t stream);
@@ -389,22 +368,8 @@ ODCONV_API odconv_status odconv_stream_synchronize(odconv_stream_t stream);
  * then be pinned memory (pageable memory makes the copy synchronous). The device side is checked to be
  * device memory and the host side to be host memory.
  */
-ODCONV_API odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind,
+ODCONV_API odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, odconv_copy_kind kind,
                                      odconv_stream_t stream);
-
-/*
- * ABI self-description, for bindings that must prove they match this header.
- * struct_name is one of "odconv_config_t" and "odconv_weights_t"; field names are as declared above.
- * All strings are borrowed for the call only; returned strings are static.
- */
-/* sizeof the struct, or -1 for an unknown struct. */
-ODCONV_API int64_t odconv_abi_struct_size(const char *struct_name);
-/* Number of fields of the struct, or -1 for an unknown struct. */
-ODCONV_API int32_t odconv_abi_field_count(const char *struct_name);
-/* The name of field index (declaration order), or NULL when out of range or unknown. */
-ODCONV_API const char *odconv_abi_field_name(const char *struct_name, int32_t index);
-/* offsetof the field, or -1 when unknown. */
-ODCONV_API int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name);
 
 #ifdef __cplusplus
 }

@@ -7,32 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness.h"
 #include "odconv.h"
+#include "odconv_tools.h"
 #include "reference.h"
-
-static int failures = 0, checks = 0;
-
-#define CHECK(cond, ...)                                              \
-    do {                                                              \
-        ++checks;                                                     \
-        if (!(cond)) {                                                \
-            ++failures;                                               \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                             \
-            fprintf(stderr, "\n");                                    \
-        }                                                             \
-    } while (0)
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double uniform(void) { /* xorshift64*, in [0, 1) */
-    rng_state ^= rng_state >> 12; rng_state ^= rng_state << 25; rng_state ^= rng_state >> 27;
-    return (double)((rng_state * 0x2545F4914F6CDD1Dull) >> 11) / 9007199254740992.0;
-}
-static float *random_buffer(int64_t count, double low, double high) {
-    float *b = malloc(sizeof(float) * (size_t)count);
-    for (int64_t i = 0; i < count; ++i) b[i] = (float)(low + (high - low) * uniform());
-    return b;
-}
 
 static odconv_config_t default_config(int in, int out, int k) {
     odconv_config_t c;
@@ -41,54 +19,6 @@ static odconv_config_t default_config(int in, int out, int k) {
     c.groups = 1; c.kernel_num = 1; c.reduction = 0.0625; c.min_channel = 16; c.has_batch_norm = 1;
     c.temperature = 1.0f; c.bn_eps = 1e-5f; c.attention_bn_eps = 1e-5f; c.activation = ODCONV_ACTIVATION_SILU;
     return c;
-}
-
-/* Random weights for a configuration; heads the configuration skips stay NULL. */
-static odconv_weights_t random_weights(const odconv_config_t *c) {
-    odconv_weights_t w;
-    memset(&w, 0, sizeof w);
-    int32_t a = 0;
-    odconv_config_attention_channels(c, &a);
-    const int k2 = c->kernel_size * c->kernel_size;
-    w.weight = random_buffer((int64_t)c->kernel_num * c->out_planes * (c->in_planes / c->groups) * k2, -0.3, 0.3);
-    w.attention_fc_weight = random_buffer((int64_t)a * c->in_planes, -0.5, 0.5);
-    w.attention_bn_weight = random_buffer(a, 0.5, 1.5);
-    w.attention_bn_bias = random_buffer(a, -0.2, 0.2);
-    w.attention_bn_mean = random_buffer(a, -0.1, 0.1);
-    w.attention_bn_var = random_buffer(a, 0.5, 1.5);
-    w.channel_fc_weight = random_buffer((int64_t)c->in_planes * a, -0.5, 0.5);
-    w.channel_fc_bias = random_buffer(c->in_planes, -0.2, 0.2);
-    if (!(c->in_planes == c->groups && c->out_planes == c->groups)) {
-        w.filter_fc_weight = random_buffer((int64_t)c->out_planes * a, -0.5, 0.5);
-        w.filter_fc_bias = random_buffer(c->out_planes, -0.2, 0.2);
-    }
-    if (c->kernel_size > 1) {
-        w.spatial_fc_weight = random_buffer((int64_t)k2 * a, -0.5, 0.5);
-        w.spatial_fc_bias = random_buffer(k2, -0.2, 0.2);
-    }
-    if (c->kernel_num > 1) {
-        w.kernel_fc_weight = random_buffer((int64_t)c->kernel_num * a, -0.5, 0.5);
-        w.kernel_fc_bias = random_buffer(c->kernel_num, -0.2, 0.2);
-    }
-    if (c->has_batch_norm) {
-        w.bn_weight = random_buffer(c->out_planes, 0.5, 1.5);
-        w.bn_bias = random_buffer(c->out_planes, -0.2, 0.2);
-        w.bn_mean = random_buffer(c->out_planes, -0.1, 0.1);
-        w.bn_var = random_buffer(c->out_planes, 0.5, 1.5);
-    }
-    return w;
-}
-
-static void free_weights(odconv_weights_t *w) {
-    const float **fields[] = {&w->weight, &w->attention_fc_weight, &w->attention_bn_weight, &w->attention_bn_bias,
-                              &w->attention_bn_mean, &w->attention_bn_var, &w->channel_fc_weight, &w->channel_fc_bias,
-                              &w->filter_fc_weight, &w->filter_fc_bias, &w->spatial_fc_weight, &w->spatial_fc_bias,
-                              &w->kernel_fc_weight, &w->kernel_fc_bias, &w->bn_weight, &w->bn_bias, &w->bn_mean,
-                              &w->bn_var};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; ++i) {
-        free((void *)*fields[i]);
-        *fields[i] = NULL;
-    }
 }
 
 static void test_version_and_strings(void) {
@@ -134,28 +64,61 @@ static void test_config_validation(void) {
     CHECK(odconv_config_attention_channels(&c, &a) == ODCONV_STATUS_SUCCESS && a == 17, "width %d", a);
 }
 
+/* Output sizes and the parameter table come from the configuration alone, before any layer exists. */
+static void test_config_shapes(void) {
+    odconv_config_t c = default_config(16, 32, 3);
+    c.stride = 2; c.kernel_num = 4;
+    int64_t oh = -1, ow = -1;
+    CHECK(odconv_config_output_shape(&c, 9, 8, &oh, &ow) == ODCONV_STATUS_SUCCESS && oh == 5 && ow == 4,
+          "output %lldx%lld", (long long)oh, (long long)ow);
+    c.padding = 0; oh = -1;
+    CHECK(odconv_config_output_shape(&c, 2, 8, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT && oh == -1,
+          "a 2-row input is too small for a 3x3 kernel without padding");
+    CHECK(strstr(odconv_last_error_message(), "height") != NULL, "message '%s' names the axis",
+          odconv_last_error_message());
+    odconv_config_t bad = c; bad.groups = 3;
+    CHECK(odconv_config_output_shape(&bad, 9, 8, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT, "invalid config");
+
+    CHECK(odconv_parameter_count() == 18, "%d parameters", odconv_parameter_count());
+    CHECK(strcmp(odconv_parameter_name(0), "weight") == 0 && strcmp(odconv_parameter_name(17), "bn_var") == 0,
+          "first and last parameter names");
+    CHECK(odconv_parameter_name(18) == NULL && odconv_parameter_name(-1) == NULL, "names out of range");
+    int32_t rank = -1;
+    int64_t dims[ODCONV_PARAMETER_MAX_RANK] = {0};
+    CHECK(odconv_config_parameter_shape(&c, 0, &rank, dims) == ODCONV_STATUS_SUCCESS && rank == 5 && dims[0] == 4 &&
+              dims[1] == 32 && dims[2] == 16 && dims[3] == 3 && dims[4] == 3,
+          "weight: rank %d, [%lld, %lld, %lld, %lld, %lld]", rank, (long long)dims[0], (long long)dims[1],
+          (long long)dims[2], (long long)dims[3], (long long)dims[4]);
+    c.kernel_size = 1; c.padding = 0;  /* a 1x1 layer has no spatial head: index 10 is spatial_fc_weight */
+    CHECK(strcmp(odconv_parameter_name(10), "spatial_fc_weight") == 0, "index 10 is %s", odconv_parameter_name(10));
+    CHECK(odconv_config_parameter_shape(&c, 10, &rank, dims) == ODCONV_STATUS_SUCCESS && rank == 0,
+          "spatial head of a 1x1 layer: rank %d", rank);
+    CHECK(odconv_config_parameter_shape(&c, 18, &rank, dims) == ODCONV_STATUS_INVALID_ARGUMENT, "index 18");
+    CHECK(odconv_config_parameter_shape(&bad, 0, &rank, dims) == ODCONV_STATUS_INVALID_ARGUMENT, "invalid config");
+}
+
 static void test_layer_lifecycle_errors(void) {
     CHECK(odconv_layer_destroy(NULL) == ODCONV_STATUS_SUCCESS, "destroy(NULL)");
     odconv_config_t c = default_config(16, 16, 3);
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = (odconv_layer_t)(uintptr_t)1;
-    CHECK(odconv_layer_create(&layer, &c, NULL) == ODCONV_STATUS_INVALID_ARGUMENT && layer == NULL,
+    CHECK(odconv_layer_create(&layer, &c, NULL, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_INVALID_ARGUMENT && layer == NULL,
           "NULL weights must fail and clear the handle");
-    CHECK(odconv_layer_create(NULL, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL handle pointer");
+    CHECK(odconv_layer_create(NULL, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_INVALID_ARGUMENT, "NULL handle pointer");
 
     const float *saved = w.spatial_fc_bias;
     w.spatial_fc_bias = NULL;
-    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "missing spatial bias");
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_INVALID_ARGUMENT, "missing spatial bias");
     CHECK(strstr(odconv_last_error_message(), "weights.spatial_fc_bias is NULL") != NULL, "'%s'",
           odconv_last_error_message());
     w.spatial_fc_bias = saved;
     w.kernel_fc_weight = w.weight;  /* kernel_num 1 has no kernel head */
-    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_INVALID_ARGUMENT, "extra kernel head");
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_INVALID_ARGUMENT, "extra kernel head");
     CHECK(strstr(odconv_last_error_message(), "kernel_fc_weight must be NULL") != NULL, "'%s'",
           odconv_last_error_message());
     w.kernel_fc_weight = NULL;
 
-    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
     CHECK(odconv_layer_set_num_threads(layer, -1) == ODCONV_STATUS_INVALID_ARGUMENT, "negative threads");
     int64_t oh = -1, ow = -1;
     CHECK(odconv_layer_output_shape(layer, 7, 5, &oh, &ow) == ODCONV_STATUS_SUCCESS && oh == 7 && ow == 5,
@@ -182,7 +145,7 @@ static void test_layer_lifecycle_errors(void) {
     CHECK(odconv_layer_destroy(layer) == ODCONV_STATUS_SUCCESS, "destroy");
 
     c.padding = 0;
-    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
     CHECK(odconv_layer_output_shape(layer, 2, 5, &oh, &ow) == ODCONV_STATUS_INVALID_ARGUMENT, "too small");
     CHECK(strstr(odconv_last_error_message(), "input height = 2 is too small") != NULL, "'%s'",
           odconv_last_error_message());
@@ -220,7 +183,7 @@ static void to_nchw(const float *nhwc, float *nchw, int64_t n, int64_t c, int64_
 static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout) {
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
-    odconv_status s = odconv_layer_create(&layer, &c, &w);
+    odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0);
     CHECK(s == ODCONV_STATUS_SUCCESS, "create: %s", odconv_last_error_message());
     if (s != ODCONV_STATUS_SUCCESS) { free_weights(&w); return INFINITY; }
     odconv_layer_set_num_threads(layer, threads);
@@ -308,7 +271,7 @@ static void test_concurrent_forwards(void) {
     c.kernel_num = 2;
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
-    CHECK(odconv_layer_create(&layer, &c, &w) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
     const int64_t n = 2, h = 14, wd = 14, count = n * 32 * h * wd;
     float *input = random_buffer(count, -1, 1);
     float *single = malloc(sizeof(float) * (size_t)count);
@@ -341,9 +304,9 @@ static void test_static_conv(void) {
     float *input = random_buffer(n * 12 * h * w, -1, 1);
     float output[2 * 20 * 5 * 4], nhwc_in[2 * 12 * 9 * 7], nhwc_out[2 * 20 * 5 * 4], from_nhwc[2 * 20 * 5 * 4];
     odconv_static_conv_t conv = NULL, conv_nhwc = NULL;
-    CHECK(odconv_static_conv_create(&conv, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NCHW, 1) == ODCONV_STATUS_SUCCESS,
+    CHECK(odconv_static_conv_create(&conv, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NCHW, 1, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS,
           "%s", odconv_last_error_message());
-    CHECK(odconv_static_conv_create(&conv_nhwc, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NHWC, 0) ==
+    CHECK(odconv_static_conv_create(&conv_nhwc, &c, weight, bias, n, h, w, ODCONV_LAYOUT_NHWC, 0, ODCONV_DEVICE_CPU, 0, 0) ==
               ODCONV_STATUS_SUCCESS, "%s", odconv_last_error_message());
     double times[3];
     CHECK(odconv_static_conv_benchmark(conv, input, output, 3, times) == ODCONV_STATUS_SUCCESS, "%s",
@@ -375,7 +338,7 @@ static void test_static_conv(void) {
     CHECK(odconv_static_conv_destroy(conv) == ODCONV_STATUS_SUCCESS, "destroy");
     CHECK(odconv_static_conv_destroy(conv_nhwc) == ODCONV_STATUS_SUCCESS, "destroy");
     CHECK(odconv_static_conv_destroy(NULL) == ODCONV_STATUS_SUCCESS, "destroy(NULL)");
-    CHECK(odconv_static_conv_create(&conv, &c, NULL, bias, n, h, w, ODCONV_LAYOUT_NCHW, 0) ==
+    CHECK(odconv_static_conv_create(&conv, &c, NULL, bias, n, h, w, ODCONV_LAYOUT_NCHW, 0, ODCONV_DEVICE_CPU, 0, 0) ==
               ODCONV_STATUS_INVALID_ARGUMENT && conv == NULL, "NULL weight");
     free(weight); free(bias); free(input);
 }
@@ -399,7 +362,7 @@ static void test_no_growth_over_cycles(void) {
     for (int round = 0; measured < MEASURED_ROUNDS; ++round) {
         for (int cycle = 0; cycle < CYCLES; ++cycle) {
             odconv_layer_t layer = NULL;
-            failed |= odconv_layer_create(&layer, &c, &w) != ODCONV_STATUS_SUCCESS;
+            failed |= odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS;
             for (int i = 0; i < 5; ++i)
                 failed |= odconv_layer_forward(layer, 2, 9, 9, i % 2, input, output) != ODCONV_STATUS_SUCCESS;
             odconv_layer_destroy(layer);
@@ -413,7 +376,7 @@ static void test_no_growth_over_cycles(void) {
           MEASURED_ROUNDS * CYCLES, (ssize_t)(level - warmed_up_level));
     /* One layer fed ever-new input sizes keeps a bounded cache of plans. */
     odconv_layer_t layer = NULL;
-    failed |= odconv_layer_create(&layer, &c, &w) != ODCONV_STATUS_SUCCESS;
+    failed |= odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS;
     size_t in_use[3];
     for (int width = 7; width <= 9; ++width) {  /* three rounds of 57 new sizes each, alike in area */
         for (int height = 3; height < 60; ++height)
@@ -469,16 +432,17 @@ static void test_devices(void) {
     odconv_config_t c = default_config(8, 8, 3);
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
-    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 2) == ODCONV_STATUS_INVALID_ARGUMENT,
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 2) == ODCONV_STATUS_INVALID_ARGUMENT,
           "unknown flag");
     CHECK(strstr(odconv_last_error_message(), "flags = 2") != NULL, "message: %s", odconv_last_error_message());
-    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 3, 0) == ODCONV_STATUS_INVALID_ARGUMENT,
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 3, 0) == ODCONV_STATUS_INVALID_ARGUMENT,
           "cpu index 3");
-    CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_ALLOW_TF32) ==
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_ALLOW_TF32) ==
               ODCONV_STATUS_SUCCESS, "cpu layer, TF32 flag ignored: %s", odconv_last_error_message());
-    int32_t type = -1, index = -1;
+    odconv_device_type type = (odconv_device_type)-1;
+    int32_t index = -1;
     CHECK(odconv_layer_device(layer, &type, &index) == ODCONV_STATUS_SUCCESS && type == ODCONV_DEVICE_CPU &&
-              index == 0, "layer device %d:%d", type, index);
+              index == 0, "layer device %d:%d", (int)type, index);
     float *input = random_buffer(8 * 5 * 5, -1, 1), *output = random_buffer(8 * 5 * 5, 0, 0);
     CHECK(odconv_layer_forward_async(layer, NULL, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
               ODCONV_STATUS_INVALID_ARGUMENT, "NULL stream");
@@ -496,7 +460,7 @@ static void test_devices(void) {
         const odconv_status expected = cuda == ODCONV_STATUS_SUCCESS ? ODCONV_STATUS_INVALID_ARGUMENT
                                                                       : ODCONV_STATUS_DEVICE_UNAVAILABLE;
         layer = (odconv_layer_t)&count;
-        CHECK(odconv_layer_create_on_device(&layer, &c, &w, ODCONV_DEVICE_CUDA, 0, 0) == expected && layer == NULL,
+        CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CUDA, 0, 0) == expected && layer == NULL,
               "cuda layer: %s", odconv_last_error_message());
         CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0) == expected, "cuda stream");
         CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, 64, &memory) == expected, "cuda alloc");
@@ -525,6 +489,7 @@ int main(void) {
     mallopt(M_ARENA_MAX, 1);
     test_version_and_strings();
     test_config_validation();
+    test_config_shapes();
     test_layer_lifecycle_errors();
     test_abi_description();
     test_forward_against_reference();
@@ -532,6 +497,5 @@ int main(void) {
     test_static_conv();
     test_devices();
     test_no_growth_over_cycles();
-    printf("%d passed, %d failed\n", checks - failures, failures);
-    return failures == 0 ? 0 : 1;
+    return finish();
 }

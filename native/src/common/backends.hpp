@@ -1,5 +1,7 @@
-// Which backend serves a device type. The CPU backend is linked in; the CUDA backend is
-// libodconv_cuda.so, loaded on first use.
+// Which backend serves a device type. Every backend is reached the same way: through a BackendEntryPoint
+// (device_backend.hpp), opened once. A backend linked into libodconv.so (the CPU's) registers its entry
+// point while the library loads; one in a library of its own (CUDA: libodconv_cuda.so) is found in that
+// library, loaded on first use.
 #pragma once
 
 #include <cstdint>
@@ -8,8 +10,11 @@
 
 namespace odconv {
 
-// The backend for a device type, loading it if needed. Throws Error: INVALID_ARGUMENT for an unknown
-// type, DEVICE_UNAVAILABLE (with the reason, cached) when the CUDA backend cannot be loaded or used.
+// Called by a backend linked into libodconv.so from a static initializer; returns true.
+bool register_linked_backend(odconv_device_type device_type, BackendEntryPoint open);
+
+// The backend for a device type, opening it if needed. Throws Error: INVALID_ARGUMENT for an unknown type,
+// DEVICE_UNAVAILABLE (with the reason, which is kept) when the backend cannot be opened or used.
 DeviceBackend &backend_for(int32_t device_type);
 
 // backend_for plus a range check of device_index.

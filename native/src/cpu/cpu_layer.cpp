@@ -285,12 +285,14 @@ public:
 
     void forward(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                  float *output) override {
-        ThreadCountScope threads(num_threads());
-        const int team = omp_get_max_threads();
-        if (samples_in_parallel(batch, team))
-            plan(height, width, layout, 1)->run_samples_in_parallel(batch, input, output, team);
-        else
-            plan(height, width, layout, team)->run(batch, input, output);
+        translating_onednn_errors([&] {
+            ThreadCountScope threads(num_threads());
+            const int team = omp_get_max_threads();
+            if (samples_in_parallel(batch, team))
+                plan(height, width, layout, 1)->run_samples_in_parallel(batch, input, output, team);
+            else
+                plan(height, width, layout, team)->run(batch, input, output);
+        });
     }
 
 private:

@@ -7,6 +7,11 @@
 
 namespace odconv::cpu {
 
+void throw_as_odconv_error(const dnnl::error &e) {
+    throw Error(e.status == dnnl_out_of_memory ? ODCONV_STATUS_OUT_OF_MEMORY : ODCONV_STATUS_BACKEND_ERROR,
+                std::string("oneDNN: ") + e.what() + " (dnnl_status " + std::to_string(int(e.status)) + ")");
+}
+
 using dnnl::memory;
 using tag = memory::format_tag;
 

@@ -9,9 +9,23 @@
 
 #include "oneapi/dnnl/dnnl.hpp"
 
+#include "../common/errors.hpp"
 #include "odconv.h"
 
 namespace odconv::cpu {
+
+// oneDNN's exception as odconv::Error: OUT_OF_MEMORY or BACKEND_ERROR, with oneDNN's text and status.
+[[noreturn]] void throw_as_odconv_error(const dnnl::error &e);
+
+// Runs body, turning oneDNN's exceptions into odconv::Error: the backend's entry points run through this.
+template <typename Body>
+auto translating_onednn_errors(Body &&body) -> decltype(body()) {
+    try {
+        return body();
+    } catch (const dnnl::error &e) {
+        throw_as_odconv_error(e);
+    }
+}
 
 const dnnl::engine &cpu_engine();
 

@@ -59,13 +59,15 @@ public:
     }
 
     void forward(const float *input, float *output) override {
-        ThreadCountScope threads(num_threads_);
-        user_src_.set_data_handle(const_cast<float *>(input));
-        user_dst_.set_data_handle(output);
-        if (src_bridge_.needed()) src_bridge_.reorder().execute(stream_, src_bridge_args_);
-        conv_.execute(stream_, args_);
-        if (dst_bridge_.needed()) dst_bridge_.reorder().execute(stream_, dst_bridge_args_);
-        stream_.wait();
+        translating_onednn_errors([&] {
+            ThreadCountScope threads(num_threads_);
+            user_src_.set_data_handle(const_cast<float *>(input));
+            user_dst_.set_data_handle(output);
+            if (src_bridge_.needed()) src_bridge_.reorder().execute(stream_, src_bridge_args_);
+            conv_.execute(stream_, args_);
+            if (dst_bridge_.needed()) dst_bridge_.reorder().execute(stream_, dst_bridge_args_);
+            stream_.wait();
+        });
     }
 
 private:

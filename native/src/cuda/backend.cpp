@@ -149,6 +149,20 @@ struct Opened {
 
 Opened open_backend() {
     Opened result;
+    // cuDNN 9 (seen with 9.19 on an H200) calls through a null pointer in its first std::call_once when the
+    // C++ runtime is a private dependency of a library loaded with dlopen(RTLD_LOCAL), the way JVMs and
+    // Python's ctypes load libraries; loading libstdc++ globally first avoids it (the Java binding does).
+    // The crash would take the host process down, so refuse with the remedy instead.
+    // dlopen(NULL) is the global scope alone (RTLD_DEFAULT would also search this library's own group).
+    void *global_scope = dlopen(nullptr, RTLD_NOW);
+    const bool cpp_runtime_global = global_scope == nullptr || dlsym(global_scope, "__once_proxy") != nullptr;
+    if (global_scope != nullptr) dlclose(global_scope);
+    if (!cpp_runtime_global) {
+        result.error = "libstdc++.so.6 is not in the process's global symbol scope (libodconv.so was loaded with "
+                       "dlopen(RTLD_LOCAL)), where cuDNN 9 crashes; load libstdc++.so.6 with "
+                       "dlopen(RTLD_NOW | RTLD_GLOBAL) before libodconv.so";
+        return result;
+    }
     int count = 0;
     const cudaError_t status = cudaGetDeviceCount(&count);
     if (status == cudaErrorNoDevice) {

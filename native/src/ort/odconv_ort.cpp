@@ -317,7 +317,7 @@ public:
             check(api, fn<api::GetTensorMutableData>(api)(const_cast<OrtValue *>(value), &data), where);
             p.in(weights) = static_cast<const float *>(data);
         }
-        if (odconv_layer_create(&layer_, &config_, &weights) != ODCONV_STATUS_SUCCESS)
+        if (odconv_layer_create(&layer_, &config_, &weights, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS)
             fail(kInvalidArgument, node_, ": ", odconv_last_error_message());
         if (num_threads > 0 && odconv_layer_set_num_threads(layer_, num_threads) != ODCONV_STATUS_SUCCESS) {
             const std::string message = odconv_last_error_message();

@@ -7,85 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../harness.h"
 #include "odconv.h"
+#include "odconv_tools.h"
 #include "../reference.h"
 
 #define SKIP 77
 
-static int failures = 0;
-static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
-
-static unsigned next_random(void) {
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (unsigned)(rng_state >> 33);
-}
-static int pick(int low, int high) { return low + (int)(next_random() % (unsigned)(high - low + 1)); }
-static float uniform(float low, float high) { return low + (high - low) * (float)(next_random() % 1000000) / 1e6f; }
-
-#define CHECK(call)                                                                                        \
-    do {                                                                                                   \
-        odconv_status status_ = (call);                                                                    \
-        if (status_ != ODCONV_STATUS_SUCCESS) {                                                            \
-            fprintf(stderr, "%s:%d: %s failed: %s: %s\n", __FILE__, __LINE__, #call,                      \
-                    odconv_status_string(status_), odconv_last_error_message());                           \
-            exit(1);                                                                                       \
-        }                                                                                                  \
-    } while (0)
-
 typedef struct {
     odconv_config_t config;
     odconv_weights_t weights;
-    float *buffers[18];
-    int buffer_count;
     int64_t batch, height, width;
 } test_case;
 
-static const float *fill(test_case *t, size_t count, float low, float high) {
-    float *b = malloc(sizeof(float) * (count ? count : 1));
-    for (size_t i = 0; i < count; ++i) b[i] = uniform(low, high);
-    t->buffers[t->buffer_count++] = b;
-    return b;
-}
-
-static void make_weights(test_case *t) {
-    const odconv_config_t *k = &t->config;
-    int32_t a = 0;
-    CHECK(odconv_config_attention_channels(k, &a));
-    const int area = k->kernel_size * k->kernel_size, cg = k->in_planes / k->groups;
-    const int depthwise = k->in_planes == k->groups && k->out_planes == k->groups;
-    odconv_weights_t *w = &t->weights;
-    memset(w, 0, sizeof *w);
-    w->weight = fill(t, (size_t)k->kernel_num * k->out_planes * cg * area, -1, 1);
-    w->attention_fc_weight = fill(t, (size_t)a * k->in_planes, -1, 1);
-    w->attention_bn_weight = fill(t, a, 0.5f, 1.5f);
-    w->attention_bn_bias = fill(t, a, -0.5f, 0.5f);
-    w->attention_bn_mean = fill(t, a, -0.2f, 0.2f);
-    w->attention_bn_var = fill(t, a, 0.5f, 1.5f);
-    w->channel_fc_weight = fill(t, (size_t)k->in_planes * a, -1, 1);
-    w->channel_fc_bias = fill(t, k->in_planes, -0.5f, 0.5f);
-    if (!depthwise) {
-        w->filter_fc_weight = fill(t, (size_t)k->out_planes * a, -1, 1);
-        w->filter_fc_bias = fill(t, k->out_planes, -0.5f, 0.5f);
-    }
-    if (k->kernel_size > 1) {
-        w->spatial_fc_weight = fill(t, (size_t)area * a, -1, 1);
-        w->spatial_fc_bias = fill(t, area, -0.5f, 0.5f);
-    }
-    if (k->kernel_num > 1) {
-        w->kernel_fc_weight = fill(t, (size_t)k->kernel_num * a, -1, 1);
-        w->kernel_fc_bias = fill(t, k->kernel_num, -0.5f, 0.5f);
-    }
-    if (k->has_batch_norm) {
-        w->bn_weight = fill(t, k->out_planes, 0.5f, 1.5f);
-        w->bn_bias = fill(t, k->out_planes, -0.5f, 0.5f);
-        w->bn_mean = fill(t, k->out_planes, -0.2f, 0.2f);
-        w->bn_var = fill(t, k->out_planes, 0.5f, 1.5f);
-    }
-}
-
-static void free_case(test_case *t) {
-    for (int i = 0; i < t->buffer_count; ++i) free(t->buffers[i]);
-}
+static void free_case(test_case *t) { free_weights(&t->weights); }
 
 static odconv_config_t base_config(int in, int out, int k, int stride, int groups, int kernel_num) {
     odconv_config_t c;
@@ -133,7 +68,7 @@ static test_case random_case(void) {
     t.batch = pick(1, 5);
     t.height = minimum + pick(0, 17);
     t.width = minimum + pick(0, 17);
-    make_weights(&t);
+    t.weights = random_weights(&t.config);
     return t;
 }
 
@@ -164,8 +99,8 @@ static double max_error(const float *got, const double *expected, int64_t batch,
 
 static void *device_copy_of(const float *host, size_t count) {
     void *device = NULL;
-    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * count), &device));
-    CHECK(odconv_copy(device, host, (int64_t)(sizeof(float) * count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
+    REQUIRE_OK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * count), &device));
+    REQUIRE_OK(odconv_copy(device, host, (int64_t)(sizeof(float) * count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
     return device;
 }
 
@@ -173,10 +108,10 @@ static void *device_copy_of(const float *host, size_t count) {
 static void run_case(const char *name, test_case *t, int layout, odconv_stream_t stream) {
     const odconv_config_t *k = &t->config;
     odconv_layer_t cpu = NULL, gpu = NULL;
-    CHECK(odconv_layer_create(&cpu, k, &t->weights));
-    CHECK(odconv_layer_create_on_device(&gpu, k, &t->weights, ODCONV_DEVICE_CUDA, 0, 0));
+    REQUIRE_OK(odconv_layer_create(&cpu, k, &t->weights, ODCONV_DEVICE_CPU, 0, 0));
+    REQUIRE_OK(odconv_layer_create(&gpu, k, &t->weights, ODCONV_DEVICE_CUDA, 0, 0));
     int64_t out_h = 0, out_w = 0;
-    CHECK(odconv_layer_output_shape(gpu, t->height, t->width, &out_h, &out_w));
+    REQUIRE_OK(odconv_layer_output_shape(gpu, t->height, t->width, &out_h, &out_w));
     const int64_t pixels = t->height * t->width, out_pixels = out_h * out_w;
     const size_t in_count = (size_t)(t->batch * k->in_planes * pixels);
     const size_t out_count = (size_t)(t->batch * k->out_planes * out_pixels);
@@ -197,7 +132,7 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
 
     float *gpu_out = malloc(sizeof(float) * out_count), *cpu_out = malloc(sizeof(float) * out_count);
     void *d_in = device_copy_of(input[0], in_count), *d_out = NULL;
-    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
+    REQUIRE_OK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
     /* Four times on the same tensors: the first call plans (and times the strategies on the output) and
      * runs kernel by kernel, the second captures a CUDA graph, the others replay it. Runs 2 and 3 read
      * input B from the same buffer, so a graph missing a step (stale attention or filters from A) fails,
@@ -208,16 +143,16 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     for (int run = 0; run < 4; ++run) {
         if (run == 2) {
             current = 1;
-            CHECK(odconv_copy(d_in, input[1], (int64_t)(sizeof(float) * in_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
+            REQUIRE_OK(odconv_copy(d_in, input[1], (int64_t)(sizeof(float) * in_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
         }
-        CHECK(odconv_copy(d_out, poison, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
+        REQUIRE_OK(odconv_copy(d_out, poison, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_HOST_TO_DEVICE, NULL));
         if (stream) {
-            CHECK(odconv_layer_forward_async(gpu, stream, t->batch, t->height, t->width, layout, d_in, d_out));
-            CHECK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, stream));
-            CHECK(odconv_stream_synchronize(stream));
+            REQUIRE_OK(odconv_layer_forward_async(gpu, stream, t->batch, t->height, t->width, layout, d_in, d_out));
+            REQUIRE_OK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, stream));
+            REQUIRE_OK(odconv_stream_synchronize(stream));
         } else {
-            CHECK(odconv_layer_forward(gpu, t->batch, t->height, t->width, layout, d_in, d_out));
-            CHECK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
+            REQUIRE_OK(odconv_layer_forward(gpu, t->batch, t->height, t->width, layout, d_in, d_out));
+            REQUIRE_OK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
         }
         const double error = max_error(gpu_out, expected[current], t->batch, k->out_planes, out_pixels, layout);
         if (!(error <= tolerance)) {
@@ -232,7 +167,7 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
             break;
         }
     }
-    CHECK(odconv_layer_forward(cpu, t->batch, t->height, t->width, layout, input[current], cpu_out));
+    REQUIRE_OK(odconv_layer_forward(cpu, t->batch, t->height, t->width, layout, input[current], cpu_out));
     double cpu_gpu = 0;
     for (size_t i = 0; i < out_count; ++i) {
         const double e = fabs((double)cpu_out[i] - gpu_out[i]);
@@ -242,8 +177,8 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
         ++failures;
         fprintf(stderr, "FAILED %s: CUDA and CPU layers differ by %.3g\n", name, cpu_gpu);
     }
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
     free(poison);
     for (int v = 0; v < 2; ++v) {
         free(input[v]);
@@ -252,8 +187,8 @@ static void run_case(const char *name, test_case *t, int layout, odconv_stream_t
     }
     free(gpu_out);
     free(cpu_out);
-    CHECK(odconv_layer_destroy(cpu));
-    CHECK(odconv_layer_destroy(gpu));
+    REQUIRE_OK(odconv_layer_destroy(cpu));
+    REQUIRE_OK(odconv_layer_destroy(gpu));
 }
 
 /* The static convolution on CUDA against the CPU one, same weight, bias and activation. */
@@ -261,24 +196,24 @@ static void run_static_case(test_case *t, int layout) {
     const odconv_config_t *k = &t->config;
     const float *weight = t->weights.weight, *bias = t->weights.bn_bias; /* bn_bias: any [out] vector or NULL */
     odconv_static_conv_t cpu = NULL, gpu = NULL;
-    CHECK(odconv_static_conv_create(&cpu, k, weight, bias, t->batch, t->height, t->width, layout, 0));
-    CHECK(odconv_static_conv_create_on_device(&gpu, k, weight, bias, t->batch, t->height, t->width, layout, 0,
+    REQUIRE_OK(odconv_static_conv_create(&cpu, k, weight, bias, t->batch, t->height, t->width, layout, 0, ODCONV_DEVICE_CPU, 0, 0));
+    REQUIRE_OK(odconv_static_conv_create(&gpu, k, weight, bias, t->batch, t->height, t->width, layout, 0,
                                               ODCONV_DEVICE_CUDA, 0, 0));
     int64_t out_h = 0, out_w = 0;
     odconv_layer_t shape_layer = NULL;
-    CHECK(odconv_layer_create(&shape_layer, k, &t->weights));
-    CHECK(odconv_layer_output_shape(shape_layer, t->height, t->width, &out_h, &out_w));
-    CHECK(odconv_layer_destroy(shape_layer));
+    REQUIRE_OK(odconv_layer_create(&shape_layer, k, &t->weights, ODCONV_DEVICE_CPU, 0, 0));
+    REQUIRE_OK(odconv_layer_output_shape(shape_layer, t->height, t->width, &out_h, &out_w));
+    REQUIRE_OK(odconv_layer_destroy(shape_layer));
     const size_t in_count = (size_t)(t->batch * k->in_planes * t->height * t->width);
     const size_t out_count = (size_t)(t->batch * k->out_planes * out_h * out_w);
     float *input = malloc(sizeof(float) * in_count), *cpu_out = malloc(sizeof(float) * out_count),
           *gpu_out = malloc(sizeof(float) * out_count);
     for (size_t i = 0; i < in_count; ++i) input[i] = uniform(-2, 2);
     void *d_in = device_copy_of(input, in_count), *d_out = NULL;
-    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
-    CHECK(odconv_static_conv_forward(cpu, input, cpu_out));
-    CHECK(odconv_static_conv_forward(gpu, d_in, d_out));
-    CHECK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
+    REQUIRE_OK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
+    REQUIRE_OK(odconv_static_conv_forward(cpu, input, cpu_out));
+    REQUIRE_OK(odconv_static_conv_forward(gpu, d_in, d_out));
+    REQUIRE_OK(odconv_copy(gpu_out, d_out, (int64_t)(sizeof(float) * out_count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
     double scale = 1, error = 0;
     for (size_t i = 0; i < out_count; ++i) {
         if (fabs(cpu_out[i]) > scale) scale = fabs(cpu_out[i]);
@@ -290,13 +225,13 @@ static void run_static_case(test_case *t, int layout) {
         fprintf(stderr, "FAILED static convolution (%s): CUDA and CPU differ by %.3g\n",
                 layout == ODCONV_LAYOUT_NHWC ? "NHWC" : "NCHW", error);
     }
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
     free(input);
     free(cpu_out);
     free(gpu_out);
-    CHECK(odconv_static_conv_destroy(cpu));
-    CHECK(odconv_static_conv_destroy(gpu));
+    REQUIRE_OK(odconv_static_conv_destroy(cpu));
+    REQUIRE_OK(odconv_static_conv_destroy(gpu));
 }
 
 static void expect_status(odconv_status got, odconv_status want, const char *what) {
@@ -313,12 +248,12 @@ static void check_refusals(void) {
     test_case t;
     memset(&t, 0, sizeof t);
     t.config = base_config(8, 8, 3, 1, 1, 2);
-    make_weights(&t);
+    t.weights = random_weights(&t.config);
     odconv_layer_t gpu = NULL;
-    CHECK(odconv_layer_create_on_device(&gpu, &t.config, &t.weights, ODCONV_DEVICE_CUDA, 0, 0));
+    REQUIRE_OK(odconv_layer_create(&gpu, &t.config, &t.weights, ODCONV_DEVICE_CUDA, 0, 0));
     float *host_in = calloc(8 * 16, sizeof(float)), *host_out = calloc(8 * 16, sizeof(float));
     void *d_in = device_copy_of(host_in, 8 * 16), *d_out = NULL;
-    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, 8 * 16 * sizeof(float), &d_out));
+    REQUIRE_OK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, 8 * 16 * sizeof(float), &d_out));
     expect_status(odconv_layer_forward(gpu, 1, 4, 4, ODCONV_LAYOUT_NCHW, host_in, d_out),
                   ODCONV_STATUS_INVALID_ARGUMENT, "host input to a CUDA layer");
     expect_status(odconv_layer_forward(gpu, 1, 4, 4, ODCONV_LAYOUT_NCHW, d_in, host_out),
@@ -328,15 +263,15 @@ static void check_refusals(void) {
     expect_status(odconv_copy(d_out, d_in, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL), ODCONV_STATUS_INVALID_ARGUMENT,
                   "device memory as the host side of a copy");
     int32_t count = 0;
-    CHECK(odconv_device_count(ODCONV_DEVICE_CUDA, &count));
+    REQUIRE_OK(odconv_device_count(ODCONV_DEVICE_CUDA, &count));
     odconv_layer_t other = NULL;
-    expect_status(odconv_layer_create_on_device(&other, &t.config, &t.weights, ODCONV_DEVICE_CUDA, count, 0),
+    expect_status(odconv_layer_create(&other, &t.config, &t.weights, ODCONV_DEVICE_CUDA, count, 0),
                   ODCONV_STATUS_INVALID_ARGUMENT, "a device index past the last device");
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
     free(host_in);
     free(host_out);
-    CHECK(odconv_layer_destroy(gpu));
+    REQUIRE_OK(odconv_layer_destroy(gpu));
     free_case(&t);
 }
 
@@ -349,12 +284,12 @@ static void check_graphs_across_growth(void) {
     t.config = base_config(16, 24, 3, 1, 1, 3);
     t.batch = 4;
     t.height = t.width = 11;
-    make_weights(&t);
+    t.weights = random_weights(&t.config);
     const odconv_config_t *k = &t.config;
     odconv_layer_t gpu = NULL;
-    CHECK(odconv_layer_create_on_device(&gpu, k, &t.weights, ODCONV_DEVICE_CUDA, 0, 0));
+    REQUIRE_OK(odconv_layer_create(&gpu, k, &t.weights, ODCONV_DEVICE_CUDA, 0, 0));
     int64_t out_h = 0, out_w = 0;
-    CHECK(odconv_layer_output_shape(gpu, t.height, t.width, &out_h, &out_w));
+    REQUIRE_OK(odconv_layer_output_shape(gpu, t.height, t.width, &out_h, &out_w));
     const int64_t pixels = t.height * t.width, out_pixels = out_h * out_w;
     const size_t in_count = (size_t)(4 * k->in_planes * pixels), out_count = (size_t)(4 * k->out_planes * out_pixels);
     float *input = malloc(sizeof(float) * in_count), *output = malloc(sizeof(float) * out_count);
@@ -365,13 +300,13 @@ static void check_graphs_across_growth(void) {
     for (size_t i = 0; i < out_count; ++i)
         if (fabs(expected[i]) > scale) scale = fabs(expected[i]);
     void *d_in = device_copy_of(input, in_count), *d_out = NULL;
-    CHECK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
+    REQUIRE_OK(odconv_device_alloc(ODCONV_DEVICE_CUDA, 0, (int64_t)(sizeof(float) * out_count), &d_out));
     const int64_t batches[] = {2, 2, 4, 4, 2, 2, 2};
     for (size_t r = 0; r < sizeof batches / sizeof batches[0]; ++r) {
         const int64_t batch = batches[r];
-        CHECK(odconv_layer_forward(gpu, batch, t.height, t.width, ODCONV_LAYOUT_NCHW, d_in, d_out));
+        REQUIRE_OK(odconv_layer_forward(gpu, batch, t.height, t.width, ODCONV_LAYOUT_NCHW, d_in, d_out));
         const size_t count = (size_t)(batch * k->out_planes * out_pixels);
-        CHECK(odconv_copy(output, d_out, (int64_t)(sizeof(float) * count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
+        REQUIRE_OK(odconv_copy(output, d_out, (int64_t)(sizeof(float) * count), ODCONV_COPY_DEVICE_TO_HOST, NULL));
         const double error = max_error(output, expected, batch, k->out_planes, out_pixels, ODCONV_LAYOUT_NCHW);
         if (!(error <= 1e-4 * scale)) {
             ++failures;
@@ -379,9 +314,9 @@ static void check_graphs_across_growth(void) {
                     error);
         }
     }
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
-    CHECK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
-    CHECK(odconv_layer_destroy(gpu));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_in));
+    REQUIRE_OK(odconv_device_free(ODCONV_DEVICE_CUDA, 0, d_out));
+    REQUIRE_OK(odconv_layer_destroy(gpu));
     free(input);
     free(output);
     free(expected);
@@ -404,11 +339,11 @@ int main(int argc, char **argv) {
         return unusable;
     }
     char description[256];
-    CHECK(odconv_device_describe(ODCONV_DEVICE_CUDA, 0, description, sizeof description));
+    REQUIRE_OK(odconv_device_describe(ODCONV_DEVICE_CUDA, 0, description, sizeof description));
     printf("CUDA device 0: %s\n", description);
 
     odconv_stream_t stream = NULL;
-    CHECK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0));
+    REQUIRE_OK(odconv_stream_create(&stream, ODCONV_DEVICE_CUDA, 0));
     check_refusals();
     check_graphs_across_growth();
 
@@ -428,7 +363,7 @@ int main(int argc, char **argv) {
         t.config.reduction = golden[g].reduction;
         t.batch = golden[g].batch;
         t.height = t.width = golden[g].size;
-        make_weights(&t);
+        t.weights = random_weights(&t.config);
         for (int layout = 0; layout < 2; ++layout) {
             run_case("golden", &t, layout, (g % 2) ? stream : NULL);
             run_static_case(&t, layout);
@@ -445,7 +380,7 @@ int main(int argc, char **argv) {
         if (i % 10 == 0) run_static_case(&t, (i / 10) % 2);
         free_case(&t);
     }
-    CHECK(odconv_stream_destroy(stream));
+    REQUIRE_OK(odconv_stream_destroy(stream));
     printf("%d hand-picked and %d random configurations: %d failures\n",
            (int)(sizeof golden / sizeof golden[0]), cases, failures);
     return failures == 0 ? 0 : 1;

@@ -68,19 +68,19 @@ public class odconv_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ODCONV_VERSION_MAJOR = (int)0L;
+    private static final int ODCONV_VERSION_MAJOR = (int)1L;
     /**
      * {@snippet lang=c :
-     * #define ODCONV_VERSION_MAJOR 0
+     * #define ODCONV_VERSION_MAJOR 1
      * }
      */
     public static int ODCONV_VERSION_MAJOR() {
         return ODCONV_VERSION_MAJOR;
     }
-    private static final int ODCONV_VERSION_MINOR = (int)1L;
+    private static final int ODCONV_VERSION_MINOR = (int)0L;
     /**
      * {@snippet lang=c :
-     * #define ODCONV_VERSION_MINOR 1
+     * #define ODCONV_VERSION_MINOR 0
      * }
      */
     public static int ODCONV_VERSION_MINOR() {
@@ -248,6 +248,15 @@ public class odconv_h {
     public static int ODCONV_COPY_DEVICE_TO_DEVICE() {
         return ODCONV_COPY_DEVICE_TO_DEVICE;
     }
+    private static final int ODCONV_CONFIG_MAX_SIZE = (int)1048576L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_CONFIG_MAX_SIZE 1048576
+     * }
+     */
+    public static int ODCONV_CONFIG_MAX_SIZE() {
+        return ODCONV_CONFIG_MAX_SIZE;
+    }
     private static final int ODCONV_FLAG_ALLOW_TF32 = (int)1L;
     /**
      * {@snippet lang=c :
@@ -256,6 +265,15 @@ public class odconv_h {
      */
     public static int ODCONV_FLAG_ALLOW_TF32() {
         return ODCONV_FLAG_ALLOW_TF32;
+    }
+    private static final int ODCONV_PARAMETER_MAX_RANK = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_PARAMETER_MAX_RANK 5
+     * }
+     */
+    public static int ODCONV_PARAMETER_MAX_RANK() {
+        return ODCONV_PARAMETER_MAX_RANK;
     }
     /**
      * {@snippet lang=c :
@@ -281,12 +299,6 @@ public class odconv_h {
      * }
      */
     public static final AddressLayout odconv_layer_t = odconv_h.C_POINTER;
-    /**
-     * {@snippet lang=c :
-     * typedef struct odconv_static_conv *odconv_static_conv_t
-     * }
-     */
-    public static final AddressLayout odconv_static_conv_t = odconv_h.C_POINTER;
     /**
      * {@snippet lang=c :
      * typedef struct odconv_stream *odconv_stream_t
@@ -711,12 +723,261 @@ public class odconv_h {
         }
     }
 
+    private static class odconv_config_output_shape {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_config_output_shape");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t height, int64_t width, int64_t *out_height, int64_t *out_width)
+     * }
+     */
+    public static FunctionDescriptor odconv_config_output_shape$descriptor() {
+        return odconv_config_output_shape.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t height, int64_t width, int64_t *out_height, int64_t *out_width)
+     * }
+     */
+    public static MethodHandle odconv_config_output_shape$handle() {
+        return odconv_config_output_shape.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t height, int64_t width, int64_t *out_height, int64_t *out_width)
+     * }
+     */
+    public static MemorySegment odconv_config_output_shape$address() {
+        return odconv_config_output_shape.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t height, int64_t width, int64_t *out_height, int64_t *out_width)
+     * }
+     */
+    public static int odconv_config_output_shape(MemorySegment config, long height, long width, MemorySegment out_height, MemorySegment out_width) {
+        var mh$ = odconv_config_output_shape.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_config_output_shape", config, height, width, out_height, out_width);
+            }
+            return (int)mh$.invokeExact(config, height, width, out_height, out_width);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_parameter_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_parameter_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern int32_t odconv_parameter_count(void)
+     * }
+     */
+    public static FunctionDescriptor odconv_parameter_count$descriptor() {
+        return odconv_parameter_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern int32_t odconv_parameter_count(void)
+     * }
+     */
+    public static MethodHandle odconv_parameter_count$handle() {
+        return odconv_parameter_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern int32_t odconv_parameter_count(void)
+     * }
+     */
+    public static MemorySegment odconv_parameter_count$address() {
+        return odconv_parameter_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern int32_t odconv_parameter_count(void)
+     * }
+     */
+    public static int odconv_parameter_count() {
+        var mh$ = odconv_parameter_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_parameter_count");
+            }
+            return (int)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_parameter_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_POINTER,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_parameter_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern const char *odconv_parameter_name(int32_t index)
+     * }
+     */
+    public static FunctionDescriptor odconv_parameter_name$descriptor() {
+        return odconv_parameter_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern const char *odconv_parameter_name(int32_t index)
+     * }
+     */
+    public static MethodHandle odconv_parameter_name$handle() {
+        return odconv_parameter_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern const char *odconv_parameter_name(int32_t index)
+     * }
+     */
+    public static MemorySegment odconv_parameter_name$address() {
+        return odconv_parameter_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern const char *odconv_parameter_name(int32_t index)
+     * }
+     */
+    public static MemorySegment odconv_parameter_name(int index) {
+        var mh$ = odconv_parameter_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_parameter_name", index);
+            }
+            return (MemorySegment)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_config_parameter_shape {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_config_parameter_shape");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_parameter_shape(const odconv_config_t *config, int32_t index, int32_t *rank, int64_t *dims)
+     * }
+     */
+    public static FunctionDescriptor odconv_config_parameter_shape$descriptor() {
+        return odconv_config_parameter_shape.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_parameter_shape(const odconv_config_t *config, int32_t index, int32_t *rank, int64_t *dims)
+     * }
+     */
+    public static MethodHandle odconv_config_parameter_shape$handle() {
+        return odconv_config_parameter_shape.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_parameter_shape(const odconv_config_t *config, int32_t index, int32_t *rank, int64_t *dims)
+     * }
+     */
+    public static MemorySegment odconv_config_parameter_shape$address() {
+        return odconv_config_parameter_shape.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_config_parameter_shape(const odconv_config_t *config, int32_t index, int32_t *rank, int64_t *dims)
+     * }
+     */
+    public static int odconv_config_parameter_shape(MemorySegment config, int index, MemorySegment rank, MemorySegment dims) {
+        var mh$ = odconv_config_parameter_shape.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_config_parameter_shape", config, index, rank, dims);
+            }
+            return (int)mh$.invokeExact(config, index, rank, dims);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class odconv_layer_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             odconv_h.C_INT,
             odconv_h.C_POINTER,
             odconv_h.C_POINTER,
-            odconv_h.C_POINTER
+            odconv_h.C_POINTER,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT
         );
 
         public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_create");
@@ -727,7 +988,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights)
+     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, odconv_device_type device_type, int32_t device_index, uint32_t flags)
      * }
      */
     public static FunctionDescriptor odconv_layer_create$descriptor() {
@@ -737,7 +998,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights)
+     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, odconv_device_type device_type, int32_t device_index, uint32_t flags)
      * }
      */
     public static MethodHandle odconv_layer_create$handle() {
@@ -747,7 +1008,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights)
+     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, odconv_device_type device_type, int32_t device_index, uint32_t flags)
      * }
      */
     public static MemorySegment odconv_layer_create$address() {
@@ -756,16 +1017,16 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights)
+     * extern odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, odconv_device_type device_type, int32_t device_index, uint32_t flags)
      * }
      */
-    public static int odconv_layer_create(MemorySegment layer, MemorySegment config, MemorySegment weights) {
+    public static int odconv_layer_create(MemorySegment layer, MemorySegment config, MemorySegment weights, int device_type, int device_index, int flags) {
         var mh$ = odconv_layer_create.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_layer_create", layer, config, weights);
+                traceDowncall("odconv_layer_create", layer, config, weights, device_type, device_index, flags);
             }
-            return (int)mh$.invokeExact(layer, config, weights);
+            return (int)mh$.invokeExact(layer, config, weights, device_type, device_index, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -978,7 +1239,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static FunctionDescriptor odconv_layer_forward$descriptor() {
@@ -988,7 +1249,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static MethodHandle odconv_layer_forward$handle() {
@@ -998,7 +1259,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static MemorySegment odconv_layer_forward$address() {
@@ -1007,7 +1268,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static int odconv_layer_forward(MemorySegment layer, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output) {
@@ -1017,328 +1278,6 @@ public class odconv_h {
                 traceDowncall("odconv_layer_forward", layer, batch, height, width, layout, input, output);
             }
             return (int)mh$.invokeExact(layer, batch, height, width, layout, input, output);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_layer_benchmark {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_INT,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_benchmark");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static FunctionDescriptor odconv_layer_benchmark$descriptor() {
-        return odconv_layer_benchmark.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static MethodHandle odconv_layer_benchmark$handle() {
-        return odconv_layer_benchmark.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static MemorySegment odconv_layer_benchmark$address() {
-        return odconv_layer_benchmark.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_benchmark(odconv_layer_t layer, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static int odconv_layer_benchmark(MemorySegment layer, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output, int iterations, MemorySegment milliseconds) {
-        var mh$ = odconv_layer_benchmark.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_layer_benchmark", layer, batch, height, width, layout, input, output, iterations, milliseconds);
-            }
-            return (int)mh$.invokeExact(layer, batch, height, width, layout, input, output, iterations, milliseconds);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_static_conv_create {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_INT,
-            odconv_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_create");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
-     * }
-     */
-    public static FunctionDescriptor odconv_static_conv_create$descriptor() {
-        return odconv_static_conv_create.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
-     * }
-     */
-    public static MethodHandle odconv_static_conv_create$handle() {
-        return odconv_static_conv_create.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
-     * }
-     */
-    public static MemorySegment odconv_static_conv_create$address() {
-        return odconv_static_conv_create.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads)
-     * }
-     */
-    public static int odconv_static_conv_create(MemorySegment conv, MemorySegment config, MemorySegment weight, MemorySegment bias, long batch, long height, long width, int layout, int num_threads) {
-        var mh$ = odconv_static_conv_create.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_static_conv_create", conv, config, weight, bias, batch, height, width, layout, num_threads);
-            }
-            return (int)mh$.invokeExact(conv, config, weight, bias, batch, height, width, layout, num_threads);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_static_conv_destroy {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_destroy");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
-     * }
-     */
-    public static FunctionDescriptor odconv_static_conv_destroy$descriptor() {
-        return odconv_static_conv_destroy.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
-     * }
-     */
-    public static MethodHandle odconv_static_conv_destroy$handle() {
-        return odconv_static_conv_destroy.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
-     * }
-     */
-    public static MemorySegment odconv_static_conv_destroy$address() {
-        return odconv_static_conv_destroy.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_destroy(odconv_static_conv_t conv)
-     * }
-     */
-    public static int odconv_static_conv_destroy(MemorySegment conv) {
-        var mh$ = odconv_static_conv_destroy.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_static_conv_destroy", conv);
-            }
-            return (int)mh$.invokeExact(conv);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_static_conv_forward {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_forward");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
-     * }
-     */
-    public static FunctionDescriptor odconv_static_conv_forward$descriptor() {
-        return odconv_static_conv_forward.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
-     * }
-     */
-    public static MethodHandle odconv_static_conv_forward$handle() {
-        return odconv_static_conv_forward.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
-     * }
-     */
-    public static MemorySegment odconv_static_conv_forward$address() {
-        return odconv_static_conv_forward.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_forward(odconv_static_conv_t conv, const float *input, float *output)
-     * }
-     */
-    public static int odconv_static_conv_forward(MemorySegment conv, MemorySegment input, MemorySegment output) {
-        var mh$ = odconv_static_conv_forward.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_static_conv_forward", conv, input, output);
-            }
-            return (int)mh$.invokeExact(conv, input, output);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_static_conv_benchmark {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_INT,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_benchmark");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static FunctionDescriptor odconv_static_conv_benchmark$descriptor() {
-        return odconv_static_conv_benchmark.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static MethodHandle odconv_static_conv_benchmark$handle() {
-        return odconv_static_conv_benchmark.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static MemorySegment odconv_static_conv_benchmark$address() {
-        return odconv_static_conv_benchmark.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_benchmark(odconv_static_conv_t conv, const float *input, float *output, int32_t iterations, double *milliseconds)
-     * }
-     */
-    public static int odconv_static_conv_benchmark(MemorySegment conv, MemorySegment input, MemorySegment output, int iterations, MemorySegment milliseconds) {
-        var mh$ = odconv_static_conv_benchmark.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_static_conv_benchmark", conv, input, output, iterations, milliseconds);
-            }
-            return (int)mh$.invokeExact(conv, input, output, iterations, milliseconds);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1361,7 +1300,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * extern odconv_status odconv_device_count(odconv_device_type device_type, int32_t *count)
      * }
      */
     public static FunctionDescriptor odconv_device_count$descriptor() {
@@ -1371,7 +1310,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * extern odconv_status odconv_device_count(odconv_device_type device_type, int32_t *count)
      * }
      */
     public static MethodHandle odconv_device_count$handle() {
@@ -1381,7 +1320,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * extern odconv_status odconv_device_count(odconv_device_type device_type, int32_t *count)
      * }
      */
     public static MemorySegment odconv_device_count$address() {
@@ -1390,7 +1329,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_count(int32_t device_type, int32_t *count)
+     * extern odconv_status odconv_device_count(odconv_device_type device_type, int32_t *count)
      * }
      */
     public static int odconv_device_count(int device_type, MemorySegment count) {
@@ -1424,7 +1363,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * extern odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index, char *buffer, int64_t capacity)
      * }
      */
     public static FunctionDescriptor odconv_device_describe$descriptor() {
@@ -1434,7 +1373,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * extern odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index, char *buffer, int64_t capacity)
      * }
      */
     public static MethodHandle odconv_device_describe$handle() {
@@ -1444,7 +1383,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * extern odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index, char *buffer, int64_t capacity)
      * }
      */
     public static MemorySegment odconv_device_describe$address() {
@@ -1453,7 +1392,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_describe(int32_t device_type, int32_t device_index, char *buffer, int64_t capacity)
+     * extern odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index, char *buffer, int64_t capacity)
      * }
      */
     public static int odconv_device_describe(int device_type, int device_index, MemorySegment buffer, long capacity) {
@@ -1463,71 +1402,6 @@ public class odconv_h {
                 traceDowncall("odconv_device_describe", device_type, device_index, buffer, capacity);
             }
             return (int)mh$.invokeExact(device_type, device_index, buffer, capacity);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_layer_create_on_device {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_INT,
-            odconv_h.C_INT,
-            odconv_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_create_on_device");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static FunctionDescriptor odconv_layer_create_on_device$descriptor() {
-        return odconv_layer_create_on_device.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static MethodHandle odconv_layer_create_on_device$handle() {
-        return odconv_layer_create_on_device.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static MemorySegment odconv_layer_create_on_device$address() {
-        return odconv_layer_create_on_device.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_layer_create_on_device(odconv_layer_t *layer, const odconv_config_t *config, const odconv_weights_t *weights, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static int odconv_layer_create_on_device(MemorySegment layer, MemorySegment config, MemorySegment weights, int device_type, int device_index, int flags) {
-        var mh$ = odconv_layer_create_on_device.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_layer_create_on_device", layer, config, weights, device_type, device_index, flags);
-            }
-            return (int)mh$.invokeExact(layer, config, weights, device_type, device_index, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1551,7 +1425,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type, int32_t *device_index)
      * }
      */
     public static FunctionDescriptor odconv_layer_device$descriptor() {
@@ -1561,7 +1435,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type, int32_t *device_index)
      * }
      */
     public static MethodHandle odconv_layer_device$handle() {
@@ -1571,7 +1445,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type, int32_t *device_index)
      * }
      */
     public static MemorySegment odconv_layer_device$address() {
@@ -1580,7 +1454,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_device(odconv_layer_t layer, int32_t *device_type, int32_t *device_index)
+     * extern odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type, int32_t *device_index)
      * }
      */
     public static int odconv_layer_device(MemorySegment layer, MemorySegment device_type, MemorySegment device_index) {
@@ -1618,7 +1492,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static FunctionDescriptor odconv_layer_forward_async$descriptor() {
@@ -1628,7 +1502,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static MethodHandle odconv_layer_forward_async$handle() {
@@ -1638,7 +1512,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static MemorySegment odconv_layer_forward_async$address() {
@@ -1647,7 +1521,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input, float *output)
+     * extern odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
      * }
      */
     public static int odconv_layer_forward_async(MemorySegment layer, MemorySegment stream, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output) {
@@ -1657,77 +1531,6 @@ public class odconv_h {
                 traceDowncall("odconv_layer_forward_async", layer, stream, batch, height, width, layout, input, output);
             }
             return (int)mh$.invokeExact(layer, stream, batch, height, width, layout, input, output);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_static_conv_create_on_device {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_LONG,
-            odconv_h.C_INT,
-            odconv_h.C_INT,
-            odconv_h.C_INT,
-            odconv_h.C_INT,
-            odconv_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_static_conv_create_on_device");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static FunctionDescriptor odconv_static_conv_create_on_device$descriptor() {
-        return odconv_static_conv_create_on_device.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static MethodHandle odconv_static_conv_create_on_device$handle() {
-        return odconv_static_conv_create_on_device.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static MemorySegment odconv_static_conv_create_on_device$address() {
-        return odconv_static_conv_create_on_device.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern odconv_status odconv_static_conv_create_on_device(odconv_static_conv_t *conv, const odconv_config_t *config, const float *weight, const float *bias, int64_t batch, int64_t height, int64_t width, int32_t layout, int32_t num_threads, int32_t device_type, int32_t device_index, uint32_t flags)
-     * }
-     */
-    public static int odconv_static_conv_create_on_device(MemorySegment conv, MemorySegment config, MemorySegment weight, MemorySegment bias, long batch, long height, long width, int layout, int num_threads, int device_type, int device_index, int flags) {
-        var mh$ = odconv_static_conv_create_on_device.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_static_conv_create_on_device", conv, config, weight, bias, batch, height, width, layout, num_threads, device_type, device_index, flags);
-            }
-            return (int)mh$.invokeExact(conv, config, weight, bias, batch, height, width, layout, num_threads, device_type, device_index, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -1752,7 +1555,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * extern odconv_status odconv_device_alloc(odconv_device_type device_type, int32_t device_index, int64_t bytes, void **pointer)
      * }
      */
     public static FunctionDescriptor odconv_device_alloc$descriptor() {
@@ -1762,7 +1565,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * extern odconv_status odconv_device_alloc(odconv_device_type device_type, int32_t device_index, int64_t bytes, void **pointer)
      * }
      */
     public static MethodHandle odconv_device_alloc$handle() {
@@ -1772,7 +1575,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * extern odconv_status odconv_device_alloc(odconv_device_type device_type, int32_t device_index, int64_t bytes, void **pointer)
      * }
      */
     public static MemorySegment odconv_device_alloc$address() {
@@ -1781,7 +1584,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_alloc(int32_t device_type, int32_t device_index, int64_t bytes, void **pointer)
+     * extern odconv_status odconv_device_alloc(odconv_device_type device_type, int32_t device_index, int64_t bytes, void **pointer)
      * }
      */
     public static int odconv_device_alloc(int device_type, int device_index, long bytes, MemorySegment pointer) {
@@ -1814,7 +1617,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * extern odconv_status odconv_device_free(odconv_device_type device_type, int32_t device_index, void *pointer)
      * }
      */
     public static FunctionDescriptor odconv_device_free$descriptor() {
@@ -1824,7 +1627,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * extern odconv_status odconv_device_free(odconv_device_type device_type, int32_t device_index, void *pointer)
      * }
      */
     public static MethodHandle odconv_device_free$handle() {
@@ -1834,7 +1637,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * extern odconv_status odconv_device_free(odconv_device_type device_type, int32_t device_index, void *pointer)
      * }
      */
     public static MemorySegment odconv_device_free$address() {
@@ -1843,7 +1646,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_device_free(int32_t device_type, int32_t device_index, void *pointer)
+     * extern odconv_status odconv_device_free(odconv_device_type device_type, int32_t device_index, void *pointer)
      * }
      */
     public static int odconv_device_free(int device_type, int device_index, MemorySegment pointer) {
@@ -1997,7 +1800,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, odconv_device_type device_type, int32_t device_index)
      * }
      */
     public static FunctionDescriptor odconv_stream_create$descriptor() {
@@ -2007,7 +1810,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, odconv_device_type device_type, int32_t device_index)
      * }
      */
     public static MethodHandle odconv_stream_create$handle() {
@@ -2017,7 +1820,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, odconv_device_type device_type, int32_t device_index)
      * }
      */
     public static MemorySegment odconv_stream_create$address() {
@@ -2026,7 +1829,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, int32_t device_type, int32_t device_index)
+     * extern odconv_status odconv_stream_create(odconv_stream_t *stream, odconv_device_type device_type, int32_t device_index)
      * }
      */
     public static int odconv_stream_create(MemorySegment stream, int device_type, int device_index) {
@@ -2181,7 +1984,7 @@ public class odconv_h {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, odconv_copy_kind kind, odconv_stream_t stream)
      * }
      */
     public static FunctionDescriptor odconv_copy$descriptor() {
@@ -2191,7 +1994,7 @@ public class odconv_h {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, odconv_copy_kind kind, odconv_stream_t stream)
      * }
      */
     public static MethodHandle odconv_copy$handle() {
@@ -2201,7 +2004,7 @@ public class odconv_h {
     /**
      * Address for:
      * {@snippet lang=c :
-     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, odconv_copy_kind kind, odconv_stream_t stream)
      * }
      */
     public static MemorySegment odconv_copy$address() {
@@ -2210,7 +2013,7 @@ public class odconv_h {
 
     /**
      * {@snippet lang=c :
-     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, int32_t kind, odconv_stream_t stream)
+     * extern odconv_status odconv_copy(void *dst, const void *src, int64_t bytes, odconv_copy_kind kind, odconv_stream_t stream)
      * }
      */
     public static int odconv_copy(MemorySegment dst, MemorySegment src, long bytes, int kind, MemorySegment stream) {
@@ -2226,247 +2029,4 @@ public class odconv_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
-
-    private static class odconv_abi_struct_size {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_LONG,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_abi_struct_size");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_struct_size(const char *struct_name)
-     * }
-     */
-    public static FunctionDescriptor odconv_abi_struct_size$descriptor() {
-        return odconv_abi_struct_size.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_struct_size(const char *struct_name)
-     * }
-     */
-    public static MethodHandle odconv_abi_struct_size$handle() {
-        return odconv_abi_struct_size.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_struct_size(const char *struct_name)
-     * }
-     */
-    public static MemorySegment odconv_abi_struct_size$address() {
-        return odconv_abi_struct_size.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_struct_size(const char *struct_name)
-     * }
-     */
-    public static long odconv_abi_struct_size(MemorySegment struct_name) {
-        var mh$ = odconv_abi_struct_size.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_abi_struct_size", struct_name);
-            }
-            return (long)mh$.invokeExact(struct_name);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_abi_field_count {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_INT,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_abi_field_count");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int32_t odconv_abi_field_count(const char *struct_name)
-     * }
-     */
-    public static FunctionDescriptor odconv_abi_field_count$descriptor() {
-        return odconv_abi_field_count.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int32_t odconv_abi_field_count(const char *struct_name)
-     * }
-     */
-    public static MethodHandle odconv_abi_field_count$handle() {
-        return odconv_abi_field_count.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int32_t odconv_abi_field_count(const char *struct_name)
-     * }
-     */
-    public static MemorySegment odconv_abi_field_count$address() {
-        return odconv_abi_field_count.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int32_t odconv_abi_field_count(const char *struct_name)
-     * }
-     */
-    public static int odconv_abi_field_count(MemorySegment struct_name) {
-        var mh$ = odconv_abi_field_count.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_abi_field_count", struct_name);
-            }
-            return (int)mh$.invokeExact(struct_name);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_abi_field_name {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER,
-            odconv_h.C_INT
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_abi_field_name");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern const char *odconv_abi_field_name(const char *struct_name, int32_t index)
-     * }
-     */
-    public static FunctionDescriptor odconv_abi_field_name$descriptor() {
-        return odconv_abi_field_name.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern const char *odconv_abi_field_name(const char *struct_name, int32_t index)
-     * }
-     */
-    public static MethodHandle odconv_abi_field_name$handle() {
-        return odconv_abi_field_name.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern const char *odconv_abi_field_name(const char *struct_name, int32_t index)
-     * }
-     */
-    public static MemorySegment odconv_abi_field_name$address() {
-        return odconv_abi_field_name.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern const char *odconv_abi_field_name(const char *struct_name, int32_t index)
-     * }
-     */
-    public static MemorySegment odconv_abi_field_name(MemorySegment struct_name, int index) {
-        var mh$ = odconv_abi_field_name.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_abi_field_name", struct_name, index);
-            }
-            return (MemorySegment)mh$.invokeExact(struct_name, index);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class odconv_abi_field_offset {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            odconv_h.C_LONG,
-            odconv_h.C_POINTER,
-            odconv_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_abi_field_offset");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name)
-     * }
-     */
-    public static FunctionDescriptor odconv_abi_field_offset$descriptor() {
-        return odconv_abi_field_offset.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name)
-     * }
-     */
-    public static MethodHandle odconv_abi_field_offset$handle() {
-        return odconv_abi_field_offset.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name)
-     * }
-     */
-    public static MemorySegment odconv_abi_field_offset$address() {
-        return odconv_abi_field_offset.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int64_t odconv_abi_field_offset(const char *struct_name, const char *field_name)
-     * }
-     */
-    public static long odconv_abi_field_offset(MemorySegment struct_name, MemorySegment field_name) {
-        var mh$ = odconv_abi_field_offset.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("odconv_abi_field_offset", struct_name, field_name);
-            }
-            return (long)mh$.invokeExact(struct_name, field_name);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
 }
-

@@ -9,6 +9,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.odconv.bindings.odconv_h;
+import org.odconv.bindings.odconv_tools_h;
 import org.odconv.internal.Logging;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
@@ -86,10 +87,10 @@ public final class ODConv2d implements AutoCloseable {
         SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_h.odconv_layer_create_on_device(handleOut, NativeStructs.config(config, call),
+            int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
                     NativeStructs.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
                     allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
-            NativeCalls.check(status, "odconv_layer_create_on_device", device);
+            NativeCalls.check(status, "odconv_layer_create", device);
             return new ODConv2d(config, weights, device, allowTf32, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {
             if (lease != null) lease.close();  // copied (or failed): the file may go
@@ -250,7 +251,7 @@ public final class ODConv2d implements AutoCloseable {
         long stamp = lifecycle.enter();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
-            int status = odconv_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
+            int status = odconv_tools_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), inputAddress, outputAddress, iterations, times);
             NativeCalls.check(status, "odconv_layer_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);

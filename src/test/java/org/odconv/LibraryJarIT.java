@@ -22,6 +22,8 @@ import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+
+import org.odconv.internal.NativeLibrary;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
 
@@ -49,7 +51,7 @@ class LibraryJarIT {
         List<String> entries = entries(LIBRARY);
         assertTrue(entries.contains("org/odconv/ODConv2d.class"));
         assertTrue(entries.contains("org/odconv/io/SafeTensors.class"));
-        assertTrue(entries.contains("org/odconv/native/linux-x86_64/libodconv.so"));
+        assertTrue(entries.contains("org/odconv/native/linux-x86_64/" + NativeLibrary.LIBRARY_FILE));
         assertTrue(entries.contains("org/odconv/native/linux-x86_64/natives.sha256"));
         assertTrue(entries.contains("org/odconv/internal/shaded/jackson/databind/ObjectMapper.class"),
                 "Jackson, relocated into odconv's own package");

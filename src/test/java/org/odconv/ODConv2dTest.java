@@ -272,9 +272,14 @@ class ODConv2dTest {
         }
     }
 
+    /** odconv.h states the version; pom.xml must say the same (with -SNAPSHOT before a release). */
     @Test
-    void libraryReportsItsVersionAndBackend() {
-        assertEquals("0.1.0", Odconv.version());
+    void libraryReportsItsVersionAndBackend() throws java.io.IOException {
+        java.util.regex.Matcher pom = java.util.regex.Pattern
+                .compile("<artifactId>odconv</artifactId>\\s*<version>([^<]+)</version>")
+                .matcher(java.nio.file.Files.readString(java.nio.file.Path.of("pom.xml")));
+        assertTrue(pom.find(), "pom.xml's project version");
+        assertEquals(pom.group(1).replace("-SNAPSHOT", ""), Odconv.version(), "pom.xml against odconv.h");
         assertTrue(Odconv.backend().startsWith("oneDNN 3."), Odconv.backend());
     }
 }

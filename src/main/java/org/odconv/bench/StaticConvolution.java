@@ -10,6 +10,7 @@ import org.odconv.Layout;
 import org.odconv.ODConv2dConfig;
 import org.odconv.Tensor;
 import org.odconv.bindings.odconv_h;
+import org.odconv.bindings.odconv_tools_h;
 import org.odconv.internal.DeviceMemory;
 import org.odconv.internal.NativeCalls;
 import org.odconv.internal.NativeLibrary;
@@ -88,10 +89,10 @@ public final class StaticConvolution implements AutoCloseable {
         }
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_h.odconv_static_conv_create_on_device(out, NativeStructs.config(config, call), weight,
+            int status = odconv_tools_h.odconv_static_conv_create(out, NativeStructs.config(config, call), weight,
                     bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads,
                     device.type().nativeValue(), device.index(), allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
-            NativeCalls.check(status, "odconv_static_conv_create_on_device", device);
+            NativeCalls.check(status, "odconv_static_conv_create", device);
             long[] in = {batch, config.inPlanes(), height, width};
             long[] o = {batch, config.outPlanes(), config.outputExtent(height, "height"), config.outputExtent(width, "width")};
             return new StaticConvolution(out.get(ValueLayout.ADDRESS, 0), in, o, layout, device);
@@ -101,7 +102,7 @@ public final class StaticConvolution implements AutoCloseable {
     /** Runs the convolution once on a CPU convolution. */
     public void forward(Tensor input, Tensor output) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
-        NativeCalls.check(odconv_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
+        NativeCalls.check(odconv_tools_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
                 "odconv_static_conv_forward");
     }
 
@@ -128,7 +129,7 @@ public final class StaticConvolution implements AutoCloseable {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
-            NativeCalls.check(odconv_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
+            NativeCalls.check(odconv_tools_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
                     "odconv_static_conv_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         }
@@ -151,6 +152,6 @@ public final class StaticConvolution implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        odconv_h.odconv_static_conv_destroy(handle);
+        odconv_tools_h.odconv_static_conv_destroy(handle);
     }
 }

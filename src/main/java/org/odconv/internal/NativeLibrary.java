@@ -28,7 +28,8 @@ public final class NativeLibrary {
     /** Where jar extraction goes; default {@code java.io.tmpdir}. */
     public static final String EXTRACT_DIR_PROPERTY = "odconv.extract.dir";
 
-    static final String LIBRARY_FILE = "libodconv.so";
+    /** libodconv.so.&lt;major&gt;: the SONAME the native build gives the library, from the same version macro. */
+    public static final String LIBRARY_FILE = "libodconv.so." + odconv_h.ODCONV_VERSION_MAJOR();
     /** The C++ runtime libodconv.so and cuDNN link against, made global before libodconv.so loads. */
     static final String CPP_RUNTIME = "libstdc++.so.6";
     // glibc's <dlfcn.h> values, the same on every Linux architecture glibc supports.

@@ -15,6 +15,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.internal.NativeLibrary;
+
 /**
  * target/odconv.jar as a user runs it: plain {@code java -jar}, no flags, the native libraries extracted
  * from the jar into an empty folder. Runs in {@code verify}, after packaging.
@@ -52,7 +54,7 @@ class RunnableJarIT {
         assertEquals(0, r.code(), r.err() + r.out());
         assertEquals("", r.err(), "nothing on stderr, no native-access warning");
         assertTrue(r.out().contains(": MATCH"), r.out());
-        assertTrue(Files.isRegularFile(nativesFolder().resolve("libodconv.so")));
+        assertTrue(Files.isRegularFile(nativesFolder().resolve(NativeLibrary.LIBRARY_FILE)));
     }
 
     /** This process's uid: the owner of /proc/self. */
@@ -86,13 +88,13 @@ class RunnableJarIT {
     void aNativeLibraryOfAnotherVersionIsRefused() throws Exception {
         Path fake = Files.createDirectories(dir.resolve("fake"));
         Path source = Files.writeString(fake.resolve("fake.c"), "unsigned odconv_version(void) { return 90807; }\n");
-        Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", fake.resolve("libodconv.so").toString(),
+        Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", fake.resolve(NativeLibrary.LIBRARY_FILE).toString(),
                 source.toString()).inheritIO().start();
         Assumptions.assumeTrue(cc.waitFor() == 0, "skipped: no C compiler to build a fake libodconv.so");
         Result r = java(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dodconv.library.path=" + fake), "info");
         assertEquals(1, r.code(), r.err() + r.out());
-        assertEquals("odconv: " + fake.resolve("libodconv.so") + " is odconv 9.8.7, but this Java code is odconv " + org.odconv.Odconv.version() + ":"
+        assertEquals("odconv: " + fake.resolve(NativeLibrary.LIBRARY_FILE) + " is odconv 9.8.7, but this Java code is odconv " + org.odconv.Odconv.version() + ":"
                 + " use the jar's own natives or a folder from the same build (-Dodconv.library.path)", r.err().strip());
     }
 

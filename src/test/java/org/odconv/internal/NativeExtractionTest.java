@@ -62,15 +62,15 @@ class NativeExtractionTest {
         assertEquals(userFolder().resolve(manifest.key()), folder);
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(userFolder())));
         assertJarCopy(folder);
-        Object library = Files.getAttribute(folder.resolve("libodconv.so"), "unix:ino");
+        Object library = Files.getAttribute(folder.resolve(NativeLibrary.LIBRARY_FILE), "unix:ino");
         assertEquals(folder, NativeExtraction.extract(manifest, base));
-        assertEquals(library, Files.getAttribute(folder.resolve("libodconv.so"), "unix:ino"), "reused, not rewritten");
+        assertEquals(library, Files.getAttribute(folder.resolve(NativeLibrary.LIBRARY_FILE), "unix:ino"), "reused, not rewritten");
     }
 
     @Test
     void aChangedOrMissingFileIsExtractedAgain() throws Exception {
         Path folder = NativeExtraction.extract(manifest, base);
-        Files.write(folder.resolve("libodconv.so"), PLANTED);
+        Files.write(folder.resolve(NativeLibrary.LIBRARY_FILE), PLANTED);
         Files.delete(folder.resolve("libdnnl.so.3"));
         assertEquals(folder, NativeExtraction.extract(manifest, base));
         assertJarCopy(folder);
@@ -82,13 +82,13 @@ class NativeExtractionTest {
         try (LogCapture log = new LogCapture()) {
             Path folder = NativeExtraction.extract(manifest, base);
             NativeExtraction.extract(manifest, base);
-            Files.write(folder.resolve("libodconv.so"), PLANTED);
+            Files.write(folder.resolve(NativeLibrary.LIBRARY_FILE), PLANTED);
             NativeExtraction.extract(manifest, base);
             assertEquals(List.of("FINE odconv: native libraries extracted into " + folder,
                     "FINE odconv: native libraries from " + folder,
-                    "WARNING odconv: extracting the native libraries again: " + folder.resolve("libodconv.so")
+                    "WARNING odconv: extracting the native libraries again: " + folder.resolve(NativeLibrary.LIBRARY_FILE)
                             + " has SHA-256 " + HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(PLANTED))
-                            + ", the jar's manifest says " + manifest.sha256ByFile().get("libodconv.so"),
+                            + ", the jar's manifest says " + manifest.sha256ByFile().get(NativeLibrary.LIBRARY_FILE),
                     "FINE odconv: native libraries extracted into " + folder), log.lines());
         }
     }
@@ -96,11 +96,11 @@ class NativeExtractionTest {
     @Test
     void theManifestsHashesAreChecked() throws Exception {
         Path folder = NativeExtraction.extract(manifest, base);
-        Files.write(folder.resolve("libodconv.so"), PLANTED);
+        Files.write(folder.resolve(NativeLibrary.LIBRARY_FILE), PLANTED);
         String problem = NativeExtraction.verify(manifest, folder, uid).orElseThrow();
         String planted = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(PLANTED));
-        assertEquals(folder.resolve("libodconv.so") + " has SHA-256 " + planted + ", the jar's manifest says "
-                + manifest.sha256ByFile().get("libodconv.so"), problem);
+        assertEquals(folder.resolve(NativeLibrary.LIBRARY_FILE) + " has SHA-256 " + planted + ", the jar's manifest says "
+                + manifest.sha256ByFile().get(NativeLibrary.LIBRARY_FILE), problem);
     }
 
     @Test
@@ -114,12 +114,12 @@ class NativeExtractionTest {
     void aSymbolicLinkInPlaceOfTheFolderIsNeverFollowed() throws Exception {
         Path elsewhere = Files.createDirectory(base.resolve("elsewhere"));
         Files.createDirectory(elsewhere.resolve(manifest.key()));
-        Files.write(elsewhere.resolve(manifest.key()).resolve("libodconv.so"), PLANTED);
+        Files.write(elsewhere.resolve(manifest.key()).resolve(NativeLibrary.LIBRARY_FILE), PLANTED);
         Files.createSymbolicLink(userFolder(), elsewhere);
         Path folder = NativeExtraction.extract(manifest, base);
         assertFalse(folder.startsWith(userFolder()), folder.toString());
         assertJarCopy(folder);
-        assertArrayEquals(PLANTED, Files.readAllBytes(elsewhere.resolve(manifest.key()).resolve("libodconv.so")));
+        assertArrayEquals(PLANTED, Files.readAllBytes(elsewhere.resolve(manifest.key()).resolve(NativeLibrary.LIBRARY_FILE)));
     }
 
     /** The attack of issue 12: another local user creates this user's folder first, with a library of their own. */
@@ -136,7 +136,7 @@ class NativeExtractionTest {
     /** The user's folder with this build's folder in it, holding a planted libodconv.so (and the other files). */
     private Path plantCopy() throws Exception {
         Path folder = NativeExtraction.extract(manifest, base);
-        Files.write(folder.resolve("libodconv.so"), PLANTED);
+        Files.write(folder.resolve(NativeLibrary.LIBRARY_FILE), PLANTED);
         return folder;
     }
 
@@ -148,7 +148,7 @@ class NativeExtractionTest {
         assertEquals(uid, Files.getAttribute(folder, "unix:uid", LinkOption.NOFOLLOW_LINKS));
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(folder)));
         assertJarCopy(folder);
-        assertArrayEquals(PLANTED, Files.readAllBytes(planted.resolve("libodconv.so")), "the planted folder is left alone");
+        assertArrayEquals(PLANTED, Files.readAllBytes(planted.resolve(NativeLibrary.LIBRARY_FILE)), "the planted folder is left alone");
         assertTrue(NativeExtraction.verify(manifest, folder, uid).isEmpty());
         for (Map.Entry<String, String> file : manifest.sha256ByFile().entrySet())
             assertTrue(Files.isRegularFile(folder.resolve(file.getKey())), file.getKey());
