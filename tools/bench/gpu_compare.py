@@ -15,38 +15,23 @@ import argparse
 import json
 import os
 import shlex
-import struct
 import subprocess
 import sys
 
-import numpy as np
 import torch
 import torch.nn as nn
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "golden"))
-sys.path.insert(0, os.path.join(HERE, "..", "export"))
-from make_golden import ODConv2d, randomize  # noqa: E402  (the YOLO-style seed module)
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TOOLS, os.path.join(TOOLS, "export")]
 from odconv_export import export_odconv, save_layer_io  # noqa: E402
+from odconv_reference.accuracy import error_and_tolerance  # noqa: E402
+from odconv_reference.modules import ODConv2d, randomize  # noqa: E402  (the YOLO-style seed module)
+from odconv_reference.safetensors_reader import read_tensor  # noqa: E402
 from pytorch_eager import SHAPES, use_exact_float32  # noqa: E402
 
 # Targets on an H100/H200 (the GPU issue): PyTorch eager / odconv at batch 1 and 8, odconv / floor.
 MIN_SPEEDUP = {1: 3.0, 8: 2.0}
 MAX_FLOOR_RATIO = 1.3
-RELATIVE_TOLERANCE = 1e-4  # of max(1, max|expected|)
-
-
-def read_tensor(path, name):
-    """One F32 tensor of a safetensors file."""
-    with open(path, "rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-        entry = header[name]
-        if entry["dtype"] != "F32":
-            raise ValueError(f"{path}: {name} is {entry['dtype']}, expected F32")
-        begin, end = entry["data_offsets"]
-        f.seek(8 + length + begin)
-        return np.frombuffer(f.read(end - begin), dtype="<f4").reshape(entry["shape"])
 
 
 def check_accuracy(java, work, device, batches):
@@ -81,8 +66,7 @@ def check_accuracy(java, work, device, batches):
             actual = read_tensor(output_path, "output")
             if actual.shape != expected.shape:
                 raise SystemExit(f"{name} b{batch}: odconv output {actual.shape}, PyTorch {expected.shape}")
-            error = float(np.max(np.abs(actual.astype(np.float64) - expected)))
-            tolerance = RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
+            error, tolerance = error_and_tolerance(expected, actual)
             results[(name, batch)] = (error, tolerance)
             print(f"accuracy {name} b{batch}: max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})",
                   flush=True)

@@ -22,8 +22,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
-from make_golden import ODConv2d  # noqa: E402  (the YOLO-style seed module)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
+from odconv_reference.modules import ODConv2d  # noqa: E402  (the YOLO-style seed module)
 
 # (name, in, out, k, stride, groups, hw, kernel_num): the bench command's standard shapes
 SHAPES = [("S1", 64, 64, 3, 1, 1, 56, 1), ("S2", 128, 128, 3, 1, 1, 28, 4), ("S3", 256, 256, 3, 2, 1, 40, 1),

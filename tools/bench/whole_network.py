@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Whole-network benchmark: one YOLO-style ODConv network (tools/golden/yolo_net.py) timed four ways on the CPU,
-at the same thread count, on the same random input per input size and batch:
+"""Whole-network benchmark: one YOLO-style ODConv network (tools/odconv_reference/yolo_net.py) timed four ways
+on the CPU, at the same thread count, on the same random input per input size and batch:
 
   (a) odconv: exported with odconv_onnx.export_onnx (each ODConv one org.odconv::ODConv2d node), run by
       `odconv.jar onnx` in ONNX Runtime with odconv's operator registered;
@@ -14,7 +14,7 @@ Each time is the median of --iterations runs after a warm-up; the ONNX Runtime r
 process each. With --profile, (a) and (c) run once more each under ONNX Runtime's profiler (`onnx --profile`), and
 the script prints where their time goes: microseconds per run by operator type, ORT's NCHWc reorders included
 (profiled runs are slower than timed ones; the split is what counts). Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
-<= 1e-4 * max(1, max|expected|)). Targets: a/c <= 1.10 (every case), b/a >= 2 and d/a >= 2 (batch 1).
+<= 1e-4 * max(1, max|expected|), odconv_reference/accuracy.py). Targets: a/c <= 1.10 (every case), b/a >= 2 and d/a >= 2 (batch 1).
 
     /usr/bin/python3 tools/bench/whole_network.py [--sizes 160,320] [--batches 1,8] [--threads 2] [--width 32]
         [--iterations 100] [--work target/whole-network] [--java "JAVA -jar target/odconv.jar"] [--json FILE]
@@ -35,18 +35,18 @@ import sys
 import time
 import warnings
 
-import numpy as np
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tools", "golden"))
-sys.path.insert(0, os.path.join(REPO, "tools", "export"))
-from gpu_compare import RELATIVE_TOLERANCE, read_tensor  # noqa: E402
-from make_golden import write_safetensors  # noqa: E402
+sys.path[:0] = [os.path.join(REPO, "tools"), os.path.join(REPO, "tools", "export")]
+from odconv_export import write_safetensors  # noqa: E402
 from odconv_onnx import export_onnx, torchscript_exporter  # noqa: E402
+from odconv_reference.accuracy import error_and_tolerance  # noqa: E402
+from odconv_reference.modules import randomize  # noqa: E402
+from odconv_reference.safetensors_reader import read_tensor  # noqa: E402
+from odconv_reference.yolo_net import YoloODConvNet, static_twin  # noqa: E402
 from pytorch_eager import cpu_name, median_ms  # noqa: E402
-from yolo_net import YoloODConvNet, randomize, static_twin  # noqa: E402
 
 DEFAULT_JAVA = shlex.join(["/usr/lib/jvm/temurin-25-jdk-amd64/bin/java", "-jar",
                            os.path.join(REPO, "target", "odconv.jar")])
@@ -123,21 +123,21 @@ def max_error(output_path, expected):
     """(max abs error, tolerance) of the outputs in output_path against PyTorch's, over all outputs."""
     error, tolerance = 0.0, 0.0
     for name, reference in zip(OUTPUTS, expected):
-        reference = reference.numpy().astype(np.float64)
+        reference = reference.numpy()
         actual = read_tensor(output_path, name)
         if actual.shape != reference.shape:
             raise SystemExit(f"{output_path}: {name} is {list(actual.shape)}, PyTorch's {list(reference.shape)}")
-        error = max(error, float(np.max(np.abs(actual - reference))))
-        tolerance = max(tolerance, RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(reference)))))
+        output_error, output_tolerance = error_and_tolerance(reference, actual)
+        error, tolerance = max(error, output_error), max(tolerance, output_tolerance)
     return error, tolerance
 
 
 def build_models(width):
     """The ODConv network and its static twin, eval mode, random weights from fixed seeds."""
     model = YoloODConvNet(width=width).eval()
-    randomize(model, torch.Generator().manual_seed(0))
+    randomize(model, torch.Generator().manual_seed(0), scaled_by_fan_in=True)
     twin = static_twin(copy.deepcopy(model)).eval()
-    randomize(twin, torch.Generator().manual_seed(1))
+    randomize(twin, torch.Generator().manual_seed(1), scaled_by_fan_in=True)
     return model, twin
 
 

@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 
 __all__ = ["UnsupportedModuleError", "ODConvLayer", "DTYPES", "export_odconv", "find_odconv_layers",
-           "is_odconv_module", "write_model", "load_model", "main"]
+           "is_odconv_module", "write_model", "write_safetensors", "save_layer_io", "load_model", "main"]
 
 FORMAT_VERSION = 1
 METADATA_KEY = "odconv"
@@ -382,13 +382,15 @@ def _tensor_bytes(tensor: torch.Tensor, dtype: torch.dtype) -> bytes:
     return array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
 
 
-def _write_safetensors(path: str, tensors: Sequence[Tuple[str, torch.Tensor]], torch_dtype: torch.dtype,
-                       type_name: str, metadata: Optional[Dict[str, str]] = None) -> None:
-    """Writes ``tensors`` (name, tensor) in order, converted to ``torch_dtype``, as a safetensors file.
+def write_safetensors(path: str, tensors: Sequence[Tuple[str, torch.Tensor]],
+                      metadata: Optional[Dict[str, str]] = None, dtype: str = "f32") -> None:
+    """Writes ``tensors`` (name, tensor) in order, each converted to ``dtype`` ("f32", "f16" or "bf16"), as a
+    safetensors file, with ``metadata`` (str -> str) as its ``__metadata__`` when given.
 
     The file is written next to ``path`` under a temporary name and renamed into place, so a failure
-    leaves no partial file.
+    leaves no partial file. The repository's other Python tools write their safetensors files with this too.
     """
+    type_name, torch_dtype = _dtype(dtype)
     header, blobs, offset = ({"__metadata__": metadata} if metadata else {}), [], 0
     for name, tensor in tensors:
         data = _tensor_bytes(tensor, torch_dtype)
@@ -414,10 +416,9 @@ def _write_safetensors(path: str, tensors: Sequence[Tuple[str, torch.Tensor]], t
 
 def write_model(layers: Sequence[ODConvLayer], path: str, dtype: str = "f32") -> None:
     """Writes ``layers`` (from find_odconv_layers) to the safetensors file ``path``, atomically."""
-    type_name, torch_dtype = _dtype(dtype)
     metadata = json.dumps({"format_version": FORMAT_VERSION, "layers": [layer.config for layer in layers]})
     tensors = [named for layer in layers for named in layer.tensors]
-    _write_safetensors(path, tensors, torch_dtype, type_name, {METADATA_KEY: metadata})
+    write_safetensors(path, tensors, {METADATA_KEY: metadata}, dtype)
 
 
 @torch.no_grad()
@@ -439,9 +440,9 @@ def save_layer_io(model: nn.Module, x: torch.Tensor, name: str, input_path: str,
         hook.remove()
     if "input" not in seen:
         raise ValueError(f"module {name!r} did not run in model(x)")
-    _write_safetensors(input_path, [("input", seen["input"])], torch.float32, "F32")
+    write_safetensors(input_path, [("input", seen["input"])])
     if output_path is not None:
-        _write_safetensors(output_path, [("output", seen["output"])], torch.float32, "F32")
+        write_safetensors(output_path, [("output", seen["output"])])
 
 
 def export_odconv(model: nn.Module, path: str, names: Optional[Iterable[str]] = None,

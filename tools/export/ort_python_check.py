@@ -7,7 +7,7 @@ The Java tests prove the operator on ONNX Runtime Java; this proves it on anothe
 1. the committed fixtures (src/test/resources/onnx: yolo.onnx at batch 1 and 5, single.onnx at two sizes)
    against the PyTorch outputs stored beside them, and every bad_*.onnx refused at session creation with a
    message naming the node;
-2. YoloODConvNet (tools/golden/yolo_net.py) exported here with export_onnx and run at batch 1 and 3 against
+2. YoloODConvNet (tools/odconv_reference/yolo_net.py) exported here with export_onnx and run at batch 1 and 3 against
    this PyTorch's own outputs.
 
     python3 tools/export/ort_python_check.py --library DIR/libodconv_ort.so
@@ -26,14 +26,16 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path[:0] = [HERE, os.path.join(REPO, "tools", "golden"), os.path.join(REPO, "tools", "bench")]
+sys.path[:0] = [HERE, os.path.join(REPO, "tools")]
 
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 
-from gpu_compare import RELATIVE_TOLERANCE, read_tensor  # noqa: E402
 from odconv_onnx import export_onnx  # noqa: E402
-from yolo_net import YoloODConvNet, randomize  # noqa: E402
+from odconv_reference.accuracy import error_and_tolerance  # noqa: E402
+from odconv_reference.modules import randomize  # noqa: E402
+from odconv_reference.safetensors_reader import read_tensor  # noqa: E402
+from odconv_reference.yolo_net import YoloODConvNet  # noqa: E402
 
 FIXTURES = os.path.join(REPO, "src", "test", "resources", "onnx")
 
@@ -48,8 +50,7 @@ def session(library, model, threads=2):
 
 
 def close(name, expected, actual):
-    tolerance = RELATIVE_TOLERANCE * max(1.0, float(np.abs(expected).max()))
-    error = float(np.abs(expected - actual).max())
+    error, tolerance = error_and_tolerance(expected, actual)
     ok = expected.shape == actual.shape and error <= tolerance
     print(f"  {'ok  ' if ok else 'FAIL'} {name}: shape {list(actual.shape)}, max error {error:.3g} (tolerance {tolerance:.3g})")
     return ok
@@ -85,7 +86,7 @@ def check_fixtures(library):
 def check_export(library):
     ok = True
     net = YoloODConvNet(width=16)
-    randomize(net, torch.Generator().manual_seed(7))
+    randomize(net, torch.Generator().manual_seed(7), scaled_by_fan_in=True)
     net.eval()
     x = torch.randn(3, 3, 96, 96, generator=torch.Generator().manual_seed(8))
     with tempfile.TemporaryDirectory() as work:

@@ -11,11 +11,9 @@ missing, without them. The whole module is skipped when PyTorch is not installed
 """
 
 import copy
-import json
 import os
 import pathlib
 import re
-import struct
 import subprocess
 import sys
 import tempfile
@@ -32,19 +30,21 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-GOLDEN = REPO / "tools" / "golden"
+TOOLS = REPO / "tools"
 EXPORTER = HERE / "odconv_export.py"
 JAR = REPO / "target" / "odconv.jar"
 DEFAULT_JAVA = pathlib.Path("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java")
-for _p in (str(GOLDEN), str(HERE)):
+for _p in (str(TOOLS), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
 import odconv_export  # noqa: E402
 from odconv_export import UnsupportedModuleError, export_odconv, find_odconv_layers  # noqa: E402
-from make_golden import ODConv2d as SeedODConv2d  # noqa: E402  (the YOLO-style seed module)
-from make_golden import OsvaiAttention, OsvaiODConv2d  # noqa: E402  (the official OSVAI module)
-from make_golden import write_safetensors  # noqa: E402
+from odconv_export import write_safetensors  # noqa: E402
+from odconv_reference.accuracy import error_and_tolerance  # noqa: E402
+from odconv_reference.modules import ODConv2d as SeedODConv2d  # noqa: E402  (the YOLO-style seed module)
+from odconv_reference.modules import OsvaiAttention, OsvaiODConv2d, randomize  # noqa: E402  (the official one)
+from odconv_reference.safetensors_reader import SafeTensorsFile  # noqa: E402  (independent of the writer)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -112,25 +112,6 @@ ODCONV_NAMES = ["backbone.0", "backbone.1.conv", "backbone.2", "neck.layers.0", 
 OSVAI_NAMES = {"backbone.2", "neck.layers.0", "neck.layers.2"}
 
 
-@torch.no_grad()
-def randomize(model):
-    """Random weights, biases and BatchNorm statistics everywhere, so every tensor matters."""
-    for m in model.modules():
-        bank = m._parameters.get("weight")
-        if bank is not None and bank.dim() == 5:
-            bank.copy_(torch.randn_like(bank) * 0.2)
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            m.weight.copy_(torch.randn_like(m.weight) * 0.3)
-            if m.bias is not None:
-                m.bias.copy_(torch.randn_like(m.bias) * 0.2)
-        elif isinstance(m, nn.BatchNorm2d):
-            m.weight.uniform_(0.5, 1.5)
-            m.bias.copy_(torch.randn_like(m.bias) * 0.1)
-            m.running_mean.copy_(torch.randn_like(m.running_mean) * 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-            m.num_batches_tracked.fill_(7)
-
-
 def build_net(seed=1234):
     """The test model, randomized, with temperatures and eps values that differ from the defaults."""
     torch.manual_seed(seed)
@@ -167,36 +148,6 @@ def capture(model, names, x):
         for hook in hooks:
             hook.remove()
     return seen
-
-
-# ------------------------------------------------------------------------------------------------------
-# Reading safetensors files (independent of the exporter's writer)
-# ------------------------------------------------------------------------------------------------------
-
-NUMPY_TYPES = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}
-
-
-class SafeTensorsFile:
-    """header (name -> entry, without __metadata__), metadata (dict), tensors (name -> float32 array)."""
-
-    def __init__(self, path):
-        data = pathlib.Path(path).read_bytes()
-        (length,) = struct.unpack("<Q", data[:8])
-        self.header_length = length
-        self.header = json.loads(data[8:8 + length].decode("utf-8"))
-        self.metadata = self.header.pop("__metadata__", {})
-        body = data[8 + length:]
-        self.body_length = len(body)
-        self.tensors = {}
-        for name, entry in self.header.items():
-            begin, end = entry["data_offsets"]
-            raw = np.frombuffer(body[begin:end], dtype=NUMPY_TYPES[entry["dtype"]])
-            if entry["dtype"] == "BF16":
-                raw = (raw.astype("<u4") << 16).view("<f4")
-            self.tensors[name] = raw.astype(np.float32).reshape(entry["shape"])
-
-    def odconv(self):
-        return json.loads(self.metadata["odconv"])
 
 
 def expected_tensor_names(name, module):
@@ -271,8 +222,7 @@ class JavaRoundTrip(unittest.TestCase):
     def assert_close(self, layer, actual, expected):
         expected = expected.numpy()
         self.assertEqual(list(actual.shape), list(expected.shape), layer)
-        error = float(np.max(np.abs(actual.astype(np.float64) - expected.astype(np.float64))))
-        tolerance = 1e-4 * max(1.0, float(np.max(np.abs(expected))))
+        error, tolerance = error_and_tolerance(expected, actual)
         self.assertLessEqual(error, tolerance, f"{layer}: max |java - pytorch| = {error:.3g} > {tolerance:.3g}")
 
 
@@ -611,7 +561,7 @@ TRAIN_SCRIPT = textwrap.dedent("""\
     import sys
     import torch
     import torch.nn as nn
-    from make_golden import ODConv2d
+    from odconv_reference.modules import ODConv2d
 
     class Net(nn.Module):
         def __init__(self, act=True):
@@ -640,7 +590,7 @@ class CommandLineTest(unittest.TestCase):
 
     def save_from_script(self, *extra):
         (self.dir / "train_script.py").write_text(TRAIN_SCRIPT)
-        env = dict(os.environ, PYTHONPATH=str(GOLDEN))
+        env = dict(os.environ, PYTHONPATH=str(TOOLS))
         subprocess.run([sys.executable, "train_script.py", "net.pt", *extra], cwd=self.dir, env=env, check=True,
                        timeout=300)
         return self.dir / "net.pt"
@@ -648,7 +598,7 @@ class CommandLineTest(unittest.TestCase):
     def test_model_saved_from_a_script(self):
         model = self.save_from_script()
         out = self.dir / "net.safetensors"
-        result = self.cli("--model", model, "--output", out, "--path", self.dir, GOLDEN, "--import", "train_script",
+        result = self.cli("--model", model, "--output", out, "--path", self.dir, TOOLS, "--import", "train_script",
                           "--dtype", "bf16")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.splitlines(), [
@@ -664,7 +614,7 @@ class CommandLineTest(unittest.TestCase):
         net = build_net()
         torch.save(net, model)
         out = self.dir / "cli.safetensors"
-        result = self.cli("--model", model, "--output", out, "--path", HERE, GOLDEN, REPO,
+        result = self.cli("--model", model, "--output", out, "--path", HERE, TOOLS,
                           "--names", "backbone.2,head.1, backbone.0")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.splitlines(), [
@@ -678,7 +628,7 @@ class CommandLineTest(unittest.TestCase):
     def test_unsupported_module_exits_1_with_one_line(self):
         model = self.save_from_script("leaky")
         out = self.dir / "net.safetensors"
-        result = self.cli("--model", model, "--output", out, "--path", self.dir, GOLDEN, "--import", "train_script")
+        result = self.cli("--model", model, "--output", out, "--path", self.dir, TOOLS, "--import", "train_script")
         self.assertEqual(result.returncode, 1)
         self.assertEqual(result.stdout, "")
         self.assertEqual(len(result.stderr.splitlines()), 1, result.stderr)
@@ -694,7 +644,7 @@ class CommandLineTest(unittest.TestCase):
 
     def test_unknown_name(self):
         model = self.save_from_script()
-        result = self.cli("--model", model, "--output", self.dir / "x.safetensors", "--path", self.dir, GOLDEN,
+        result = self.cli("--model", model, "--output", self.dir / "x.safetensors", "--path", self.dir, TOOLS,
                           "--import", "train_script", "--names", "features.0")
         self.assertEqual(result.returncode, 1)
         self.assertIn("unknown ODConv module name 'features.0'; available: features.1, features.3", result.stderr)

@@ -43,18 +43,18 @@ else:
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-GOLDEN = REPO / "tools" / "golden"
+TOOLS = REPO / "tools"
 EXPORTER = HERE / "odconv_export.py"
-for _p in (str(GOLDEN), str(HERE)):
+for _p in (str(TOOLS), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
 import odconv_export  # noqa: E402
 from odconv_export import UnsupportedModuleError, find_odconv_layers  # noqa: E402
 from odconv_onnx import DOMAIN, OP_TYPE, OP_VERSION, export_onnx  # noqa: E402
-from make_golden import ODConv2d as SeedODConv2d  # noqa: E402  (the YOLO-style seed module)
-from make_golden import OsvaiODConv2d  # noqa: E402  (the official OSVAI module)
-from yolo_net import YoloODConvNet, randomize  # noqa: E402
+from odconv_reference.modules import ODConv2d as SeedODConv2d  # noqa: E402  (the YOLO-style seed module)
+from odconv_reference.modules import OsvaiODConv2d, randomize  # noqa: E402  (the official OSVAI module)
+from odconv_reference.yolo_net import YoloODConvNet  # noqa: E402
 
 needs_onnx = unittest.skipIf(onnx is None, ONNX_MISSING)
 
@@ -80,7 +80,7 @@ def yolo_net(seed=1, trained=True):
     torch.manual_seed(seed)
     net = YoloODConvNet(16)
     if trained:
-        randomize(net, torch.Generator().manual_seed(seed))
+        randomize(net, torch.Generator().manual_seed(seed), scaled_by_fan_in=True)
     return net.eval()
 
 
@@ -88,7 +88,7 @@ def single_seed_layer(seed=2):
     """One seed ODConv layer (stride 2, 2 kernels, ReLU) with temperature 3 and eps 1e-3 on both BatchNorms."""
     torch.manual_seed(seed)
     layer = SeedODConv2d(16, 24, 3, s=2, kernel_num=2, act=nn.ReLU())
-    randomize(layer, torch.Generator().manual_seed(seed))
+    randomize(layer, torch.Generator().manual_seed(seed), scaled_by_fan_in=True)
     layer.update_temperature(3.0)
     layer.bn.eps = 1e-3
     layer.attention.fc.bn.eps = 1e-3
@@ -356,7 +356,7 @@ class SingleLayerTest(TempDir):
         }
         for label, layer in cases.items():
             with self.subTest(label):
-                randomize(layer, torch.Generator().manual_seed(6))
+                randomize(layer, torch.Generator().manual_seed(6), scaled_by_fan_in=True)
                 layer.update_temperature(0.5)
                 attributes = self.check_single(layer.eval(), torch.randn(2, 16, 9, 9))
                 self.assertEqual((attributes["batch_norm"], attributes["activation"]), (0, "identity"))
@@ -491,7 +491,7 @@ class CommandLineTest(TempDir):
         net = yolo_net()
         model = self.save_net(net)
         out = self.dir / "net.onnx"
-        result = self.cli("--model", model, "--output", out, "--input-shape", "1,3,64,64", "--path", GOLDEN)
+        result = self.cli("--model", model, "--output", out, "--input-shape", "1,3,64,64", "--path", TOOLS)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(result.stdout.splitlines(), [layer.describe() for layer in find_odconv_layers(net)])
         self.assertEqual(len(result.stdout.splitlines()), len(YOLO_NET_LAYERS))
@@ -513,7 +513,7 @@ class CommandLineTest(TempDir):
         net = yolo_net()
         model = self.save_net({"epoch": 3, "model": copy.deepcopy(net).half()})  # as YOLOv5 saves them
         out = self.dir / "net.onnx"
-        result = self.cli("--model", model, "--output", out, "--input-shape", "2,3,32,32", "--path", GOLDEN,
+        result = self.cli("--model", model, "--output", out, "--input-shape", "2,3,32,32", "--path", TOOLS,
                           "--output-names", "p8, p16", "--opset", "13")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(len(result.stdout.splitlines()), len(YOLO_NET_LAYERS))
@@ -531,7 +531,7 @@ class CommandLineTest(TempDir):
     def test_missing_input_shape(self):
         model = self.save_net()
         out = self.dir / "net.onnx"
-        result = self.cli("--model", model, "--output", out, "--path", GOLDEN)
+        result = self.cli("--model", model, "--output", out, "--path", TOOLS)
         self.assertIn(result.returncode, (1, 2))
         self.assertEqual(result.stdout, "")
         self.assert_one_error_line(result.stderr, "--input-shape N,C,H,W")

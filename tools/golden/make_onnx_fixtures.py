@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes the ONNX Runtime fixtures of the Java tests (src/test/resources/onnx/) from PyTorch.
 
-- ``yolo.onnx``: YoloODConvNet (tools/golden/yolo_net.py, width 8) exported with ``export_onnx``: seven
+- ``yolo.onnx``: YoloODConvNet (tools/odconv_reference/yolo_net.py, width 8) exported with ``export_onnx``: seven
   ODConv nodes of both families among ordinary layers; inputs ``input_b1`` / ``input_b5`` and PyTorch's
   outputs ``expected_b1`` / ``expected_b5`` (tensors ``p8``, ``p16``), batch 1 and 5 from the one file.
 - ``yolo_static.onnx``: its static twin (every ODConv a Conv2d+BN+activation) exported the ordinary way, which
@@ -22,16 +22,17 @@ import copy
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [HERE, os.path.join(HERE, "..", "export")]
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [TOOLS, os.path.join(TOOLS, "export")]
 
 import onnx  # noqa: E402
 import torch  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
-from make_golden import ODConv2d, write_safetensors  # noqa: E402
+from odconv_export import write_safetensors  # noqa: E402
 from odconv_onnx import export_onnx, torchscript_exporter  # noqa: E402
-from yolo_net import YoloODConvNet, randomize, static_twin  # noqa: E402
+from odconv_reference.modules import ODConv2d, randomize  # noqa: E402
+from odconv_reference.yolo_net import YoloODConvNet, static_twin  # noqa: E402
 
 SEED = 20260929
 OUT = os.path.join("src", "test", "resources", "onnx")
@@ -44,7 +45,7 @@ def save_io(name, tensors):
 @torch.no_grad()
 def yolo(generator):
     net = YoloODConvNet(width=8)
-    randomize(net, generator)
+    randomize(net, generator, scaled_by_fan_in=True)
     net.eval()
     x5 = torch.randn(5, 3, 64, 64, generator=generator)
     export_onnx(net, x5[:1], os.path.join(OUT, "yolo.onnx"), output_names=["p8", "p16"])
@@ -55,7 +56,7 @@ def yolo(generator):
 
     # Its static twin, exported the ordinary way: a model stock ONNX Runtime runs (the CLI's --plain).
     twin = static_twin(net)
-    randomize(twin, generator)
+    randomize(twin, generator, scaled_by_fan_in=True)
     twin.eval()
     torch.onnx.export(twin, (x5[:1],), os.path.join(OUT, "yolo_static.onnx"), opset_version=17,
                       input_names=["input"], output_names=["p8", "p16"],
@@ -68,7 +69,7 @@ def yolo(generator):
 def single(generator):
     layer = ODConv2d(8, 16, 3, s=2, g=2, d=2, kernel_num=4)
     layer.update_temperature(1.5)
-    randomize(layer, generator)
+    randomize(layer, generator, scaled_by_fan_in=True)
     for m in layer.modules():
         if isinstance(m, torch.nn.BatchNorm2d):
             m.eps = 1e-3

@@ -1,9 +1,10 @@
 """A YOLO-style network with ODConv layers of both families among ordinary layers, and its static twin.
 
-Used by the ONNX Runtime fixtures (make_onnx_fixtures.py) and the whole-network benchmark
-(tools/bench/whole_network.py). The structure is YOLOv5's: a Conv-BN-SiLU stem, C3-like bottlenecks with
-residual adds, an SPPF block (three max pools and a concat), an upsample and concat back to an earlier
-scale, and 1x1 detection heads at two scales. ODConv layers cover both families (the YOLO-style seed with
+Used by the ONNX Runtime fixtures (tools/golden/make_onnx_fixtures.py), the ONNX exporter's tests and the
+whole-network benchmark (tools/bench/whole_network.py), with ``randomize(net, generator, scaled_by_fan_in=True)``
+(modules.py). The structure is YOLOv5's: a Conv-BN-SiLU stem, C3-like bottlenecks with residual adds, an SPPF
+block (three max pools and a concat), an upsample and concat back to an earlier scale, and 1x1 detection heads
+at two scales. ODConv layers cover both families (the YOLO-style seed with
 BatchNorm and activation, the official OSVAI one without), kernel 1 and 3, stride 2, groups, depthwise,
 kernel_num 1 and 4, temperature != 1, and eps 1e-3 (what YOLOv5's initialize_weights sets).
 
@@ -13,7 +14,7 @@ kernel_num 1 and 4, temperature != 1, and eps 1e-3 (what YOLOv5's initialize_wei
 import torch
 import torch.nn as nn
 
-from make_golden import Conv, ODConv2d, OsvaiODConv2d
+from .modules import Conv, ODConv2d, OsvaiODConv2d
 
 
 class Bottleneck(nn.Module):
@@ -80,10 +81,6 @@ class YoloODConvNet(nn.Module):
         return self.head8(fused), self.head16(p16)
 
 
-def is_odconv(module):
-    return isinstance(module, (ODConv2d, OsvaiODConv2d))
-
-
 class StaticTwin(nn.Module):
     """A static convolution of an ODConv layer's shape: Conv2d (no bias) + BatchNorm + its activation."""
 
@@ -102,27 +99,9 @@ class StaticTwin(nn.Module):
 def static_twin(model: nn.Module) -> nn.Module:
     """A copy-free twin of ``model`` in structure: every ODConv module replaced by StaticTwin (new weights)."""
     for name, child in list(model.named_children()):
-        if is_odconv(child):
+        if isinstance(child, ODConv2d):  # either family: OsvaiODConv2d is one too
             setattr(model, name, StaticTwin(child))
         else:
             static_twin(child)
     return model
 
-
-@torch.no_grad()
-def randomize(model: nn.Module, generator: torch.Generator):
-    """Random weights and BatchNorm statistics everywhere (a trained net's are far from the defaults)."""
-    for m in model.modules():
-        bank = m._parameters.get("weight")
-        if bank is not None and bank.dim() == 5:  # an ODConv kernel bank
-            bank.copy_(torch.randn(bank.shape, generator=generator) * 0.15)
-        if isinstance(m, nn.Conv2d):
-            fan_in = m.weight[0].numel()
-            m.weight.copy_(torch.randn(m.weight.shape, generator=generator) * (1.5 / fan_in) ** 0.5)
-            if m.bias is not None:
-                m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * 0.1)
-        elif isinstance(m, nn.BatchNorm2d):
-            m.weight.copy_(torch.rand(m.weight.shape, generator=generator) + 0.5)
-            m.bias.copy_(torch.randn(m.bias.shape, generator=generator) * 0.1)
-            m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=generator) * 0.1)
-            m.running_var.copy_(torch.rand(m.running_var.shape, generator=generator) + 0.5)
