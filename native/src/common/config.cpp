@@ -12,8 +12,8 @@
 namespace odconv {
 namespace {
 
-// Far above any real layer, low enough that every product of two sizes fits in int64.
-constexpr int32_t kMaxSize = 1 << 20;
+// Far above any real layer, low enough that every product of two sizes fits in int64 (odconv.h states it).
+constexpr int32_t kMaxSize = ODCONV_CONFIG_MAX_SIZE;
 
 void require_range(const char *field, int64_t value, int64_t min) {
     if (value < min || value > kMaxSize)

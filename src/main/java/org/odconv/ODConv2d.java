@@ -35,7 +35,7 @@ public final class ODConv2d implements AutoCloseable {
     private final ODConv2dConfig config;
     private final ODConv2dWeights weights;
     private final Device device;
-    private final boolean allowsTf32;
+    private final LayerOptions options;
     private final MemorySegment handle;
     private final Lifecycle lifecycle = new Lifecycle(() -> "ODConv2d layer is closed");
     private final PendingStreams pendingStreams = new PendingStreams();
@@ -44,40 +44,38 @@ public final class ODConv2d implements AutoCloseable {
     private final Set<String> sizesSeen = ConcurrentHashMap.newKeySet();
     private static final int LOGGED_SIZES = 64;
 
-    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, Device device, boolean allowsTf32,
-            MemorySegment handle) {
+    private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, LayerOptions options, MemorySegment handle) {
         this.config = config;
         this.weights = weights;
-        this.device = device;
-        this.allowsTf32 = allowsTf32;
+        this.options = options;
+        this.device = options.device();
         this.handle = handle;
         this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle));
     }
 
     /** Creates a layer on the CPU from a copy of the weights. */
     public static ODConv2d create(ODConv2dWeights weights) {
-        return create(weights, Device.cpu(), false);
+        return create(weights, LayerOptions.DEFAULT);
     }
 
-    /** As {@link #create(ODConv2dWeights, Device, boolean)} without TF32: results as PyTorch's in float32. */
+    /** As {@link #create(ODConv2dWeights, LayerOptions)} with the default options on {@code device}. */
     public static ODConv2d create(ODConv2dWeights weights, Device device) {
-        return create(weights, device, false);
+        return create(weights, LayerOptions.DEFAULT.onDevice(device));
     }
 
     /**
      * Creates a layer on a device, from a copy of the weights (uploaded to a CUDA GPU): their memory is not used
      * after this call.
      *
-     * @param weights    the parameters
-     * @param device     where the layer runs
-     * @param allowTf32  CUDA only: let cuDNN use TF32 tensor cores (faster, about 1e-3 relative error, so no
-     *                   longer within this library's 1e-4 bound); ignored on the CPU
+     * @param weights the parameters
+     * @param options where the layer runs and how (see {@link LayerOptions})
      * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
      * @throws IllegalArgumentException   when the GPU index does not exist
      * @throws IllegalStateException      when the weights' memory was already freed
      */
-    public static ODConv2d create(ODConv2dWeights weights, Device device, boolean allowTf32) {
-        if (device == null) throw new IllegalArgumentException("device is null");
+    public static ODConv2d create(ODConv2dWeights weights, LayerOptions options) {
+        if (options == null) throw new IllegalArgumentException("options is null");
+        Device device = options.device();
         NativeLibrary.load();
         ODConv2dConfig config = weights.config();
         MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
@@ -89,9 +87,9 @@ public final class ODConv2d implements AutoCloseable {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
                     NativeStructs.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
-                    allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+                    options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
             NativeCalls.check(status, "odconv_layer_create", device);
-            return new ODConv2d(config, weights, device, allowTf32, handleOut.get(ValueLayout.ADDRESS, 0));
+            return new ODConv2d(config, weights, options, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {
             if (lease != null) lease.close();  // copied (or failed): the file may go
         }
@@ -115,16 +113,16 @@ public final class ODConv2d implements AutoCloseable {
         return device;
     }
 
-    /** Whether the layer was created with TF32 allowed (meaningful on CUDA only); readable after close. */
-    public boolean allowsTf32() {
-        return allowsTf32;
+    /** The options the layer was created with; readable after close. */
+    public LayerOptions options() {
+        return options;
     }
 
     /** {batch, outPlanes, outHeight, outWidth} for an input of {batch, inPlanes, height, width}. */
     public long[] outputShape(long batch, long height, long width) {
         if (batch < 1) throw new IllegalArgumentException("batch = " + batch + " must be >= 1");
-        return new long[] {batch, config.outPlanes(), config.outputExtent(height, "height"),
-                config.outputExtent(width, "width")};
+        long[] size = config.outputSize(height, width);
+        return new long[] {batch, config.outPlanes(), size[0], size[1]};
     }
 
     /**
@@ -333,8 +331,9 @@ public final class ODConv2d implements AutoCloseable {
             throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
                     + config.inPlanes() + " (input shape " + Arrays.toString(input.shape()) + ")");
         }
-        long outHeight = config.outputExtent(input.height(), "height");
-        long outWidth = config.outputExtent(input.width(), "width");
+        long[] outSize = config.outputSize(input.height(), input.width());
+        long outHeight = outSize[0];
+        long outWidth = outSize[1];
         if (output.batch() != input.batch() || output.channels() != config.outPlanes() || output.height() != outHeight
                 || output.width() != outWidth) {
             throw new IllegalArgumentException("output shape " + Arrays.toString(output.shape())

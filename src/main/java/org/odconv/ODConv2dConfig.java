@@ -1,5 +1,16 @@
 package org.odconv;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.odconv.bindings.odconv_h;
+import org.odconv.internal.NativeCalls;
+import org.odconv.internal.NativeLibrary;
+import org.odconv.internal.NativeStructs;
+
 /**
  * The configuration of one ODConv2d layer: the constructor arguments of the YOLO-style PyTorch module
  * {@code ODConv2d(in_planes, out_planes, k, s, p, g, act, d, reduction, kernel_num)} plus what its
@@ -27,47 +38,38 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
         int groups, double reduction, int kernelNum, int minChannel, float temperature, Activation activation,
         boolean batchNorm, float bnEps, float attentionBnEps) {
 
-    /** Far above any real layer; keeps every size product well inside a long (the C library checks the same). */
-    public static final int MAX_SIZE = 1 << 20;
+    /** The largest value of any int field, and of the attention width: {@code ODCONV_CONFIG_MAX_SIZE} of odconv.h. */
+    public static final int MAX_SIZE = odconv_h.ODCONV_CONFIG_MAX_SIZE();
 
     /**
-     * Checks every field; {@link #builder(int, int, int)} is the usual way to get here.
+     * Checks every field with the native library's own validation ({@code odconv_config_validate}), so Java and
+     * C accept exactly the same configurations; the message names the field in Java's spelling.
      *
-     * @throws IllegalArgumentException naming the field and its value when a size is below its minimum (1, or
-     *                                  0 for padding) or above {@link #MAX_SIZE}, groups does not divide both
-     *                                  channel counts, reduction, temperature, attentionBnEps or (with BatchNorm)
-     *                                  bnEps is not finite and positive, the attention width would exceed
-     *                                  {@link #MAX_SIZE}, or activation is null
+     * @throws IllegalArgumentException naming the first invalid field and its value
      */
-    public ODConv2dConfig {
-        requireRange("inPlanes", inPlanes, 1);
-        requireRange("outPlanes", outPlanes, 1);
-        requireRange("kernelSize", kernelSize, 1);
-        requireRange("stride", stride, 1);
-        requireRange("padding", padding, 0);
-        requireRange("dilation", dilation, 1);
-        requireRange("groups", groups, 1);
-        requireRange("kernelNum", kernelNum, 1);
-        requireRange("minChannel", minChannel, 1);
-        long extent = (long) dilation * (kernelSize - 1) + 1;  // wider padding sees only zeros (odconv.h)
-        if (padding > extent) {
-            throw new IllegalArgumentException("padding = " + padding + " is wider than the dilated kernel (" + extent
-                    + " for kernelSize " + kernelSize + " and dilation " + dilation + ")");
-        }
-        if (inPlanes % groups != 0) {
-            throw new IllegalArgumentException("groups = " + groups + " does not divide inPlanes = " + inPlanes);
-        }
-        if (outPlanes % groups != 0) {
-            throw new IllegalArgumentException("groups = " + groups + " does not divide outPlanes = " + outPlanes);
-        }
-        requirePositiveFinite("reduction", reduction);
-        if (reduction * inPlanes > MAX_SIZE) {
-            throw new IllegalArgumentException("reduction = " + reduction + " makes the attention width exceed " + MAX_SIZE);
-        }
-        requirePositiveFinite("temperature", temperature);
-        requirePositiveFinite("attentionBnEps", attentionBnEps);
-        if (batchNorm) requirePositiveFinite("bnEps", bnEps);
+    public ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int stride, int padding, int dilation,
+            int groups, double reduction, int kernelNum, int minChannel, float temperature, Activation activation,
+            boolean batchNorm, float bnEps, float attentionBnEps) {
         if (activation == null) throw new IllegalArgumentException("activation is null");
+        this.inPlanes = inPlanes;
+        this.outPlanes = outPlanes;
+        this.kernelSize = kernelSize;
+        this.stride = stride;
+        this.padding = padding;
+        this.dilation = dilation;
+        this.groups = groups;
+        this.reduction = reduction;
+        this.kernelNum = kernelNum;
+        this.minChannel = minChannel;
+        this.temperature = temperature;
+        this.activation = activation;
+        this.batchNorm = batchNorm;
+        this.bnEps = bnEps;
+        this.attentionBnEps = attentionBnEps;
+        NativeLibrary.load();
+        try (Arena call = Arena.ofConfined()) {
+            checkInJavaNames(odconv_h.odconv_config_validate(NativeStructs.config(this, call)), "odconv_config_validate");
+        }
     }
 
     /** A builder with the seed's defaults: stride 1, padding k / 2, dilation 1, groups 1, reduction 0.0625,
@@ -86,7 +88,12 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
 
     /** max((int) (inPlanes * reduction), minChannel), truncating as Python's int() does. */
     public int attentionChannels() {
-        return Math.max((int) (inPlanes * reduction), minChannel);
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment width = call.allocate(ValueLayout.JAVA_INT);
+            checkInJavaNames(odconv_h.odconv_config_attention_channels(NativeStructs.config(this, call), width),
+                    "odconv_config_attention_channels");
+            return width.get(ValueLayout.JAVA_INT, 0);
+        }
     }
 
     /** in_planes == groups == out_planes: the filter attention is skipped. */
@@ -96,37 +103,34 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
 
     /** Whether the layer has the filter attention head ({@code attention.filter_fc}): every layer but a depthwise one. */
     public boolean hasFilterHead() {
-        return !isDepthwise();
+        return Parameter.FILTER_FC_WEIGHT.isPresent(this);
     }
 
     /** Whether the layer has the spatial attention head ({@code attention.spatial_fc}): kernelSize &gt; 1. */
     public boolean hasSpatialHead() {
-        return kernelSize > 1;
+        return Parameter.SPATIAL_FC_WEIGHT.isPresent(this);
     }
 
     /** Whether the layer has the kernel attention head ({@code attention.kernel_fc}): kernelNum &gt; 1. */
     public boolean hasKernelHead() {
-        return kernelNum > 1;
+        return Parameter.KERNEL_FC_WEIGHT.isPresent(this);
     }
 
     /**
-     * The output side for an input side ({@code axis} names it in the message), as PyTorch computes it.
+     * The output's {height, width} for an input of height x width ({@code odconv_config_output_shape}).
      *
-     * @throws IllegalArgumentException when the input is too small for one output element
+     * @throws IllegalArgumentException naming the axis when the input is too small for one output element
      */
-    public long outputExtent(long inputExtent, String axis) {
-        if (inputExtent < 1) throw new IllegalArgumentException("input " + axis + " = " + inputExtent + " must be >= 1");
-        long receptive = (long) dilation * (kernelSize - 1) + 1;
-        long padded = inputExtent + 2L * padding;
-        if (padded < receptive) {
-            throw new IllegalArgumentException("input " + axis + " = " + inputExtent + " is too small: with padding "
-                    + padding + " it must be at least " + (receptive - 2L * padding) + " for kernelSize " + kernelSize
-                    + " and dilation " + dilation);
+    public long[] outputSize(long height, long width) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment out = call.allocate(ValueLayout.JAVA_LONG, 2);
+            checkInJavaNames(odconv_h.odconv_config_output_shape(NativeStructs.config(this, call), height, width, out,
+                    out.asSlice(Long.BYTES)), "odconv_config_output_shape");
+            return new long[] {out.get(ValueLayout.JAVA_LONG, 0), out.get(ValueLayout.JAVA_LONG, Long.BYTES)};
         }
-        return (padded - receptive) / stride + 1;
     }
 
-    /** Parameter count of the layer (every tensor it holds, BatchNorm statistics included). */
+    /** How many float parameters a layer of this configuration holds. */
     public long parameterCount() {
         long total = 0;
         for (Parameter p : Parameter.values()) {
@@ -135,16 +139,30 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
         return total;
     }
 
-    private static void requireRange(String field, int value, int min) {
-        if (value < min || value > MAX_SIZE) {
-            throw new IllegalArgumentException(field + " = " + value + " is out of range [" + min + ", " + MAX_SIZE + "]");
+    /**
+     * As {@link NativeCalls#check(int, String)}, with the message in Java's names: the C library names the
+     * fields of odconv_config_t ("config.kernel_size"), Java users know the record's components ("kernelSize").
+     */
+    private static void checkInJavaNames(int status, String call) {
+        try {
+            NativeCalls.check(status, call);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(javaNames(e.getMessage()), e);
         }
     }
 
-    private static void requirePositiveFinite(String field, double value) {
-        if (!(Double.isFinite(value) && value > 0)) {
-            throw new IllegalArgumentException(field + " = " + value + " must be finite and > 0");
-        }
+    private static final Pattern C_NAME = Pattern.compile("\\b(?:config\\.)?([a-z]+(?:_[a-z]+)+|[a-z]+)\\b");
+
+    /** "config.kernel_size = 0 ..." as "kernelSize = 0 ...": snake_case words in camelCase, the struct prefix gone. */
+    static String javaNames(String message) {
+        return C_NAME.matcher(message).replaceAll(m -> {
+            String[] words = m.group(1).split("_");
+            StringBuilder camel = new StringBuilder(words[0]);
+            for (int i = 1; i < words.length; i++) {
+                camel.append(Character.toUpperCase(words[i].charAt(0))).append(words[i].substring(1));
+            }
+            return Matcher.quoteReplacement(camel.toString());
+        });
     }
 
     /** Collects the fields; {@link #build()} validates them. */

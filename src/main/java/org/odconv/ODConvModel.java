@@ -26,7 +26,7 @@ import org.odconv.io.SafeTensors;
  * model. While a model is loading, replace files by rename, never in place; {@link SafeTensors#read} loads
  * without a mapping at all.
  *
- * <p>Loaded onto a CUDA GPU ({@link #load(Path, Device, boolean)}), the layers upload their weights and run on
+ * <p>Loaded onto a CUDA GPU ({@link #load(Path, LayerOptions)}), the layers upload their weights and run on
  * {@link DeviceTensor}s of that GPU ({@link #forward(DeviceTensor)}).
  *
  * <p>Owns the layers; {@link #close()} closes them, waiting for forwards in flight.
@@ -52,20 +52,18 @@ public final class ODConvModel implements AutoCloseable {
 
     /** Maps and loads a model file onto the CPU. */
     public static ODConvModel load(Path path) {
-        return load(path, Device.cpu(), false);
+        return load(path, LayerOptions.DEFAULT);
     }
 
     /**
      * Maps and loads a model file onto a device.
      *
-     * @param path      the model file
-     * @param device    where the layers run
-     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores (see {@link ODConv2d#create(ODConv2dWeights,
-     *                  Device, boolean)})
+     * @param path    the model file
+     * @param options where the layers run and how (see {@link LayerOptions})
      * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
      */
-    public static ODConvModel load(Path path, Device device, boolean allowTf32) {
-        return from(SafeTensors.open(path), device, allowTf32);
+    public static ODConvModel load(Path path, LayerOptions options) {
+        return from(SafeTensors.open(path), options);
     }
 
     /**
@@ -73,18 +71,17 @@ public final class ODConvModel implements AutoCloseable {
      * whether loading succeeds or fails.
      */
     public static ODConvModel from(SafeTensors file) {
-        return from(file, Device.cpu(), false);
+        return from(file, LayerOptions.DEFAULT);
     }
 
     /**
      * As {@link #from(SafeTensors)}, onto a device.
      *
-     * @param file      the open file, closed when this returns
-     * @param device    where the layers run
-     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores
+     * @param file    the open file, closed when this returns
+     * @param options where the layers run and how (see {@link LayerOptions})
      * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
      */
-    public static ODConvModel from(SafeTensors file, Device device, boolean allowTf32) {
+    public static ODConvModel from(SafeTensors file, LayerOptions options) {
         List<Layer> layers = new ArrayList<>();
         Arena conversions = Arena.ofShared();
         try {
@@ -96,9 +93,9 @@ public final class ODConvModel implements AutoCloseable {
             List<ModelMetadata.LayerSpec> specs = ModelMetadata.parse(file.source(), json);
             checkNoStrayTensors(file, specs);
             for (ModelMetadata.LayerSpec spec : specs) {
-                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions), device, allowTf32)));
+                layers.add(new Layer(spec.name(), ODConv2d.create(weights(file, spec, conversions), options)));
             }
-            return new ODConvModel(file.source(), List.copyOf(layers), device);
+            return new ODConvModel(file.source(), List.copyOf(layers), options.device());
         } catch (RuntimeException | Error e) {
             layers.forEach(l -> l.conv().close());
             throw e;
@@ -218,8 +215,9 @@ public final class ODConvModel implements AutoCloseable {
                 if (c != config.inPlanes()) {
                     throw new IllegalArgumentException("has " + c + " channels, expected in_planes = " + config.inPlanes());
                 }
-                h = config.outputExtent(h, "height");
-                w = config.outputExtent(w, "width");
+                long[] size = config.outputSize(h, w);
+                h = size[0];
+                w = size[1];
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("input [" + batch + ", " + channels + ", " + height + ", " + width
                         + "] does not fit layer \"" + l.name() + "\": its input " + e.getMessage().replaceFirst("^input ", ""), e);

@@ -240,6 +240,16 @@ class BindingsDriftTest {
         }
     }
 
+    /** Java's Parameter enum is the library's parameter table, in the same order, by the same names. */
+    @Test
+    void parameterEnumIsTheLibrarysTable() {
+        List<String> library = new ArrayList<>();
+        for (int i = 0; i < odconv_h.odconv_parameter_count(); i++) {
+            library.add(NativeCalls.cString(odconv_h.odconv_parameter_name(i)));
+        }
+        assertEquals(library, java.util.Arrays.stream(Parameter.values()).map(Parameter::nativeName).toList());
+    }
+
     @Test
     void configLayoutMatchesTheLibrary() {
         assertStructMatches("odconv_config_t", odconv_config_t.layout());

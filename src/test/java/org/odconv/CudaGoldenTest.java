@@ -29,7 +29,7 @@ class CudaGoldenTest {
     @MethodSource("cases")
     void cudaForwardMatchesPyTorch(Path dir) {
         for (Layout layout : Layout.values()) {
-            try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), gpu, false);
+            try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT.onDevice(gpu));
                  SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
                  SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"));
                  Tensor x = input.tensor("input").toLayout(layout);

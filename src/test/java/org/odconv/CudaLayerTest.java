@@ -68,12 +68,12 @@ class CudaLayerTest {
 
     @Test
     void tf32IsOptInAndStaysClose() {
-        try (ODConv2d layer = ODConv2d.create(weights, gpu, true);
+        try (ODConv2d layer = ODConv2d.create(weights, LayerOptions.DEFAULT.onDevice(gpu).allowingTf32(true));
              Tensor x = input(Layout.NCHW);
              DeviceTensor deviceInput = DeviceTensor.copyOf(x, gpu);
              DeviceTensor deviceOutput = layer.forward(deviceInput);
              Tensor y = deviceOutput.toTensor()) {
-            assertTrue(layer.allowsTf32());
+            assertTrue(layer.options().allowTf32());
             float[] expected = cpuOutput(Layout.NCHW);
             double scale = 1;
             for (float e : expected) scale = Math.max(scale, Math.abs(e));
@@ -190,7 +190,7 @@ class CudaLayerTest {
         try (ODConv2d layer = ODConv2d.create(weights, gpu);
              ODConv2d cpuLayer = ODConv2d.create(weights);
              Tensor x = input(Layout.NCHW);
-             Tensor y = Tensor.allocate(N, 24, CONFIG.outputExtent(H, "height"), CONFIG.outputExtent(W, "width"));
+             Tensor y = Tensor.allocate(N, 24, CONFIG.outputSize(H, W)[0], CONFIG.outputSize(H, W)[1]);
              DeviceTensor onCpu = DeviceTensor.copyOf(x, Device.cpu());
              DeviceTensor onGpu = DeviceTensor.copyOf(x, gpu);
              DeviceTensor outOnGpu = layer.forward(onGpu);
@@ -265,7 +265,7 @@ class CudaLayerTest {
 
     @Test
     void theStaticConvolutionFloorRunsOnTheGpu() {
-        var result = new org.odconv.bench.BenchmarkRunner(0, 1, 5, gpu, false)
+        var result = new org.odconv.bench.BenchmarkRunner(0, 1, 5, LayerOptions.DEFAULT.onDevice(gpu))
                 .run(org.odconv.bench.BenchmarkShape.parse("8,16,3,1,2,9,2"), 2, Layout.NHWC);
         assertEquals(gpu, result.device());
         assertTrue(result.floor().median() > 0 && result.nativeTime().median() > 0, result.toString());

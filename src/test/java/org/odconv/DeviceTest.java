@@ -82,14 +82,14 @@ class DeviceTest {
         try (Arena arena = Arena.ofConfined()) {
             ODConv2dWeights weights = ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 1), arena);
             assertUnavailable(() -> ODConv2d.create(weights, gpu));
-            assertUnavailable(() -> ODConv2d.create(weights, gpu, true));
+            assertUnavailable(() -> ODConv2d.create(weights, LayerOptions.DEFAULT.onDevice(gpu).allowingTf32(true)));
         }
         assertUnavailable(() -> DeviceTensor.allocate(gpu, 1, 8, 5, 5));
         assertUnavailable(() -> CudaStream.create(gpu));
         assertUnavailable(() -> Tensor.allocatePinned(1, 8, 5, 5, Layout.NCHW));
         assertUnavailable(gpu::describe);
         Path model = GoldenFiles.root().resolve("chain3/model.safetensors");
-        assertUnavailable(() -> ODConvModel.load(model, gpu, false));
+        assertUnavailable(() -> ODConvModel.load(model, LayerOptions.DEFAULT.onDevice(gpu)));
         try (Tensor host = Tensor.allocate(1, 8, 5, 5)) {
             assertUnavailable(() -> DeviceTensor.copyOf(host, gpu));
         }
@@ -168,7 +168,7 @@ class DeviceTest {
              DeviceTensor deviceOutput = layer.forward(deviceInput);
              Tensor actual = deviceOutput.toTensor()) {
             assertEquals(Device.cpu(), layer.device());
-            assertFalse(layer.allowsTf32());
+            assertFalse(layer.options().allowTf32());
             assertArrayEquals(expected.toArray(), actual.toArray());
             layer.close();
             assertThrows(IllegalStateException.class, () -> layer.forward(deviceInput, deviceOutput));
@@ -178,7 +178,7 @@ class DeviceTest {
     @Test
     void modelsLoadOntoTheCpuDeviceAndChainDeviceTensors() {
         Path dir = GoldenFiles.root().resolve("chain3");
-        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), Device.cpu(), false);
+        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT);
              var input = org.odconv.io.SafeTensors.open(dir.resolve("input.safetensors"));
              var expected = org.odconv.io.SafeTensors.open(dir.resolve("expected.safetensors"));
              DeviceTensor x = DeviceTensor.copyOf(input.tensor("input"), Device.cpu());

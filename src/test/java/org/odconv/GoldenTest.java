@@ -87,8 +87,8 @@ class GoldenTest {
                 ODConv2dConfig config = layer.conv().config();
                 double[] out = ReferenceODConv.forward(config, GoldenFiles.parameters(file, layer.name(), config),
                         activations, n, h, w);
-                h = (int) config.outputExtent(h, "height");
-                w = (int) config.outputExtent(w, "width");
+                h = ReferenceODConv.outputExtent(config, h);
+                w = ReferenceODConv.outputExtent(config, w);
                 activations = new float[out.length];
                 for (int i = 0; i < out.length; i++) activations[i] = (float) out[i];
             }

@@ -101,7 +101,7 @@ class ModelFileTest {
         String padded = refusal(SafeTensorsFiles.editLayer(0, l -> l.put("padding", 20000)));
         assertEquals("layer \"model.0\": padding = 20000 is wider than the dilated kernel (3 for kernel_size 3 and"
                 + " dilation 1)", padded);
-        assertEquals("layer \"model.0\": attention_bn_eps = -1.0 must be finite and > 0",
+        assertEquals("layer \"model.0\": attention_bn_eps = -1 must be finite and > 0",
                 refusal(SafeTensorsFiles.editLayer(0, l -> l.put("attention_bn_eps", -1.0))));
         assertTrue(refusal(SafeTensorsFiles.editLayer(2, l -> l.put("act", "gelu")))
                 .startsWith("layer \"model.2\": unknown activation \"gelu\""));

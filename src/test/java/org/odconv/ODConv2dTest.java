@@ -52,9 +52,9 @@ class ODConv2dTest {
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(0, 24, 3).build());
         assertTrue(e.getMessage().startsWith("inPlanes = 0 is out of range"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).temperature(0).build());
-        assertEquals("temperature = 0.0 must be finite and > 0", e.getMessage());
+        assertEquals("temperature = 0 must be finite and > 0", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).bnEps(Float.NaN).build());
-        assertEquals("bnEps = NaN must be finite and > 0", e.getMessage());
+        assertEquals("bnEps = nan must be finite and > 0", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).padding(-1).build());
         assertTrue(e.getMessage().startsWith("padding = -1"), e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> ODConv2dConfig.builder(16, 24, 3).padding(20000).build());

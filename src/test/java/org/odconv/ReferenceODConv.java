@@ -9,11 +9,16 @@ import java.util.Map;
 final class ReferenceODConv {
     private ReferenceODConv() {}
 
+    /** PyTorch's Conv2d output size, computed here rather than asked of the library under test. */
+    static int outputExtent(ODConv2dConfig c, int input) {
+        return (input + 2 * c.padding() - c.dilation() * (c.kernelSize() - 1) - 1) / c.stride() + 1;
+    }
+
     /** input: NCHW; returns NCHW output of shape {n, out, oh, ow}. */
     static double[] forward(ODConv2dConfig c, Map<Parameter, float[]> p, float[] input, int n, int h, int w) {
         int cin = c.inPlanes(), cout = c.outPlanes(), k = c.kernelSize(), kn = c.kernelNum(), g = c.groups();
-        int ipg = cin / g, opg = cout / g, width = c.attentionChannels();
-        int oh = (int) c.outputExtent(h, "height"), ow = (int) c.outputExtent(w, "width");
+        int ipg = cin / g, opg = cout / g, width = Math.max((int) (cin * c.reduction()), c.minChannel());
+        int oh = outputExtent(c, h), ow = outputExtent(c, w);
         double[] out = new double[n * cout * oh * ow];
         for (int b = 0; b < n; b++) {
             int xBase = b * cin * h * w;

@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 
 import org.odconv.Device;
 import org.odconv.DeviceTensor;
+import org.odconv.LayerOptions;
 import org.odconv.Layout;
 import org.odconv.ODConv2d;
 import org.odconv.ODConv2dConfig;
@@ -34,7 +35,7 @@ public final class BenchmarkFixture implements AutoCloseable {
     private final DeviceTensor deviceOutput;
 
     /**
-     * As {@link #BenchmarkFixture(BenchmarkShape, int, Layout, int, Device, boolean)} on the CPU.
+     * As {@link #BenchmarkFixture(BenchmarkShape, int, Layout, int, LayerOptions)} on the CPU.
      *
      * @param shape   the layer's shape and the input's side
      * @param batch   the input's batch size
@@ -44,7 +45,7 @@ public final class BenchmarkFixture implements AutoCloseable {
      * @throws org.odconv.NativeException when the native library cannot create the layer or the convolution
      */
     public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads) {
-        this(shape, batch, layout, threads, Device.cpu(), false);
+        this(shape, batch, layout, threads, LayerOptions.DEFAULT);
     }
 
     /**
@@ -55,15 +56,13 @@ public final class BenchmarkFixture implements AutoCloseable {
      * @param batch     the input's batch size
      * @param layout    the layout of the input and output, for both
      * @param threads   threads per forward on the CPU, for both (0: OMP_NUM_THREADS or every core)
-     * @param device    where the layer, the convolution and the buffers live
-     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores, for both
+     * @param options   where the layer, the convolution and the buffers live, and whether TF32 is allowed for both
      * @throws IllegalArgumentException when the shape, batch or thread count is invalid
      * @throws org.odconv.NativeException when the native library cannot create the layer or the convolution
      * @throws org.odconv.DeviceUnavailableException when CUDA cannot be used
      */
-    public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads, Device device,
-            boolean allowTf32) {
-        this.device = device;
+    public BenchmarkFixture(BenchmarkShape shape, int batch, Layout layout, int threads, LayerOptions options) {
+        this.device = options.device();
         ODConv2dConfig config = shape.config();
         SplittableRandom random = new SplittableRandom(42);
         boolean success = false;
@@ -77,13 +76,12 @@ public final class BenchmarkFixture implements AutoCloseable {
                 boolean variance = p == Parameter.BN_VAR || p == Parameter.ATTENTION_BN_VAR;
                 parameters.put(p, random(p.elementCount(config), random, variance ? 0.5 : -0.5, 1.0));
             }
-            createdLayer = ODConv2d.create(ODConv2dWeights.of(config, parameters), device, allowTf32);
+            createdLayer = ODConv2d.create(ODConv2dWeights.of(config, parameters), options);
             createdLayer.setNumThreads(threads);
             long kernelBytes = (long) config.outPlanes() * (config.inPlanes() / config.groups()) * config.kernelSize()
                     * config.kernelSize() * Float.BYTES;
             createdFloor = StaticConvolution.create(config, parameters.get(Parameter.WEIGHT).asSlice(0, kernelBytes),
-                    parameters.get(Parameter.BN_BIAS), batch, shape.hw(), shape.hw(), layout, threads, device,
-                    allowTf32);
+                    parameters.get(Parameter.BN_BIAS), batch, shape.hw(), shape.hw(), layout, threads, options);
             input = Tensor.wrap(random((long) batch * config.inPlanes() * shape.hw() * shape.hw(), random, -1, 2),
                     batch, config.inPlanes(), shape.hw(), shape.hw(), layout);
             long[] out = createdLayer.outputShape(batch, shape.hw(), shape.hw());

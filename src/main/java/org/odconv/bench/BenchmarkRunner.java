@@ -1,6 +1,6 @@
 package org.odconv.bench;
 
-import org.odconv.Device;
+import org.odconv.LayerOptions;
 import org.odconv.Layout;
 
 /**
@@ -14,8 +14,7 @@ public final class BenchmarkRunner {
     private final int threads;
     private final int warmup;
     private final int iterations;
-    private final Device device;
-    private final boolean allowTf32;
+    private final LayerOptions options;
 
     /**
      * A runner with these settings for every case it runs, on the CPU.
@@ -26,7 +25,7 @@ public final class BenchmarkRunner {
      * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
      */
     public BenchmarkRunner(int threads, int warmup, int iterations) {
-        this(threads, warmup, iterations, Device.cpu(), false);
+        this(threads, warmup, iterations, LayerOptions.DEFAULT);
     }
 
     /**
@@ -35,20 +34,18 @@ public final class BenchmarkRunner {
      * @param threads    threads per forward on the CPU (0: OMP_NUM_THREADS or every core)
      * @param warmup     untimed forwards of each kind before timing
      * @param iterations timed forwards of each kind
-     * @param device     where the cases run
-     * @param allowTf32  CUDA only: let cuDNN use TF32 tensor cores for the layer and the floor
+     * @param options    where the cases run, and whether TF32 is allowed (for the layer and the floor alike)
      * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
      */
-    public BenchmarkRunner(int threads, int warmup, int iterations, Device device, boolean allowTf32) {
+    public BenchmarkRunner(int threads, int warmup, int iterations, LayerOptions options) {
         if (threads < 0 || warmup < 0 || iterations < ROUNDS) {
             throw new IllegalArgumentException("threads >= 0, warmup >= 0 and iterations >= " + ROUNDS + " required");
         }
-        if (device == null) throw new IllegalArgumentException("device is null");
+        if (options == null) throw new IllegalArgumentException("options is null");
         this.threads = threads;
         this.warmup = warmup;
         this.iterations = iterations;
-        this.device = device;
-        this.allowTf32 = allowTf32;
+        this.options = options;
     }
 
     /**
@@ -62,7 +59,7 @@ public final class BenchmarkRunner {
      * @throws IllegalArgumentException when the shape or batch is invalid
      */
     public BenchmarkResult run(BenchmarkShape shape, int batch, Layout layout) {
-        try (BenchmarkFixture fixture = new BenchmarkFixture(shape, batch, layout, threads, device, allowTf32)) {
+        try (BenchmarkFixture fixture = new BenchmarkFixture(shape, batch, layout, threads, options)) {
             for (int i = 0; i < warmup; i++) fixture.forward();
             if (warmup > 0) {
                 fixture.benchmarkNative(warmup);
@@ -83,7 +80,7 @@ public final class BenchmarkRunner {
                 System.arraycopy(fixture.benchmarkFloor(count), 0, floorTimes, done, count);
                 done += count;
             }
-            return new BenchmarkResult(shape, batch, layout, device, Statistics.of(java), Statistics.of(nativeTimes),
+            return new BenchmarkResult(shape, batch, layout, options.device(), Statistics.of(java), Statistics.of(nativeTimes),
                     Statistics.of(floorTimes));
         }
     }

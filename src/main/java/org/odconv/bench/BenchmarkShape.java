@@ -64,7 +64,7 @@ public record BenchmarkShape(String name, int in, int out, int k, int stride, in
     /** Multiply-accumulates of the convolution per sample. */
     public double macsPerSample() {
         ODConv2dConfig c = config();
-        long o = c.outputExtent(hw, "height");
+        long o = c.outputSize(hw, hw)[0];
         return (double) out * (in / groups) * k * k * o * o;
     }
 }

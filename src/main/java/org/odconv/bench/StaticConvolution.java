@@ -6,6 +6,7 @@ import java.lang.foreign.ValueLayout;
 
 import org.odconv.Device;
 import org.odconv.DeviceTensor;
+import org.odconv.LayerOptions;
 import org.odconv.Layout;
 import org.odconv.ODConv2dConfig;
 import org.odconv.Tensor;
@@ -56,7 +57,7 @@ public final class StaticConvolution implements AutoCloseable {
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
             long height, long width, Layout layout, int threads) {
-        return create(config, weight, bias, batch, height, width, layout, threads, Device.cpu(), false);
+        return create(config, weight, bias, batch, height, width, layout, threads, LayerOptions.DEFAULT);
     }
 
     /**
@@ -71,14 +72,14 @@ public final class StaticConvolution implements AutoCloseable {
      * @param width     the input's width
      * @param layout    the layout of the input and output
      * @param threads   threads per run on the CPU; 0 for the default; ignored on a GPU
-     * @param device    where it runs
-     * @param allowTf32 CUDA only: let cuDNN use TF32 tensor cores
+     * @param options   where it runs, and whether TF32 is allowed
      * @return the convolution, which only runs on tensors of exactly this input shape and its output shape
      * @throws org.odconv.DeviceUnavailableException when CUDA cannot be used, with the native reason
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
-            long height, long width, Layout layout, int threads, Device device, boolean allowTf32) {
+            long height, long width, Layout layout, int threads, LayerOptions options) {
         NativeLibrary.load();
+        Device device = options.device();
         long expected = (long) config.outPlanes() * (config.inPlanes() / config.groups()) * config.kernelSize()
                 * config.kernelSize() * Float.BYTES;
         if (weight.byteSize() != expected) {
@@ -91,10 +92,11 @@ public final class StaticConvolution implements AutoCloseable {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_tools_h.odconv_static_conv_create(out, NativeStructs.config(config, call), weight,
                     bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads,
-                    device.type().nativeValue(), device.index(), allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+                    device.type().nativeValue(), device.index(), options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
             NativeCalls.check(status, "odconv_static_conv_create", device);
             long[] in = {batch, config.inPlanes(), height, width};
-            long[] o = {batch, config.outPlanes(), config.outputExtent(height, "height"), config.outputExtent(width, "width")};
+            long[] size = config.outputSize(height, width);
+            long[] o = {batch, config.outPlanes(), size[0], size[1]};
             return new StaticConvolution(out.get(ValueLayout.ADDRESS, 0), in, o, layout, device);
         }
     }

@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.LayerOptions;
 import org.odconv.Device;
 import org.odconv.Layout;
 import org.odconv.Odconv;
@@ -98,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
         if (device.isCuda()) {
             out.printf("on %s: %s%s%n", device, machine.gpu(), devices.tf32 ? ", TF32 allowed" : "");
         }
-        BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations, device, devices.tf32);
+        BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations, new LayerOptions(device, devices.tf32));
         List<BenchmarkResult> results = new ArrayList<>();
         int total = cases.size() * batches.size() * layoutList.size();
         for (BenchmarkShape shape : cases) {

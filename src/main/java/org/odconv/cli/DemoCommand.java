@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.LayerOptions;
 import org.odconv.Device;
 import org.odconv.DeviceTensor;
 import org.odconv.ODConvModel;
@@ -46,7 +47,7 @@ final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Device device = devices.usable();
         try (Arena arena = Arena.ofShared();
-             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), device, devices.tf32);
+             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), new LayerOptions(device, devices.tf32));
              SafeTensors inputs = resource(arena, "input.safetensors");
              SafeTensors expectedFile = resource(arena, "expected.safetensors");
              DeviceTensor deviceInput = device.isCuda() ? DeviceTensor.copyOf(inputs.tensor("input"), device) : null) {

@@ -12,6 +12,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import org.odconv.LayerOptions;
 import org.odconv.Device;
 import org.odconv.DeviceTensor;
 import org.odconv.ODConvModel;
@@ -49,7 +50,7 @@ final class RunCommand implements Callable<Integer> {
         Outputs.refuseReplacingAnInput(output, model, input);
         Device device = devices.usable();
         // Read, not mapped: another process truncating a mapped file would kill this one (SIGBUS).
-        try (ODConvModel odconv = ODConvModel.from(SafeTensors.read(model), device, devices.tf32);
+        try (ODConvModel odconv = ODConvModel.from(SafeTensors.read(model), new LayerOptions(device, devices.tf32));
              SafeTensors inputs = SafeTensors.read(input)) {
             odconv.setNumThreads(threads);
             List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));

@@ -20,7 +20,8 @@ public final class NativeCalls {
         if (status == odconv_h.ODCONV_STATUS_SUCCESS()) return;
         String message = cString(odconv_h.odconv_last_error_message());
         if (status == odconv_h.ODCONV_STATUS_INVALID_ARGUMENT()) throw new IllegalArgumentException(message);
-        throw new NativeException(status, cString(odconv_h.odconv_status_string(status)), call, message);
+        throw new NativeException(NativeException.Status.of(status), cString(odconv_h.odconv_status_string(status)),
+                call, message);
     }
 
     /**

@@ -1,7 +1,9 @@
 package org.odconv.internal;
 
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.ValueLayout;
 import java.util.Map;
 
 import org.odconv.ODConv2dConfig;
@@ -40,28 +42,8 @@ public final class NativeStructs {
     /** The struct of borrowed pointers; absent parameters stay NULL (allocation zero-fills). */
     public static MemorySegment weights(Map<Parameter, MemorySegment> segments, SegmentAllocator allocator) {
         MemorySegment s = odconv_weights_t.allocate(allocator);
-        segments.forEach((p, data) -> {
-            switch (p) {
-                case WEIGHT -> odconv_weights_t.weight(s, data);
-                case ATTENTION_FC_WEIGHT -> odconv_weights_t.attention_fc_weight(s, data);
-                case ATTENTION_BN_WEIGHT -> odconv_weights_t.attention_bn_weight(s, data);
-                case ATTENTION_BN_BIAS -> odconv_weights_t.attention_bn_bias(s, data);
-                case ATTENTION_BN_MEAN -> odconv_weights_t.attention_bn_mean(s, data);
-                case ATTENTION_BN_VAR -> odconv_weights_t.attention_bn_var(s, data);
-                case CHANNEL_FC_WEIGHT -> odconv_weights_t.channel_fc_weight(s, data);
-                case CHANNEL_FC_BIAS -> odconv_weights_t.channel_fc_bias(s, data);
-                case FILTER_FC_WEIGHT -> odconv_weights_t.filter_fc_weight(s, data);
-                case FILTER_FC_BIAS -> odconv_weights_t.filter_fc_bias(s, data);
-                case SPATIAL_FC_WEIGHT -> odconv_weights_t.spatial_fc_weight(s, data);
-                case SPATIAL_FC_BIAS -> odconv_weights_t.spatial_fc_bias(s, data);
-                case KERNEL_FC_WEIGHT -> odconv_weights_t.kernel_fc_weight(s, data);
-                case KERNEL_FC_BIAS -> odconv_weights_t.kernel_fc_bias(s, data);
-                case BN_WEIGHT -> odconv_weights_t.bn_weight(s, data);
-                case BN_BIAS -> odconv_weights_t.bn_bias(s, data);
-                case BN_MEAN -> odconv_weights_t.bn_mean(s, data);
-                case BN_VAR -> odconv_weights_t.bn_var(s, data);
-            }
-        });
+        segments.forEach((p, data) -> s.set(ValueLayout.ADDRESS,
+                odconv_weights_t.layout().byteOffset(MemoryLayout.PathElement.groupElement(p.nativeName())), data));
         return s;
     }
 }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -93,13 +94,15 @@ public final class ModelMetadata {
         }
     }
 
-    /** ODConv2dConfig names its fields in Java style; a file's reader should see the file's names. */
+    private static final Pattern JAVA_NAME = Pattern.compile("\\b[a-z]+(?:[A-Z][a-z]*)+\\b");
+
+    /**
+     * ODConv2dConfig names its fields in Java style ("kernelSize"); a file's reader should see the file's names,
+     * which are the C library's ("kernel_size").
+     */
     private static String inFileNames(String message) {
-        String[][] names = {{"inPlanes", "in_planes"}, {"outPlanes", "out_planes"}, {"kernelSize", "kernel_size"},
-                {"kernelNum", "kernel_num"}, {"minChannel", "min_channel"}, {"attentionBnEps", "attention_bn_eps"},
-                {"bnEps", "bn_eps"}};
-        for (String[] n : names) message = message.replaceAll("\\b" + n[0] + "\\b", n[1]);
-        return message;
+        return JAVA_NAME.matcher(message).replaceAll(
+                m -> m.group().replaceAll("([A-Z])", "_$1").toLowerCase(java.util.Locale.ROOT));
     }
 
     private static String text(String source, String where, JsonNode node, String field) {
