@@ -7,8 +7,9 @@
 #  1. builds native/ (the CPU library and the CUDA backend, sm_90) against cuDNN from site-packages;
 #  2. runs the native tests: ctest, whose odconv_cuda_test compares the GPU with the CPU and a C
 #     reference, and whose cudnn_api_check compiles our cuDNN declarations against the real header;
-#  3. runs the Java GPU tests (Cuda*Test: the golden files, random configurations, streams) with the
-#     carried jlink runtime and JUnit's console launcher;
+#  3. runs the Java tests tagged "devices" (each behaviour on every device present, the CPU and GPU 0: the
+#     golden files, random configurations, layers, the CLI; and CudaOnlyTest: TF32, streams, pinned memory)
+#     with the carried jlink runtime and JUnit's console launcher;
 #  4. times odconv's GPU forward (bench --device cuda) and PyTorch eager (the seed module, same GPU) on
 #     S1-S5 at batch 1 and 8, checks odconv's outputs against PyTorch's, and prints one table.
 # Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
@@ -118,11 +119,10 @@ java_tests() {
   timeout 240 "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
     -jar "$bundle"/launcher/junit-platform-console-standalone-*.jar execute \
     --class-path "$(ls "$bundle"/lib/*.jar | paste -sd:)" --class-path "$bundle/test-classes" \
-    --scan-class-path "$bundle/test-classes" --include-classname '^org\.odconv\..*Cuda.*Test$' \
-    --include-classname '^org\.odconv\.GoldenTest$' \
+    --scan-class-path "$bundle/test-classes" --include-tag devices \
     --fail-if-no-tests --details=tree --disable-banner --reports-dir "$work/junit"
 }
-run_step "Java tests on the GPU (Cuda*Test, GoldenTest)" java_tests
+run_step "Java tests on every device (tag devices)" java_tests
 # One archive: the device tool brings back at most 8 files.
 tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
 

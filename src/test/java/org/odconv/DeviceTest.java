@@ -16,11 +16,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 
 /**
- * Devices without a GPU: naming and parsing them, CPU device memory, and the typed, explained failure of every
- * CUDA request where CUDA cannot be used (the tests that need a GPU are the Cuda*Test classes).
+ * Devices: naming and parsing them, device memory and layers on each device present, and the typed, explained
+ * failure of every CUDA request where CUDA cannot be used.
  */
 class DeviceTest {
     private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(8, 12, 3).kernelNum(2).build();
+    private static final ODConv2dConfig LAYER = ODConv2dConfig.builder(16, 24, 3).kernelNum(3).build();
 
     @Test
     void parsesWhatToStringWrites() {
@@ -80,7 +81,7 @@ class DeviceTest {
         Assumptions.assumeTrue(reason.isPresent(), "CUDA is usable here; DeviceTest covers the machines without it");
         Device gpu = Device.cuda(0);
         try (Arena arena = Arena.ofConfined()) {
-            ODConv2dWeights weights = ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 1), arena);
+            ODConv2dWeights weights = TestData.weights(CONFIG, 1, arena);
             assertUnavailable(() -> ODConv2d.create(weights, gpu));
             assertUnavailable(() -> ODConv2d.create(weights, LayerOptions.DEFAULT.onDevice(gpu).allowingTf32(true)));
         }
@@ -108,84 +109,107 @@ class DeviceTest {
         assertTrue(e.getMessage().startsWith("streams are for CUDA devices, not cpu"), e.getMessage());
     }
 
-    @Test
-    void cpuDeviceTensorsRoundTripInBothLayouts() {
+    @OnEachDevice
+    void deviceTensorsRoundTripInBothLayouts(Device device) {
         for (Layout layout : Layout.values()) {
             float[] values = TestData.values(2 * 3 * 4 * 5, 9);
             try (Tensor host = Tensor.copyOf(values, 2, 3, 4, 5, layout);
-                 DeviceTensor device = DeviceTensor.copyOf(host, Device.cpu());
-                 Tensor back = device.toTensor()) {
-                assertEquals(Device.cpu(), device.device());
-                assertArrayEquals(new long[] {2, 3, 4, 5}, device.shape());
-                assertEquals(layout, device.layout());
-                assertEquals(120, device.elementCount());
+                 DeviceTensor onDevice = DeviceTensor.copyOf(host, device);
+                 Tensor back = onDevice.toTensor()) {
+                assertEquals(device, onDevice.device());
+                assertArrayEquals(new long[] {2, 3, 4, 5}, onDevice.shape());
+                assertEquals(layout, onDevice.layout());
+                assertEquals(120, onDevice.elementCount());
                 assertEquals(layout, back.layout());
                 assertArrayEquals(values, back.toArray());
             }
         }
     }
 
-    @Test
-    void copiesCheckShapesAndLayoutsNamingBoth() {
-        try (DeviceTensor device = DeviceTensor.allocate(Device.cpu(), 1, 3, 4, 5);
+    @OnEachDevice
+    void copiesCheckShapesAndLayoutsNamingBoth(Device device) {
+        try (DeviceTensor onDevice = DeviceTensor.allocate(device, 1, 3, 4, 5);
              Tensor other = Tensor.allocate(1, 3, 5, 4);
              Tensor nhwc = Tensor.allocate(1, 3, 4, 5, Layout.NHWC)) {
-            var e = assertThrows(IllegalArgumentException.class, () -> device.copyFrom(other));
-            assertEquals("cannot copy Tensor[1, 3, 5, 4] into DeviceTensor[1, 3, 4, 5] NCHW on cpu: shapes [1, 3, 5, 4]"
-                    + " and [1, 3, 4, 5] (layouts NCHW and NCHW) must be equal", e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> device.copyTo(nhwc));
-            assertEquals("cannot copy DeviceTensor[1, 3, 4, 5] NCHW on cpu into Tensor[1, 3, 4, 5] NHWC: shapes"
-                    + " [1, 3, 4, 5] and [1, 3, 4, 5] (layouts NHWC and NCHW) must be equal", e.getMessage());
+            var e = assertThrows(IllegalArgumentException.class, () -> onDevice.copyFrom(other));
+            assertEquals("cannot copy Tensor[1, 3, 5, 4] into DeviceTensor[1, 3, 4, 5] NCHW on " + device + ": shapes"
+                    + " [1, 3, 5, 4] and [1, 3, 4, 5] (layouts NCHW and NCHW) must be equal", e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> onDevice.copyTo(nhwc));
+            assertEquals("cannot copy DeviceTensor[1, 3, 4, 5] NCHW on " + device + " into Tensor[1, 3, 4, 5] NHWC:"
+                    + " shapes [1, 3, 4, 5] and [1, 3, 4, 5] (layouts NHWC and NCHW) must be equal", e.getMessage());
         }
     }
 
-    @Test
-    void closeIsIdempotentAndUseAfterCloseThrows() {
-        DeviceTensor device = DeviceTensor.allocate(Device.cpu(), 1, 2, 3, 3);
-        device.close();
-        device.close();
-        assertTrue(device.isClosed());
-        assertEquals(3, device.height(), "the shape stays readable");
-        try (Tensor host = Tensor.allocate(1, 2, 3, 3)) {
-            var e = assertThrows(IllegalStateException.class, () -> device.copyFrom(host));
-            assertEquals("DeviceTensor[1, 2, 3, 3] on cpu is closed", e.getMessage());
-            assertThrows(IllegalStateException.class, () -> device.copyTo(host));
+    /** A closed DeviceTensor keeps its shape and refuses copies and forwards; a closed host Tensor is refused too. */
+    @OnEachDevice
+    void closeIsIdempotentAndUseAfterCloseThrows(Device device) {
+        DeviceTensor closed = DeviceTensor.allocate(device, 1, 16, 3, 3);
+        closed.close();
+        closed.close();
+        assertTrue(closed.isClosed());
+        assertEquals(3, closed.height(), "the shape stays readable");
+        try (Tensor host = Tensor.allocate(1, 16, 3, 3)) {
+            var e = assertThrows(IllegalStateException.class, () -> closed.copyFrom(host));
+            assertEquals("DeviceTensor[1, 16, 3, 3] on " + device + " is closed", e.getMessage());
+            assertThrows(IllegalStateException.class, () -> closed.copyTo(host));
         }
-        try (Tensor host = Tensor.allocate(1, 2, 3, 3); DeviceTensor open = DeviceTensor.allocate(Device.cpu(), 1, 2, 3, 3)) {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(TestData.weights(LAYER, 4, arena), device);
+             DeviceTensor output = DeviceTensor.allocate(device, 1, 24, 3, 3)) {
+            var e = assertThrows(IllegalStateException.class, () -> layer.forward(closed, output));
+            assertEquals("DeviceTensor[1, 16, 3, 3] on " + device + " is closed", e.getMessage());
+        }
+        try (Tensor host = Tensor.allocate(1, 16, 3, 3); DeviceTensor open = DeviceTensor.allocate(device, 1, 16, 3, 3)) {
             host.close();
             assertThrows(IllegalStateException.class, () -> open.copyFrom(host));
         }
     }
 
-    @Test
-    void cpuLayersRunOnCpuDeviceTensorsAsOnTensors() {
-        try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 2), arena),
-                     Device.cpu());
-             Tensor input = Tensor.copyOf(TestData.values(2 * 8 * 7 * 6, 3), 2, 8, 7, 6);
-             Tensor expected = layer.forward(input);
-             DeviceTensor deviceInput = DeviceTensor.copyOf(input, Device.cpu());
-             DeviceTensor deviceOutput = layer.forward(deviceInput);
-             Tensor actual = deviceOutput.toTensor()) {
-            assertEquals(Device.cpu(), layer.device());
-            assertFalse(layer.options().allowTf32());
-            assertArrayEquals(expected.toArray(), actual.toArray());
-            layer.close();
-            assertThrows(IllegalStateException.class, () -> layer.forward(deviceInput, deviceOutput));
+    /**
+     * A layer on a device runs on that device's tensors as the CPU layer runs on host tensors, in both layouts
+     * (on the CPU itself bit for bit: the same computation), without TF32 unless asked, and not once closed.
+     */
+    @OnEachDevice
+    void layersOnADeviceMatchTheCpuLayerInBothLayouts(Device device) {
+        for (Layout layout : Layout.values()) {
+            try (Arena arena = Arena.ofConfined()) {
+                ODConv2dWeights weights = TestData.weights(LAYER, 2, arena);
+                ODConv2d layer = ODConv2d.create(weights, device);
+                try (ODConv2d cpuLayer = ODConv2d.create(weights);
+                     Tensor nchw = TestData.tensor(3, 2, 16, 7, 6);
+                     Tensor input = nchw.toLayout(layout);
+                     Tensor expected = cpuLayer.forward(input);
+                     DeviceTensor deviceInput = DeviceTensor.copyOf(input, device);
+                     DeviceTensor deviceOutput = layer.forward(deviceInput);
+                     Tensor actual = deviceOutput.toTensor()) {
+                    assertEquals(device, layer.device());
+                    assertFalse(layer.options().allowTf32());
+                    assertEquals(layout, actual.layout());
+                    Comparison.assertClose(Comparison.toDouble(expected.toArray()), actual.toArray(),
+                            device + " vs cpu, " + layout);
+                    if (!device.isCuda()) assertArrayEquals(expected.toArray(), actual.toArray());
+                    layer.close();
+                    var e = assertThrows(IllegalStateException.class, () -> layer.forward(deviceInput, deviceOutput));
+                    assertEquals("ODConv2d layer is closed", e.getMessage());
+                }
+            }
         }
     }
 
-    @Test
-    void modelsLoadOntoTheCpuDeviceAndChainDeviceTensors() {
+    @OnEachDevice
+    void modelsLoadOntoEachDeviceAndChainDeviceTensors(Device device) {
         Path dir = GoldenFiles.root().resolve("chain3");
-        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT);
+        try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT.onDevice(device));
              var input = org.odconv.io.SafeTensors.open(dir.resolve("input.safetensors"));
              var expected = org.odconv.io.SafeTensors.open(dir.resolve("expected.safetensors"));
-             DeviceTensor x = DeviceTensor.copyOf(input.tensor("input"), Device.cpu());
+             DeviceTensor x = DeviceTensor.copyOf(input.tensor("input"), device);
              DeviceTensor y = model.forward(x);
              Tensor result = y.toTensor()) {
-            assertEquals(Device.cpu(), model.device());
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), result.toArray(), "chain3");
+            assertEquals(device, model.device());
+            assertEquals(device, y.device());
+            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), result.toArray(),
+                    "chain3 on " + device);
         }
     }
+
 }

@@ -1,6 +1,7 @@
 package org.odconv;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -8,14 +9,17 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import org.odconv.io.SafeTensors;
 
-/** The native path, and the Java reference, against outputs PyTorch computed with the seed module. */
+/** Every device, and the Java reference, against outputs PyTorch computed with the seed module. */
 class GoldenTest {
     static List<Path> cases() throws IOException {
         return GoldenFiles.cases();
@@ -51,21 +55,29 @@ class GoldenTest {
         assertTrue(required.isEmpty(), "no golden case has " + required + "; covered: " + covered);
     }
 
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("cases")
-    void nativeForwardMatchesPyTorch(Path dir) {
-        for (int threads : new int[] {0, 1}) {
+    static Stream<Arguments> casesOnEachDevice() throws IOException {
+        return TestDevices.crossedWith(cases());
+    }
+
+    /** Every case on every device, in both layouts; on the CPU with the default thread count and with one. */
+    @ParameterizedTest
+    @MethodSource("casesOnEachDevice")
+    @Tag(TestDevices.TAG)
+    void forwardMatchesPyTorch(Device device, Path dir) {
+        int[] threadCounts = device.isCuda() ? new int[] {0} : new int[] {0, 1};
+        for (int threads : threadCounts) {
             for (Layout layout : Layout.values()) {
-                try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
+                try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT.onDevice(device));
                      SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
                      SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"));
                      Tensor x = input.tensor("input").toLayout(layout)) {
                     model.setNumThreads(threads);
                     Tensor want = expected.tensor("output");
-                    try (Tensor y = model.forward(x); Tensor got = y.toLayout(Layout.NCHW)) {
+                    try (Tensor y = TestDevices.forward(model, x); Tensor got = y.toLayout(Layout.NCHW)) {
+                        assertEquals(layout, y.layout(), dir + ": output layout");
                         assertArrayEquals(want.shape(), got.shape(), dir + ": output shape");
                         Comparison.assertClose(Comparison.toDouble(want.toArray()), got.toArray(),
-                                dir.getFileName() + " (threads " + threads + ", " + layout + ")");
+                                dir.getFileName() + " (" + device + ", threads " + threads + ", " + layout + ")");
                     }
                 }
             }

@@ -9,13 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 import org.junit.jupiter.api.Test;
 
@@ -88,7 +84,7 @@ class ODConv2dTest {
     @Test
     void forwardChecksShapes() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 3, arena));
              Tensor wrongChannels = Tensor.allocate(1, 8, 5, 5);
              Tensor input = Tensor.allocate(2, 16, 5, 7);
              Tensor wrongOutput = Tensor.allocate(2, 24, 5, 6)) {
@@ -100,7 +96,7 @@ class ODConv2dTest {
         }
         ODConv2dConfig unpadded = CONFIG.toBuilder().padding(0).dilation(2).build();
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(unpadded, TestData.parameters(unpadded, 4), arena));
+             ODConv2d layer = ODConv2d.create(TestData.weights(unpadded, 4, arena));
              Tensor small = Tensor.allocate(1, 16, 4, 9)) {
             var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(small));
             assertEquals("input height = 4 is too small: with padding 0 it must be at least 5 for kernelSize 3 and"
@@ -112,7 +108,7 @@ class ODConv2dTest {
     @Test
     void theFirstForwardOfEachSizeIsLoggedAtDebug() {
         try (LogCapture log = new LogCapture(); Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 3, arena));
              Tensor a = Tensor.allocate(1, 16, 5, 7); Tensor b = Tensor.allocate(2, 16, 5, 7);
              Tensor c = Tensor.allocate(1, 16, 9, 7)) {
             for (Tensor input : List.of(a, b, c, a)) layer.forward(input).close();
@@ -126,7 +122,7 @@ class ODConv2dTest {
     void outputsPastTheLimitAreRefusedBeforeAllocation() {
         String previous = System.getProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY);
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena));
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 3, arena));
              Tensor input = Tensor.allocate(2, 16, 5, 7)) {
             System.setProperty(ODConv2d.MAX_OUTPUT_ELEMENTS_PROPERTY, Long.toString(2 * 24 * 5 * 7 - 1));
             var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(input));
@@ -144,7 +140,7 @@ class ODConv2dTest {
     @Test
     void threadCountsAreBoundedByTheProcessors() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 3), arena))) {
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 3, arena))) {
             int processors = Runtime.getRuntime().availableProcessors();
             layer.setNumThreads(4 * processors);
             var e = assertThrows(IllegalArgumentException.class, () -> layer.setNumThreads(20000));
@@ -165,8 +161,8 @@ class ODConv2dTest {
     @Test
     void forwardWritesEveryOutputElement() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 5), arena));
-             Tensor input = Tensor.copyOf(TestData.values(2 * 16 * 9 * 11, 6), 2, 16, 9, 11);
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 5, arena));
+             Tensor input = TestData.tensor(6, 2, 16, 9, 11);
              Tensor output = Tensor.allocate(2, 24, 9, 11)) {
             output.segment().fill((byte) 0xFF);  // NaN everywhere
             layer.forward(input, output);
@@ -177,7 +173,7 @@ class ODConv2dTest {
     @Test
     void closeIsIdempotentAndUseAfterCloseThrows() {
         try (Arena arena = Arena.ofConfined(); Tensor input = Tensor.allocate(1, 16, 4, 4)) {
-            ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 7), arena));
+            ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 7, arena));
             layer.close();
             layer.close();
             assertTrue(layer.isClosed());
@@ -228,8 +224,8 @@ class ODConv2dTest {
     @Test
     void nhwcForwardEqualsNchwForward() {
         try (Arena arena = Arena.ofConfined();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 11), arena));
-             Tensor nchw = Tensor.copyOf(TestData.values(3 * 16 * 7 * 9, 12), 3, 16, 7, 9);
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 11, arena));
+             Tensor nchw = TestData.tensor(12, 3, 16, 7, 9);
              Tensor nhwc = nchw.toLayout(Layout.NHWC);
              Tensor expected = layer.forward(nchw);
              Tensor actual = layer.forward(nhwc);
@@ -239,36 +235,6 @@ class ODConv2dTest {
             Comparison.assertClose(Comparison.toDouble(expected.toArray()), actualNchw.toArray(), "NHWC vs NCHW");
             var e = assertThrows(IllegalArgumentException.class, () -> layer.forward(nhwc, mixedOutput));
             assertEquals("input is NHWC but output is NCHW; both must have the same layout", e.getMessage());
-        }
-    }
-
-    @Test
-    void concurrentForwardsMatchASingleThread() throws Exception {
-        float[] data = TestData.values(2 * 16 * 12 * 12, 8);
-        try (Arena arena = Arena.ofShared();
-             ODConv2d layer = ODConv2d.create(ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 9), arena));
-             Tensor input = Tensor.copyOf(data, 2, 16, 12, 12);
-             Tensor single = layer.forward(input)) {
-            float[] expected = single.toArray();
-            ExecutorService pool = Executors.newFixedThreadPool(4);
-            try {
-                List<Future<float[]>> results = new ArrayList<>();
-                for (int t = 0; t < 8; t++) {
-                    results.add(pool.submit(() -> {
-                        float[] last = null;
-                        try (Tensor out = Tensor.allocate(2, 24, 12, 12)) {
-                            for (int i = 0; i < 50; i++) {
-                                layer.forward(input, out);
-                                last = out.toArray();
-                            }
-                        }
-                        return last;
-                    }));
-                }
-                for (Future<float[]> r : results) assertArrayEquals(expected, r.get());
-            } finally {
-                pool.shutdown();
-            }
         }
     }
 

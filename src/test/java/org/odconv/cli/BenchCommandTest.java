@@ -5,11 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.Device;
+import org.odconv.OnEachDevice;
 import org.odconv.bench.BenchmarkReport;
 
 /** The bench command end to end on a tiny shape (timings are not asserted: CI machines are noisy). */
@@ -44,13 +47,28 @@ class BenchCommandTest {
         assertEquals(4, report.rows().size());
         assertEquals(List.of(1, 1, 2, 2), report.rows().stream().map(BenchmarkReport.Row::batch).toList());
         assertTrue(report.rows().stream().allMatch(row -> row.odconvMs() > 0 && row.floorMs() > 0 && row.nativeMs() > 0));
-        assertTrue(report.rows().stream().allMatch(row -> row.device().equals("cpu")));
-        assertEquals("", report.machine().gpu(), "a CPU run names no GPU");
-        assertTrue(Files.readString(json).contains("\"device\" : \"cpu\""), Files.readString(json));
         // files from before devices (no "device" field) read as the CPU, and match CPU rows
         assertEquals("cpu", BenchmarkReport.read(other).rows().getFirst().device());
         String page = Files.readString(html);
         assertTrue(page.contains("<svg") && page.contains("other-system.json") && !page.contains("<script"), page);
+    }
+
+    /** Each row, the machine and the table name the device the forwards ran on; --tf32 is for GPUs only. */
+    @OnEachDevice
+    void benchRecordsTheDeviceItRanOn(Device device) throws Exception {
+        Path json = dir.resolve("b.json");
+        List<String> args = new ArrayList<>(List.of(with("--device", device.toString(), "--json", json.toString())));
+        if (device.isCuda()) args.add("--tf32");
+        CliTest.Result r = CliTest.odconv(args.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        BenchmarkReport report = BenchmarkReport.read(json);
+        assertEquals(4, report.rows().size());
+        assertTrue(report.rows().stream().allMatch(row -> row.device().equals(device.toString())
+                && row.odconvMs() > 0 && row.nativeMs() > 0 && row.floorMs() > 0), Files.readString(json));
+        assertEquals(device.isCuda() ? device.describe() : "", report.machine().gpu(), "the GPU, or none on the CPU");
+        assertTrue(Files.readString(json).contains("\"device\" : \"" + device + "\""), Files.readString(json));
+        String suffix = device.isCuda() ? " " + device : "";
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("8,16,3,1,2,9,2 b2 nhwc" + suffix + " ")), r.out());
     }
 
     @Test

@@ -19,18 +19,23 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.Comparison;
 import org.odconv.Device;
+import org.odconv.Odconv;
+import org.odconv.OnEachDevice;
+import org.odconv.TestDevices;
 import org.odconv.io.SafeTensors;
 
+/** The command line end to end; the commands that run layers on every device present. */
 class CliTest {
     @TempDir
     Path dir;
@@ -59,23 +64,19 @@ class CliTest {
         assertTrue(r.err().contains(expectedFragment), r.err());
     }
 
-    @Test
-    void runReproducesPyTorchsOutput() {
+    @OnEachDevice
+    void runReproducesPyTorchsOutput(Device device) {
         Path output = dir.resolve("y.safetensors");
         Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
-                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--threads", "1");
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--threads", "1",
+                "--device", device.toString());
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().startsWith("wrote output [2, 24, 6, 6] to " + output), r.out());
+        assertTrue(r.out().startsWith("wrote output [2, 24, 6, 6] to " + output + " (3 layers"), r.out());
+        assertEquals(device.isCuda(), r.out().contains(" on " + device + ", copies included"), r.out());
         try (SafeTensors got = SafeTensors.open(output);
              SafeTensors want = SafeTensors.open(golden("chain3/expected.safetensors"))) {
-            float[] actual = got.tensor("output").toArray();
-            float[] expected = want.tensor("output").toArray();
-            assertEquals(expected.length, actual.length);
-            double scale = 1;
-            for (float e : expected) scale = Math.max(scale, Math.abs(e));
-            for (int i = 0; i < expected.length; i++) {
-                assertEquals(expected[i], actual[i], 1e-4 * scale, "element " + i);
-            }
+            Comparison.assertClose(Comparison.toDouble(want.tensor("output").toArray()), got.tensor("output").toArray(),
+                    "run --device " + device);
         }
     }
 
@@ -253,21 +254,26 @@ class CliTest {
                 rewrites.get());
     }
 
-    /** Where CUDA cannot be used, asking for it is one line naming the reason, and exit code 1. */
+    /**
+     * A GPU that cannot be used, for want of CUDA or past the last GPU, is one line naming why, exit code 1,
+     * before any file is read or written.
+     */
     @Test
-    void cudaWhereItCannotBeUsedFailsInOneLine() {
-        Optional<String> reason = Device.cudaUnavailableReason();
-        Assumptions.assumeTrue(reason.isPresent(), "CUDA is usable here");
+    @Tag(TestDevices.TAG)
+    void aGpuThatCannotBeUsedFailsInOneLine() {
+        int count = Device.cudaDeviceCount();
+        Device missing = Device.cuda(count);  // cuda:0 where CUDA cannot be used
+        String expected = "odconv: cannot use " + missing + ": " + Device.cudaUnavailableReason().orElse("there ");
         Path output = dir.resolve("y.safetensors");
-        String expected = "odconv: cannot use cuda:0: " + reason.get();
         Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--input",
-                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device", "cuda");
+                golden("chain3/input.safetensors").toString(), "--output", output.toString(), "--device",
+                missing.toString());
         assertEquals(1, r.code());
         assertOneLineError(r, expected);
         assertTrue(r.err().contains("CUDA"), r.err());
         assertFalse(Files.exists(output));
-        for (String[] command : new String[][] {{"demo", "--device", "cuda:0", "--tf32"},
-                {"bench", "--shape", "8,8,3,1,1,5,1", "--device", "cuda"}}) {
+        for (String[] command : new String[][] {{"demo", "--device", missing.toString(), "--tf32"},
+                {"bench", "--shape", "8,8,3,1,1,5,1", "--device", missing.toString()}}) {
             r = odconv(command);
             assertEquals(1, r.code(), String.join(" ", command));
             assertOneLineError(r, expected);
@@ -275,6 +281,7 @@ class CliTest {
     }
 
     @Test
+    @Tag(TestDevices.TAG)
     void infoListsTheDevices() {
         Result r = odconv("info");
         assertEquals(0, r.code(), r.err());
@@ -293,10 +300,12 @@ class CliTest {
         assertTrue(r.out().contains("total parameters: 14748"), r.out());
     }
 
-    @Test
-    void demoMatchesItsBundledPyTorchOutput() {
-        Result r = odconv("demo", "--iterations", "3", "--threads", "1");
+    @OnEachDevice
+    void demoMatchesItsBundledPyTorchOutput(Device device) {
+        Result r = odconv("demo", "--iterations", "3", "--threads", "1", "--device", device.toString());
         assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().startsWith("odconv " + Odconv.version() + " on " + (device.isCuda() ? device + ": " : "oneDNN")),
+                r.out());
         assertTrue(r.out().contains(": MATCH"), r.out());
         assertTrue(r.out().contains("input [1, 16, 24, 24] -> output [1, 32, 12, 12]"), r.out());
         assertArrayEquals(new String[0], r.err().lines().toArray());

@@ -6,21 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
- * CUDA layers against CPU layers, asynchronous forwards on streams with pinned memory, many threads, and wrong
- * use: host tensors, tensors and streams of another device, closed streams, closing under queued work.
+ * What only CUDA has: TF32, asynchronous forwards on streams with pinned memory, and their wrong use: host
+ * tensors, tensors and streams of another device, closed streams, closing under queued work. What every device
+ * does is tested on each device (OnEachDevice) in the tests of that behaviour.
  */
-class CudaLayerTest {
+@Tag(TestDevices.TAG)
+class CudaOnlyTest {
     private static final ODConv2dConfig CONFIG = ODConv2dConfig.builder(16, 24, 3).kernelNum(3).build();
     private static final int N = 2, H = 11, W = 9;
     private static Device gpu;
@@ -29,9 +28,9 @@ class CudaLayerTest {
 
     @BeforeAll
     static void requireGpu() {
-        gpu = CudaTests.requireGpu();
+        gpu = TestDevices.requireGpu();
         weightsArena = Arena.ofShared();
-        weights = ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 11), weightsArena);
+        weights = TestData.weights(CONFIG, 11, weightsArena);
     }
 
     @AfterAll
@@ -40,7 +39,7 @@ class CudaLayerTest {
     }
 
     private static Tensor input(Layout layout) {
-        try (Tensor nchw = Tensor.copyOf(TestData.values(N * 16 * H * W, 12), N, 16, H, W)) {
+        try (Tensor nchw = TestData.tensor(12, N, 16, H, W)) {
             return nchw.toLayout(layout);
         }
     }
@@ -49,20 +48,6 @@ class CudaLayerTest {
     private static float[] cpuOutput(Layout layout) {
         try (ODConv2d cpu = ODConv2d.create(weights); Tensor x = input(layout); Tensor y = cpu.forward(x)) {
             return y.toArray();
-        }
-    }
-
-    @Test
-    void cudaLayersMatchCpuLayersInBothLayouts() {
-        for (Layout layout : Layout.values()) {
-            try (ODConv2d layer = ODConv2d.create(weights, gpu);
-                 Tensor x = input(layout);
-                 DeviceTensor deviceInput = DeviceTensor.copyOf(x, gpu);
-                 DeviceTensor deviceOutput = layer.forward(deviceInput);
-                 Tensor y = deviceOutput.toTensor()) {
-                assertEquals(gpu, layer.device());
-                Comparison.assertClose(Comparison.toDouble(cpuOutput(layout)), y.toArray(), "cuda vs cpu, " + layout);
-            }
         }
     }
 
@@ -80,21 +65,6 @@ class CudaLayerTest {
             float[] actual = y.toArray();
             for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], actual[i], 1e-2 * scale, "TF32 element " + i);
-            }
-        }
-    }
-
-    /** A CUDA layer has its own copy of the weights: the host memory may go once it is created. */
-    @Test
-    void cudaLayersDoNotNeedTheHostWeightsAfterCreation() {
-        Arena arena = Arena.ofShared();
-        ODConv2dWeights ownWeights = ODConv2dWeights.copyOf(CONFIG, TestData.parameters(CONFIG, 11), arena);
-        try (ODConv2d layer = ODConv2d.create(ownWeights, gpu);
-             Tensor x = input(Layout.NCHW);
-             DeviceTensor deviceInput = DeviceTensor.copyOf(x, gpu)) {
-            arena.close();
-            try (DeviceTensor deviceOutput = layer.forward(deviceInput); Tensor y = deviceOutput.toTensor()) {
-                Comparison.assertClose(Comparison.toDouble(cpuOutput(Layout.NCHW)), y.toArray(), "after freeing host weights");
             }
         }
     }
@@ -153,39 +123,6 @@ class CudaLayerTest {
     }
 
     @Test
-    void eightThreadsOfSynchronousForwardsAreBitIdenticalToOne() throws Exception {
-        try (ODConv2d layer = ODConv2d.create(weights, gpu);
-             Tensor x = input(Layout.NCHW);
-             DeviceTensor deviceInput = DeviceTensor.copyOf(x, gpu);
-             DeviceTensor single = layer.forward(deviceInput);
-             Tensor singleHost = single.toTensor()) {
-            float[] expected = singleHost.toArray();
-            ExecutorService pool = Executors.newFixedThreadPool(8);
-            try {
-                List<Future<Integer>> results = new ArrayList<>();
-                for (int t = 0; t < 8; t++) {
-                    results.add(pool.submit(() -> {
-                        int mismatches = 0;
-                        try (DeviceTensor out = DeviceTensor.allocate(gpu, single.batch(), single.channels(),
-                                single.height(), single.width())) {
-                            for (int i = 0; i < 200; i++) {
-                                layer.forward(deviceInput, out);
-                                try (Tensor host = out.toTensor()) {
-                                    if (!Arrays.equals(expected, host.toArray())) mismatches++;
-                                }
-                            }
-                        }
-                        return mismatches;
-                    }));
-                }
-                for (Future<Integer> r : results) assertEquals(0, r.get(), "forwards differing from one thread's");
-            } finally {
-                pool.shutdown();
-            }
-        }
-    }
-
-    @Test
     void wrongDevicesAreRefusedBeforeNativeCodeNamingBoth() {
         try (ODConv2d layer = ODConv2d.create(weights, gpu);
              ODConv2d cpuLayer = ODConv2d.create(weights);
@@ -220,7 +157,7 @@ class CudaLayerTest {
     }
 
     @Test
-    void closedStreamsAndTensorsAreRefused() {
+    void closedStreamsAreRefused() {
         try (ODConv2d layer = ODConv2d.create(weights, gpu);
              Tensor x = input(Layout.NCHW);
              DeviceTensor deviceInput = DeviceTensor.copyOf(x, gpu);
@@ -231,9 +168,6 @@ class CudaLayerTest {
             var e = assertThrows(IllegalStateException.class, () -> layer.forwardAsync(deviceInput, deviceOutput, stream));
             assertEquals("CudaStream on " + gpu + " is closed", e.getMessage());
             assertThrows(IllegalStateException.class, stream::synchronize);
-            DeviceTensor closed = DeviceTensor.allocate(gpu, N, 16, H, W);
-            closed.close();
-            assertThrows(IllegalStateException.class, () -> layer.forward(closed, deviceOutput));
         }
     }
 
@@ -263,12 +197,5 @@ class CudaLayerTest {
         }
     }
 
-    @Test
-    void theStaticConvolutionFloorRunsOnTheGpu() {
-        var result = new org.odconv.bench.BenchmarkRunner(0, 1, 5, LayerOptions.DEFAULT.onDevice(gpu))
-                .run(org.odconv.bench.BenchmarkShape.parse("8,16,3,1,2,9,2"), 2, Layout.NHWC);
-        assertEquals(gpu, result.device());
-        assertTrue(result.floor().median() > 0 && result.nativeTime().median() > 0, result.toString());
-        assertEquals("8,16,3,1,2,9,2 b2 nhwc " + gpu, result.label());
-    }
+
 }
