@@ -10,8 +10,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.IntSupplier;
 
 import org.odconv.bindings.odconv_h;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
 
 /**
  * A queue of work on one CUDA GPU: {@link DeviceTensor#copyFromAsync}, {@link ODConv2d#forwardAsync} and
@@ -58,10 +56,10 @@ public final class CudaStream implements AutoCloseable {
             throw new IllegalArgumentException("streams are for CUDA devices, not " + device + ": CPU forwards run on"
                     + " the calling thread");
         }
-        NativeLibrary.load();
+        Natives.load();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
-            NativeCalls.check(odconv_h.odconv_stream_create(out, device.type().nativeValue(), device.index()),
+            Natives.check(odconv_h.odconv_stream_create(out, device.type().nativeValue(), device.index()),
                     "odconv_stream_create", device);
             return new CudaStream(device, out.get(ValueLayout.ADDRESS, 0));
         }
@@ -85,7 +83,7 @@ public final class CudaStream implements AutoCloseable {
             synchronized (queue) {
                 waitedFor = enqueued;
             }
-            NativeCalls.check(odconv_h.odconv_stream_synchronize(handle), "odconv_stream_synchronize", device);
+            Natives.check(odconv_h.odconv_stream_synchronize(handle), "odconv_stream_synchronize", device);
             synchronized (queue) {
                 borrowed.values().removeIf(lastUse -> lastUse <= waitedFor);
             }

@@ -8,8 +8,7 @@ import java.util.Optional;
 
 import org.odconv.bindings.odconv_h;
 import org.odconv.internal.Logging;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
+import org.odconv.internal.CStrings;
 
 /**
  * Where a layer runs and where its tensors live: the CPU (host memory, oneDNN; always there) or one CUDA GPU
@@ -117,10 +116,10 @@ public record Device(Type type, int index) {
      * @throws IllegalArgumentException   when there is no GPU of this index
      */
     public String describe() {
-        NativeLibrary.load();
+        Natives.load();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment buffer = call.allocate(DESCRIPTION_CAPACITY);
-            NativeCalls.check(odconv_h.odconv_device_describe(type.nativeValue(), index, buffer, DESCRIPTION_CAPACITY),
+            Natives.check(odconv_h.odconv_device_describe(type.nativeValue(), index, buffer, DESCRIPTION_CAPACITY),
                     "odconv_device_describe", this);
             return buffer.getString(0);
         }
@@ -136,12 +135,12 @@ public record Device(Type type, int index) {
 
     /** Asked each time: the answer is cheap, and the driver's view can change (a GPU reset, for one). */
     private static CudaStatus cudaStatus() {
-        NativeLibrary.load();
+        Natives.load();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment count = call.allocate(ValueLayout.JAVA_INT);
             int status = odconv_h.odconv_device_count(Type.CUDA.nativeValue(), count);
             if (status != odconv_h.ODCONV_STATUS_SUCCESS()) {
-                String reason = NativeCalls.cString(odconv_h.odconv_last_error_message());
+                String reason = CStrings.read(odconv_h.odconv_last_error_message());
                 Logging.LOGGER.log(System.Logger.Level.DEBUG, "odconv: no CUDA device: {0}", reason);
                 return new CudaStatus(0, reason);
             }

@@ -9,9 +9,6 @@ import java.util.Arrays;
 import java.util.function.BiFunction;
 
 import org.odconv.bindings.odconv_h;
-import org.odconv.internal.DeviceMemory;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
 
 /**
  * A dense float32 activation tensor in a device's memory, with a shape (batch, channels, height, width) and a
@@ -30,10 +27,6 @@ import org.odconv.internal.NativeLibrary;
  * {@link Cleaner} as a backstop only.
  */
 public final class DeviceTensor implements AutoCloseable, Shaped {
-    static {
-        DeviceMemory.register(DeviceTensor::withAddresses);
-    }
-
     private final Device device;
     private final long batch;
     private final long channels;
@@ -79,10 +72,10 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
         if (device == null) throw new IllegalArgumentException("device is null");
         if (layout == null) throw new IllegalArgumentException("layout is null");
         long bytes = Tensor.elementCount(batch, channels, height, width) * Tensor.ELEMENT.byteSize();
-        NativeLibrary.load();
+        Natives.load();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
-            NativeCalls.check(odconv_h.odconv_device_alloc(device.type().nativeValue(), device.index(), bytes, out),
+            Natives.check(odconv_h.odconv_device_alloc(device.type().nativeValue(), device.index(), bytes, out),
                     "odconv_device_alloc", device);
             return new DeviceTensor(device, batch, channels, height, width, layout, bytes,
                     out.get(ValueLayout.ADDRESS, 0));
@@ -292,7 +285,7 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
             MemorySegment destination = direction == Direction.TO_DEVICE ? address : hostMemory;
             MemorySegment source = direction == Direction.TO_DEVICE ? hostMemory : address;
             if (stream == null) {
-                NativeCalls.check(odconv_h.odconv_copy(destination, source, byteSize, direction.copyKind,
+                Natives.check(odconv_h.odconv_copy(destination, source, byteSize, direction.copyKind,
                         MemorySegment.NULL), "odconv_copy", device);
                 return;
             }
@@ -302,7 +295,7 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
                 host.pendingStreams().add(stream);
                 int status = stream.enqueue(() -> odconv_h.odconv_copy(destination, source, byteSize, direction.copyKind,
                         stream.handle()), this, host);
-                NativeCalls.check(status, "odconv_copy", device);
+                Natives.check(status, "odconv_copy", device);
             } finally {
                 stream.exit(streamStamp);
             }

@@ -11,9 +11,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.odconv.bindings.odconv_h;
 import org.odconv.bindings.odconv_tools_h;
 import org.odconv.internal.Logging;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
-import org.odconv.internal.NativeStructs;
 import org.odconv.io.SafeTensors;
 
 /**
@@ -76,7 +73,7 @@ public final class ODConv2d implements AutoCloseable {
     public static ODConv2d create(ODConv2dWeights weights, LayerOptions options) {
         if (options == null) throw new IllegalArgumentException("options is null");
         Device device = options.device();
-        NativeLibrary.load();
+        Natives.load();
         ODConv2dConfig config = weights.config();
         MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
                 .toArray(MemorySegment.Scope[]::new);
@@ -85,10 +82,10 @@ public final class ODConv2d implements AutoCloseable {
         SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_h.odconv_layer_create(handleOut, NativeStructs.config(config, call),
-                    NativeStructs.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
+            int status = odconv_h.odconv_layer_create(handleOut, Natives.config(config, call),
+                    Natives.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
                     options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
-            NativeCalls.check(status, "odconv_layer_create", device);
+            Natives.check(status, "odconv_layer_create", device);
             return new ODConv2d(config, weights, options, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {
             if (lease != null) lease.close();  // copied (or failed): the file may go
@@ -158,7 +155,7 @@ public final class ODConv2d implements AutoCloseable {
             if (Logging.LOGGER.isLoggable(System.Logger.Level.DEBUG)) logFirstForwardOfSize(input);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.writableSegment("output"));
-            NativeCalls.check(status, "odconv_layer_forward");
+            Natives.check(status, "odconv_layer_forward");
         } finally {
             lifecycle.exit(stamp);
         }
@@ -182,7 +179,7 @@ public final class ODConv2d implements AutoCloseable {
         try {
             int status = DeviceTensor.withAddresses(input, output, (in, out) -> odconv_h.odconv_layer_forward(handle,
                     input.batch(), input.height(), input.width(), input.layout().nativeValue(), in, out));
-            NativeCalls.check(status, "odconv_layer_forward", device);
+            Natives.check(status, "odconv_layer_forward", device);
         } finally {
             lifecycle.exit(stamp);
         }
@@ -217,7 +214,7 @@ public final class ODConv2d implements AutoCloseable {
             int status = stream.enqueue(() -> odconv_h.odconv_layer_forward_async(handle, stream.handle(), input.batch(),
                     input.height(), input.width(), input.layout().nativeValue(), input.address(), output.address()),
                     this, input, output);
-            NativeCalls.check(status, "odconv_layer_forward_async", device);
+            Natives.check(status, "odconv_layer_forward_async", device);
         } finally {
             if (outputStamp != 0) output.release(outputStamp);
             if (inputStamp != 0) input.release(inputStamp);
@@ -251,7 +248,7 @@ public final class ODConv2d implements AutoCloseable {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             int status = odconv_tools_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), inputAddress, outputAddress, iterations, times);
-            NativeCalls.check(status, "odconv_layer_benchmark", device);
+            Natives.check(status, "odconv_layer_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
             lifecycle.exit(stamp);
@@ -263,7 +260,7 @@ public final class ODConv2d implements AutoCloseable {
         if (threads < 0) throw new IllegalArgumentException("threads = " + threads + " must be >= 0");
         long stamp = lifecycle.enter();
         try {
-            NativeCalls.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
+            Natives.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
         } finally {
             lifecycle.exit(stamp);
         }

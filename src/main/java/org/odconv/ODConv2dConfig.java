@@ -7,9 +7,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import org.odconv.bindings.odconv_h;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
-import org.odconv.internal.NativeStructs;
 
 /**
  * The configuration of one ODConv2d layer: the constructor arguments of the YOLO-style PyTorch module
@@ -66,9 +63,9 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
         this.batchNorm = batchNorm;
         this.bnEps = bnEps;
         this.attentionBnEps = attentionBnEps;
-        NativeLibrary.load();
+        Natives.load();
         try (Arena call = Arena.ofConfined()) {
-            checkInJavaNames(odconv_h.odconv_config_validate(NativeStructs.config(this, call)), "odconv_config_validate");
+            checkInJavaNames(odconv_h.odconv_config_validate(Natives.config(this, call)), "odconv_config_validate");
         }
     }
 
@@ -90,7 +87,7 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
     public int attentionChannels() {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment width = call.allocate(ValueLayout.JAVA_INT);
-            checkInJavaNames(odconv_h.odconv_config_attention_channels(NativeStructs.config(this, call), width),
+            checkInJavaNames(odconv_h.odconv_config_attention_channels(Natives.config(this, call), width),
                     "odconv_config_attention_channels");
             return width.get(ValueLayout.JAVA_INT, 0);
         }
@@ -124,7 +121,7 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
     public long[] outputSize(long height, long width) {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.JAVA_LONG, 2);
-            checkInJavaNames(odconv_h.odconv_config_output_shape(NativeStructs.config(this, call), height, width, out,
+            checkInJavaNames(odconv_h.odconv_config_output_shape(Natives.config(this, call), height, width, out,
                     out.asSlice(Long.BYTES)), "odconv_config_output_shape");
             return new long[] {out.get(ValueLayout.JAVA_LONG, 0), out.get(ValueLayout.JAVA_LONG, Long.BYTES)};
         }
@@ -145,7 +142,7 @@ public record ODConv2dConfig(int inPlanes, int outPlanes, int kernelSize, int st
      */
     private static void checkInJavaNames(int status, String call) {
         try {
-            NativeCalls.check(status, call);
+            Natives.check(status, call);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(javaNames(e.getMessage()), e);
         }

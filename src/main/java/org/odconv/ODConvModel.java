@@ -13,7 +13,6 @@ import java.util.function.BiFunction;
 import java.util.HashSet;
 
 import org.odconv.io.ModelFormatException;
-import org.odconv.io.ModelMetadata;
 import org.odconv.io.SafeTensors;
 
 /**

@@ -6,8 +6,6 @@ import java.lang.foreign.ValueLayout;
 import java.util.Locale;
 
 import org.odconv.bindings.odconv_h;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeStructs;
 
 /**
  * The parameter tensors of an ODConv2d layer, named as in the PyTorch {@code state_dict()} of the
@@ -104,7 +102,7 @@ public enum Parameter {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment rank = call.allocate(ValueLayout.JAVA_INT);
             MemorySegment dims = call.allocate(ValueLayout.JAVA_LONG, odconv_h.ODCONV_PARAMETER_MAX_RANK());
-            NativeCalls.check(odconv_h.odconv_config_parameter_shape(NativeStructs.config(config, call), ordinal(), rank,
+            Natives.check(odconv_h.odconv_config_parameter_shape(Natives.config(config, call), ordinal(), rank,
                     dims), "odconv_config_parameter_shape");
             return dims.asSlice(0, (long) rank.get(ValueLayout.JAVA_INT, 0) * Long.BYTES).toArray(ValueLayout.JAVA_LONG);
         }

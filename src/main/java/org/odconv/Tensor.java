@@ -1,13 +1,19 @@
 package org.odconv;
 
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 import org.odconv.bindings.odconv_h;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
+import org.odconv.io.DType;
+import org.odconv.io.ModelFormatException;
+import org.odconv.io.SafeTensors;
 
 /**
  * A dense float32 activation tensor in native memory: a {@link MemorySegment} with a shape (batch, channels,
@@ -20,7 +26,9 @@ import org.odconv.internal.NativeLibrary;
  * in which case the memory lives as long as its arena and {@code close()} only ends this view. Pinned
  * (page-locked) tensors ({@link #allocatePinned}) own memory CUDA copies can read and write asynchronously;
  * closing one waits for queued stream work on it. Either way,
- * use after close throws {@link IllegalStateException}; close is idempotent. Element access is not
+ * use after close throws {@link IllegalStateException}; close is idempotent; owned memory of a tensor that
+ * becomes unreachable unclosed (a forward's result dropped, say) is freed by a {@link Cleaner}, as a backstop
+ * only. Element access is not
  * synchronized; the memory is readable from any thread.
  */
 public final class Tensor implements AutoCloseable, Shaped {
@@ -34,6 +42,8 @@ public final class Tensor implements AutoCloseable, Shaped {
     private final long width;
     private final Layout layout;
     private final Arena ownedArena;
+    /** Frees owned memory if the tensor becomes unreachable unclosed (a backstop only); null for borrowed memory. */
+    private final Cleaner.Cleanable cleanable;
     /** The streams with queued copies of pinned memory; null for other memory, which streams never see. */
     private final PendingStreams pendingStreams;
     private volatile boolean closed;
@@ -53,6 +63,7 @@ public final class Tensor implements AutoCloseable, Shaped {
         this.layout = layout;
         this.ownedArena = ownedArena;
         this.pendingStreams = pendingStreams;
+        this.cleanable = ownedArena == null ? null : Lifecycle.CLEANER.register(this, new ArenaCloser(ownedArena));
     }
 
     /** A zero-filled NCHW tensor that owns its memory (a shared arena, so any thread may use it). */
@@ -85,12 +96,12 @@ public final class Tensor implements AutoCloseable, Shaped {
     public static Tensor allocatePinned(long batch, long channels, long height, long width, Layout layout) {
         long bytes = ELEMENT.byteSize() * elementCount(batch, channels, height, width);
         requireLayout(layout);
-        NativeLibrary.load();
+        Natives.load();
         MemorySegment pinned;
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
             // Pinned memory is the CUDA driver's, not one GPU's; cuda:0 names the backend in a failure.
-            NativeCalls.check(odconv_h.odconv_host_alloc_pinned(bytes, out), "odconv_host_alloc_pinned", Device.cuda(0));
+            Natives.check(odconv_h.odconv_host_alloc_pinned(bytes, out), "odconv_host_alloc_pinned", Device.cuda(0));
             pinned = out.get(ValueLayout.ADDRESS, 0);
         }
         PendingStreams pendingStreams = new PendingStreams();
@@ -146,6 +157,46 @@ public final class Tensor implements AutoCloseable, Shaped {
             }
         }
         return result;
+    }
+
+    /**
+     * Writes tensors (in map order) and string metadata as a safetensors file, atomically (see
+     * {@link SafeTensors#writeArrays}). Each tensor's data is written in its memory order under its (batch,
+     * channels, height, width) shape, so NHWC tensors should be converted with {@link #toLayout} first.
+     *
+     * @param path     the file to create or replace
+     * @param tensors  the tensors by name, read but not closed; each must be open
+     * @param metadata the {@code __metadata__} entries; none is written when empty
+     * @throws IOException when the temporary file cannot be created, written or renamed over {@code path}
+     */
+    public static void writeSafeTensors(Path path, Map<String, Tensor> tensors, Map<String, String> metadata)
+            throws IOException {
+        Map<String, SafeTensors.F32Array> arrays = new LinkedHashMap<>();
+        tensors.forEach((name, t) -> arrays.put(name, new SafeTensors.F32Array(t.shape(), t.segment())));
+        SafeTensors.writeArrays(path, arrays, metadata);
+    }
+
+    /**
+     * A rank-4 F32 tensor of a safetensors file as an NCHW tensor viewing the file's memory (no copy unless the
+     * data is misaligned, see {@link SafeTensors#floatData}); valid while the file is open.
+     *
+     * @throws ModelFormatException naming the file and tensor when it is missing, not F32 or not rank 4
+     */
+    public static Tensor from(SafeTensors file, String name) {
+        SafeTensors.Entry e = file.entry(name);
+        if (e.dtype() != DType.F32) {
+            throw new ModelFormatException(file.source(), "tensor \"" + name + "\" is " + e.dtype() + ", expected F32");
+        }
+        long[] s = e.shape();
+        if (s.length != 4) {
+            throw new ModelFormatException(file.source(), "tensor \"" + name + "\" has shape " + Arrays.toString(s)
+                    + ", expected rank 4 (NCHW)");
+        }
+        try {
+            return wrap(file.floatData(e), s[0], s[1], s[2], s[3]);
+        } catch (IllegalArgumentException ex) {
+            throw new ModelFormatException(file.source(), "tensor \"" + name + "\": " + ex.getMessage(), ex);
+        }
     }
 
     /**
@@ -299,6 +350,19 @@ public final class Tensor implements AutoCloseable, Shaped {
                 }
             }
             closed = true;
+            if (cleanable != null) cleanable.clean();  // the arena is closed: only deregisters the backstop
+        }
+    }
+
+    /** Holds only the arena, so the Cleaner does not keep the tensor reachable. */
+    private record ArenaCloser(Arena arena) implements Runnable {
+        @Override
+        public void run() {
+            try {
+                arena.close();
+            } catch (IllegalStateException alreadyClosedOrInUse) {
+                // closed by close() already, or held by a native call, which keeps the memory alive itself
+            }
         }
     }
 

@@ -36,7 +36,7 @@ import org.odconv.bindings.odconv_config_t;
 import org.odconv.bindings.odconv_h;
 import org.odconv.bindings.odconv_tools_h;
 import org.odconv.bindings.odconv_weights_t;
-import org.odconv.internal.NativeCalls;
+import org.odconv.internal.CStrings;
 import org.odconv.internal.NativeLibrary;
 
 /**
@@ -245,7 +245,7 @@ class BindingsDriftTest {
     void parameterEnumIsTheLibrarysTable() {
         List<String> library = new ArrayList<>();
         for (int i = 0; i < odconv_h.odconv_parameter_count(); i++) {
-            library.add(NativeCalls.cString(odconv_h.odconv_parameter_name(i)));
+            library.add(CStrings.read(odconv_h.odconv_parameter_name(i)));
         }
         assertEquals(library, java.util.Arrays.stream(Parameter.values()).map(Parameter::nativeName).toList());
     }
@@ -279,7 +279,7 @@ class BindingsDriftTest {
                 if (!(member instanceof PaddingLayout)) {
                     Optional<String> fieldName = member.name();
                     assertFalse(fieldName.isEmpty(), name + " has an unnamed field");
-                    String cField = NativeCalls.cString(odconv_tools_h.odconv_abi_field_name(cName, index));
+                    String cField = CStrings.read(odconv_tools_h.odconv_abi_field_name(cName, index));
                     assertEquals(cField, fieldName.get(), name + " field " + index + " name");
                     assertEquals(odconv_tools_h.odconv_abi_field_offset(cName, arena.allocateFrom(cField)), offset,
                             name + "." + cField + " offset");

@@ -45,8 +45,8 @@ class CheckpointFormatsTest {
         try (ODConvModel model = ODConvModel.load(renamed);
              SafeTensors input = SafeTensors.open(golden.resolve("input.safetensors"));
              SafeTensors expected = SafeTensors.open(golden.resolve("expected.safetensors"));
-             Tensor out = model.forward(input.tensor("input"))) {
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(), "OSVAI names");
+             Tensor out = model.forward(Tensor.from(input, "input"))) {
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), out.toArray(), "OSVAI names");
         }
     }
 
@@ -102,13 +102,13 @@ class CheckpointFormatsTest {
         try (ODConvModel model = ODConvModel.load(file);
              SafeTensors input = SafeTensors.open(golden.resolve("input.safetensors"));
              SafeTensors expected = SafeTensors.open(golden.resolve("expected.safetensors"));
-             Tensor out = model.forward(input.tensor("input"))) {
-            Tensor x = input.tensor("input");
+             Tensor out = model.forward(Tensor.from(input, "input"))) {
+            Tensor x = Tensor.from(input, "input");
             double[] reference = ReferenceODConv.forward(config, rounded, x.toArray(), (int) x.batch(), (int) x.height(),
                     (int) x.width());
             Comparison.assertClose(reference, out.toArray(), dtype + " weights");
             // and the rounding is real: the float32 model's output differs
-            assertNotEquals(0.0, maxDifference(expected.tensor("output").toArray(), out.toArray()));
+            assertNotEquals(0.0, maxDifference(Tensor.from(expected, "output").toArray(), out.toArray()));
             assertEquals(config, model.layer("model.0").config());
         }
     }

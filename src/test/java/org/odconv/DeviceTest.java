@@ -202,12 +202,12 @@ class DeviceTest {
         try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT.onDevice(device));
              var input = org.odconv.io.SafeTensors.open(dir.resolve("input.safetensors"));
              var expected = org.odconv.io.SafeTensors.open(dir.resolve("expected.safetensors"));
-             DeviceTensor x = DeviceTensor.copyOf(input.tensor("input"), device);
+             DeviceTensor x = DeviceTensor.copyOf(Tensor.from(input, "input"), device);
              DeviceTensor y = model.forward(x);
              Tensor result = y.toTensor()) {
             assertEquals(device, model.device());
             assertEquals(device, y.device());
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), result.toArray(),
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), result.toArray(),
                     "chain3 on " + device);
         }
     }

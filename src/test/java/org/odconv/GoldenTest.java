@@ -70,9 +70,9 @@ class GoldenTest {
                 try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), LayerOptions.DEFAULT.onDevice(device));
                      SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
                      SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"));
-                     Tensor x = input.tensor("input").toLayout(layout)) {
+                     Tensor x = Tensor.from(input, "input").toLayout(layout)) {
                     model.setNumThreads(threads);
-                    Tensor want = expected.tensor("output");
+                    Tensor want = Tensor.from(expected, "output");
                     try (Tensor y = TestDevices.forward(model, x); Tensor got = y.toLayout(Layout.NCHW)) {
                         assertEquals(layout, y.layout(), dir + ": output layout");
                         assertArrayEquals(want.shape(), got.shape(), dir + ": output shape");
@@ -92,7 +92,7 @@ class GoldenTest {
              SafeTensors file = SafeTensors.open(dir.resolve("model.safetensors"));
              SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
              SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
-            Tensor x = input.tensor("input");
+            Tensor x = Tensor.from(input, "input");
             float[] activations = x.toArray();
             int n = (int) x.batch(), h = (int) x.height(), w = (int) x.width();
             for (ODConvModel.Layer layer : model.layers()) {
@@ -104,7 +104,7 @@ class GoldenTest {
                 activations = new float[out.length];
                 for (int i = 0; i < out.length; i++) activations[i] = (float) out[i];
             }
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), activations,
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), activations,
                     dir.getFileName() + " (Java reference)");
         }
     }

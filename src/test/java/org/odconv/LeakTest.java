@@ -87,7 +87,7 @@ class LeakTest {
         Path dir = GoldenFiles.root().resolve("chain3");
         try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"));
              SafeTensors inputs = SafeTensors.open(dir.resolve("input.safetensors"))) {
-            Tensor input = inputs.tensor("input");
+            Tensor input = Tensor.from(inputs, "input");
             ODConv2d first = model.layers().getFirst().conv();
             try (Tensor reference = first.forward(input);
                  Tensor firstOut = Tensor.allocate(reference.batch(), reference.channels(), reference.height(),
@@ -105,7 +105,7 @@ class LeakTest {
         Path dir = GoldenFiles.root().resolve("chain3");
         Path modelFile = dir.resolve("model.safetensors");
         try (SafeTensors inputs = SafeTensors.open(dir.resolve("input.safetensors"))) {
-            Tensor input = inputs.tensor("input");
+            Tensor input = Tensor.from(inputs, "input");
             Runnable cycle = () -> {
                 try (ODConvModel model = ODConvModel.load(modelFile); Tensor out = model.forward(input)) {
                     assertEquals(24, out.channels());

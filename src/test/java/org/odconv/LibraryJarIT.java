@@ -99,8 +99,8 @@ class LibraryJarIT {
                         try (ODConvModel model = ODConvModel.load(Path.of(args[0]));
                              SafeTensors input = SafeTensors.open(Path.of(args[1]));
                              SafeTensors expected = SafeTensors.open(Path.of(args[2]));
-                             Tensor y = model.forward(input.tensor("input"))) {
-                            float[] want = expected.tensor("output").toArray(), got = y.toArray();
+                             Tensor y = model.forward(Tensor.from(input, "input"))) {
+                            float[] want = Tensor.from(expected, "output").toArray(), got = y.toArray();
                             double error = 0;
                             for (int i = 0; i < got.length; i++) error = Math.max(error, Math.abs(got[i] - want[i]));
                             System.out.println("elements " + got.length + " of " + want.length + ", max error " + error);

@@ -186,8 +186,8 @@ class LifecycleTest {
              SafeTensors expected = SafeTensors.open(dir.resolve("expected.safetensors"))) {
             file.close();
             assertFalse(views.get(Parameter.WEIGHT).scope().isAlive(), "unmapped as soon as the file closed");
-            try (Tensor out = TestDevices.forward(layer, inputs.tensor("input"))) {
-                Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(),
+            try (Tensor out = TestDevices.forward(layer, Tensor.from(inputs, "input"))) {
+                Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), out.toArray(),
                         "after the file was unmapped, on " + device);
             }
         }
@@ -267,5 +267,25 @@ class LifecycleTest {
             double[] clean = Arrays.copyOfRange(reference, 2 * perSample, 3 * perSample);
             Comparison.assertClose(clean, Arrays.copyOfRange(actual, 2 * perSample, 3 * perSample), "sample 2");
         }
+    }
+
+    /** A forward's result dropped unclosed is freed by the Cleaner backstop: its memory's arena ends. */
+    @Test
+    void anUnclosedForwardResultIsFreedOnceUnreachable() throws InterruptedException {
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 4, arena));
+             Tensor input = TestData.tensor(5, 1, 16, 8, 8)) {
+            MemorySegment dropped = droppedForwardResult(layer, input);
+            for (int i = 0; i < 100 && dropped.scope().isAlive(); i++) {
+                System.gc();
+                Thread.sleep(10);
+            }
+            assertFalse(dropped.scope().isAlive(), "the result's memory is still allocated");
+        }
+    }
+
+    /** The memory of a forward result whose tensor is unreachable once this returns. */
+    private static MemorySegment droppedForwardResult(ODConv2d layer, Tensor input) {
+        return layer.forward(input).segment();
     }
 }

@@ -56,8 +56,8 @@ class ModelFileTest {
         try (ODConvModel model = ODConvModel.load(file);
              org.odconv.io.SafeTensors input = org.odconv.io.SafeTensors.open(golden.resolve("input.safetensors"));
              org.odconv.io.SafeTensors expected = org.odconv.io.SafeTensors.open(golden.resolve("expected.safetensors"));
-             Tensor out = model.layer("model.1").forward(input.tensor("input"))) {
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(), "model.1");
+             Tensor out = model.layer("model.1").forward(Tensor.from(input, "input"))) {
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), out.toArray(), "model.1");
             var e = assertThrows(IllegalArgumentException.class, () -> model.checkInput(1, 16, 9, 9));
             assertEquals("input [1, 16, 9, 9] does not fit layer \"model.1\": its input has 32 channels, expected"
                     + " in_planes = 20", e.getMessage());
@@ -77,9 +77,9 @@ class ModelFileTest {
         try (ODConvModel model = ODConvModel.load(odd);
              org.odconv.io.SafeTensors input = org.odconv.io.SafeTensors.open(golden.resolve("input.safetensors"));
              org.odconv.io.SafeTensors expected = org.odconv.io.SafeTensors.open(golden.resolve("expected.safetensors"));
-             Tensor out = model.forward(input.tensor("input"))) {
+             Tensor out = model.forward(Tensor.from(input, "input"))) {
             assertTrue(model.layer("model.0").weights().get(Parameter.WEIGHT).address() % 4 == 0);
-            Comparison.assertClose(Comparison.toDouble(expected.tensor("output").toArray()), out.toArray(), "odd file");
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(expected, "output").toArray()), out.toArray(), "odd file");
         }
     }
 

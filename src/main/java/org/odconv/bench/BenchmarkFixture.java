@@ -15,6 +15,7 @@ import org.odconv.ODConv2d;
 import org.odconv.ODConv2dConfig;
 import org.odconv.ODConv2dWeights;
 import org.odconv.Parameter;
+import org.odconv.StaticConvolution;
 import org.odconv.Tensor;
 
 /**

@@ -50,10 +50,10 @@ final class DemoCommand implements Callable<Integer> {
              ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), new LayerOptions(device, devices.tf32));
              SafeTensors inputs = resource(arena, "input.safetensors");
              SafeTensors expectedFile = resource(arena, "expected.safetensors");
-             DeviceTensor deviceInput = device.isCuda() ? DeviceTensor.copyOf(inputs.tensor("input"), device) : null) {
+             DeviceTensor deviceInput = device.isCuda() ? DeviceTensor.copyOf(Tensor.from(inputs, "input"), device) : null) {
             model.setNumThreads(threads);
-            Tensor input = inputs.tensor("input");
-            Tensor expected = expectedFile.tensor("output");
+            Tensor input = Tensor.from(inputs, "input");
+            Tensor expected = Tensor.from(expectedFile, "output");
             out.printf("odconv %s on %s%n", Odconv.version(), device.isCuda() ? device + ": " + device.describe()
                     + (devices.tf32 ? " (TF32 allowed)" : "") : Odconv.backend());
             for (ODConvModel.Layer layer : model.layers()) out.printf("  %s: %s%n", layer.name(), layer.conv().config());

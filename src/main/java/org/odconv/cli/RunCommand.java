@@ -54,7 +54,7 @@ final class RunCommand implements Callable<Integer> {
              SafeTensors inputs = SafeTensors.read(input)) {
             odconv.setNumThreads(threads);
             List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));
-            Tensor x = inputs.tensor("input");
+            Tensor x = Tensor.from(inputs, "input");
             try {
                 ODConvModel.checkInput(run, x.batch(), x.channels(), x.height(), x.width());
             } catch (IllegalArgumentException e) {
@@ -63,7 +63,7 @@ final class RunCommand implements Callable<Integer> {
             long start = System.nanoTime();
             try (Tensor y = device.isCuda() ? forwardOnDevice(run, x, device) : ODConvModel.forward(run, x)) {
                 double millis = (System.nanoTime() - start) / 1e6;
-                SafeTensors.write(output, Map.of("output", y), Map.of());
+                Tensor.writeSafeTensors(output, Map.of("output", y), Map.of());
                 spec.commandLine().getOut().printf("wrote output %s to %s (%d layer%s%s, %.3f ms)%n",
                         Arrays.toString(y.shape()), output, run.size(), run.size() == 1 ? "" : "s",
                         device.isCuda() ? " on " + device + ", copies included" : "", millis);

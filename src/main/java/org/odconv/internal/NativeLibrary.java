@@ -13,7 +13,6 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.UUID;
 
-import org.odconv.OdconvException;
 import org.odconv.bindings.odconv_h;
 
 /**
@@ -47,7 +46,7 @@ public final class NativeLibrary {
         Path folder = configured != null && !configured.isBlank() ? Path.of(configured) : extractFromJar();
         Path library = folder.resolve(LIBRARY_FILE);
         if (!Files.isRegularFile(library)) {
-            throw new OdconvException("odconv native library not found: " + library
+            throw new NativeLoadException("odconv native library not found: " + library
                     + (configured != null ? " (from -D" + PATH_PROPERTY + "=" + configured + ")" : ""));
         }
         loadCppRuntimeGlobally();
@@ -56,7 +55,7 @@ public final class NativeLibrary {
         } catch (UnsatisfiedLinkError e) {
             // The JDK's words, the same since Java 1.2, for a file another class loader holds.
             if (e.getMessage() == null || !e.getMessage().contains("already loaded in another classloader")) {
-                throw new OdconvException("cannot load " + library + ": " + e.getMessage()
+                throw new NativeLoadException("cannot load " + library + ": " + e.getMessage()
                         + ". It needs libdnnl.so.3 and libgomp.so.1 beside it or on its RUNPATH, a glibc/libstdc++ as"
                         + " recent as the build machine's, and --enable-native-access=ALL-UNNAMED on the java command"
                         + " line (the runnable jar sets it in its manifest).", e);
@@ -72,14 +71,14 @@ public final class NativeLibrary {
                 + odconv_h.ODCONV_VERSION_PATCH();
         int loaded = odconv_h.odconv_version();
         if (loaded != built) {
-            throw new OdconvException(library + " is odconv " + versionString(loaded) + ", but this Java code is odconv "
+            throw new NativeLoadException(library + " is odconv " + versionString(loaded) + ", but this Java code is odconv "
                     + versionString(built) + ": use the jar's own natives or a folder from the same build (-D"
                     + PATH_PROPERTY + ")");
         }
         loadedFrom = folder;
         if (Logging.LOGGER.isLoggable(System.Logger.Level.DEBUG)) {
             Logging.LOGGER.log(System.Logger.Level.DEBUG, "odconv: loaded {0}: {1}, ISA {2}", library,
-                    NativeCalls.cString(odconv_h.odconv_backend_description()), NativeCalls.cString(odconv_h.odconv_cpu_isa()));
+                    CStrings.read(odconv_h.odconv_backend_description()), CStrings.read(odconv_h.odconv_cpu_isa()));
         }
         return folder;
     }
@@ -96,7 +95,7 @@ public final class NativeLibrary {
             Files.createLink(link, library);
             System.load(link.toAbsolutePath().toString());
         } catch (IOException | UnsatisfiedLinkError e) {
-            throw new OdconvException("cannot load " + library + " in a second class loader of this JVM (another one"
+            throw new NativeLoadException("cannot load " + library + " in a second class loader of this JVM (another one"
                     + " holds it, so this one loads it through a link beside it): " + e, e);
         } finally {
             try {
@@ -140,18 +139,18 @@ public final class NativeLibrary {
         String arch = System.getProperty("os.arch", "");
         NativeExtraction.Manifest manifest = NativeExtraction.Manifest.fromJar();
         if (manifest == null) {
-            throw new OdconvException("this jar carries no native libraries for linux-x86_64 (running on " + os + "/"
+            throw new NativeLoadException("this jar carries no native libraries for linux-x86_64 (running on " + os + "/"
                     + arch + "); build them with ./mvnw package or set -D" + PATH_PROPERTY);
         }
         if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-            throw new OdconvException("odconv's bundled native libraries are for linux-x86_64, not " + os + "/" + arch
+            throw new NativeLoadException("odconv's bundled native libraries are for linux-x86_64, not " + os + "/" + arch
                     + "; build native/ for this platform and set -D" + PATH_PROPERTY);
         }
         Path base = Path.of(System.getProperty(EXTRACT_DIR_PROPERTY, System.getProperty("java.io.tmpdir")));
         try {
             return NativeExtraction.extract(manifest, base);
         } catch (IOException | UncheckedIOException e) {
-            throw new OdconvException("cannot extract odconv's native libraries into " + base + ": " + e.getMessage()
+            throw new NativeLoadException("cannot extract odconv's native libraries into " + base + ": " + e.getMessage()
                     + "; set -D" + EXTRACT_DIR_PROPERTY + " to a writable folder or -D" + PATH_PROPERTY
                     + " to an extracted copy", e);
         }

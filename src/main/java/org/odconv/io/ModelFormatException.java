@@ -1,14 +1,14 @@
 package org.odconv.io;
 
-import org.odconv.OdconvException;
 import org.odconv.internal.Printable;
 
 /**
  * A file is not a valid safetensors file, or not a valid odconv model or input. The message names the file
  * and the offending tensor or field with its value; what it quotes from the file is made printable
- * ({@link Printable}: control characters escaped, overlong text cut).
+ * ({@link Printable}: control characters escaped, overlong text cut). Not an {@code OdconvException}: this package
+ * reads files and knows nothing of layers, so the API's loaders document both.
  */
-public final class ModelFormatException extends OdconvException {
+public final class ModelFormatException extends RuntimeException {
     private static final long serialVersionUID = 1L;
     /** The file (or resource) the problem is in (see {@link #source()}). */
     private final String source;

@@ -25,13 +25,11 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
-import org.odconv.Tensor;
+import org.odconv.internal.Json;
 import org.odconv.internal.OutputFiles;
 
 /**
@@ -47,7 +45,7 @@ import org.odconv.internal.OutputFiles;
 public final class SafeTensors implements AutoCloseable {
     /** Headers above this size are refused before anything is allocated for them. */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
-    static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
 
     /**
      * One tensor's header entry; offsets are absolute within the file.
@@ -190,7 +188,7 @@ public final class SafeTensors implements AutoCloseable {
         }
         JsonNode header;
         try {
-            header = JSON.readTree(headerText);
+            header = Json.MAPPER.readTree(headerText);
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(source, "header is not valid JSON: " + e.getOriginalMessage(), e);
         }
@@ -382,29 +380,6 @@ public final class SafeTensors implements AutoCloseable {
         return floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
-    /**
-     * A rank-4 F32 tensor as an NCHW {@link Tensor} viewing the file's memory (no copy unless misaligned, see
-     * {@link #floatData}).
-     *
-     * @throws ModelFormatException naming the file and tensor when it is missing, not F32 or not rank 4
-     */
-    public Tensor tensor(String name) {
-        Entry e = entry(name);
-        if (e.dtype() != DType.F32) {
-            throw new ModelFormatException(source, "tensor \"" + name + "\" is " + e.dtype() + ", expected F32");
-        }
-        long[] s = e.shape();
-        if (s.length != 4) {
-            throw new ModelFormatException(source, "tensor \"" + name + "\" has shape " + Arrays.toString(s)
-                    + ", expected rank 4 (NCHW)");
-        }
-        try {
-            return Tensor.wrap(floatData(e), s[0], s[1], s[2], s[3]);
-        } catch (IllegalArgumentException ex) {
-            throw new ModelFormatException(source, "tensor \"" + name + "\": " + ex.getMessage(), ex);
-        }
-    }
-
     /** Unmaps the file if this object mapped it, now or when the last lease is released. Idempotent. */
     @Override
     public synchronized void close() {
@@ -434,22 +409,6 @@ public final class SafeTensors implements AutoCloseable {
         }
     }
 
-    /**
-     * Writes F32 tensors (in map order) and string metadata as a safetensors file, atomically: into a
-     * temporary file beside {@code path}, then renamed over it, so a failure never leaves a partial file.
-     * Each tensor's data is copied in its memory order under its (batch, channels, height, width) shape, so
-     * NHWC tensors should be converted with {@link Tensor#toLayout} first.
-     *
-     * @param path     the file to create or replace
-     * @param tensors  the tensors by name, read but not closed; each must be open
-     * @param metadata the {@code __metadata__} entries; none is written when empty
-     * @throws IOException when the temporary file cannot be created, written or renamed over {@code path}
-     */
-    public static void write(Path path, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
-        Map<String, F32Array> arrays = new LinkedHashMap<>();
-        tensors.forEach((name, t) -> arrays.put(name, new F32Array(t.shape(), t.segment())));
-        writeArrays(path, arrays, metadata);
-    }
 
     /**
      * Writes float32 arrays of any rank (in map order) and string metadata as a safetensors file, atomically,
@@ -462,7 +421,7 @@ public final class SafeTensors implements AutoCloseable {
      */
     public static void writeArrays(Path path, Map<String, F32Array> arrays, Map<String, String> metadata)
             throws IOException {
-        ObjectNode header = JSON.createObjectNode();
+        ObjectNode header = Json.MAPPER.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
             metadata.forEach(meta::put);
@@ -477,7 +436,7 @@ public final class SafeTensors implements AutoCloseable {
             entry.putArray("data_offsets").add(offset).add(offset + bytes);
             offset += bytes;
         }
-        byte[] json = JSON.writeValueAsBytes(header);
+        byte[] json = Json.MAPPER.writeValueAsBytes(header);
         long dataBytes = offset;
         int padded = (json.length + 7) / 8 * 8;  // data starts 8-byte aligned, as the reference writer does
         byte[] headerBytes = Arrays.copyOf(json, padded);

@@ -6,8 +6,8 @@ import java.nio.file.Path;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 
+import org.odconv.Odconv;
 import org.odconv.OdconvException;
-import org.odconv.internal.NativeLibrary;
 
 /**
  * ODConv layers inside whole networks run by ONNX Runtime: registers odconv's operator library
@@ -84,7 +84,7 @@ public final class OdconvOrt {
      * @throws OdconvException when the library is missing there
      */
     public static Path libraryPath() {
-        Path library = NativeLibrary.load().resolve(LIBRARY_FILE).toAbsolutePath();
+        Path library = Odconv.libraryFolder().resolve(LIBRARY_FILE).toAbsolutePath();
         if (!Files.isRegularFile(library)) {
             throw new OdconvException("odconv's ONNX Runtime operator library is missing: " + library
                     + " (built by ./mvnw package beside libodconv.so)");

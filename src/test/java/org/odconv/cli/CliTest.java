@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import org.odconv.Tensor;
 import org.odconv.Comparison;
 import org.odconv.Device;
 import org.odconv.Odconv;
@@ -75,7 +76,7 @@ class CliTest {
         assertEquals(device.isCuda(), r.out().contains(" on " + device + ", copies included"), r.out());
         try (SafeTensors got = SafeTensors.open(output);
              SafeTensors want = SafeTensors.open(golden("chain3/expected.safetensors"))) {
-            Comparison.assertClose(Comparison.toDouble(want.tensor("output").toArray()), got.tensor("output").toArray(),
+            Comparison.assertClose(Comparison.toDouble(Tensor.from(want, "output").toArray()), Tensor.from(got, "output").toArray(),
                     "run --device " + device);
         }
     }
@@ -88,9 +89,9 @@ class CliTest {
         float[] expected;
         try (org.odconv.ODConvModel model = org.odconv.ODConvModel.load(golden("chain3/model.safetensors"));
              SafeTensors input = SafeTensors.open(golden("chain3/input.safetensors"));
-             org.odconv.Tensor hidden = model.layer("model.0").forward(input.tensor("input"));
+             org.odconv.Tensor hidden = model.layer("model.0").forward(Tensor.from(input, "input"));
              org.odconv.Tensor second = model.layer("model.1").forward(hidden)) {
-            SafeTensors.write(inputFile, java.util.Map.of("input", hidden), java.util.Map.of());
+            Tensor.writeSafeTensors(inputFile, java.util.Map.of("input", hidden), java.util.Map.of());
             expected = second.toArray();
         }
         Result r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--layer", "model.1",
@@ -98,7 +99,7 @@ class CliTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().startsWith("wrote output [2, 32, 6, 6] to " + output + " (1 layer, "), r.out());
         try (SafeTensors got = SafeTensors.open(output)) {
-            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got.tensor("output").toArray());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(expected, Tensor.from(got, "output").toArray());
         }
         r = odconv("run", "--model", golden("chain3/model.safetensors").toString(), "--layer", "model.7",
                 "--input", inputFile.toString(), "--output", output.toString());

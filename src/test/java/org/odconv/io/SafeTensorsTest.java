@@ -38,13 +38,13 @@ class SafeTensorsTest {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             tensors.put("a", a);
             tensors.put("b", b);
-            SafeTensors.write(file, tensors, Map.of("k", "v"));
+            Tensor.writeSafeTensors(file, tensors, Map.of("k", "v"));
         }
         try (SafeTensors read = SafeTensors.open(file)) {
             assertEquals(Map.of("k", "v"), read.metadata());
-            assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, read.tensor("a").toArray());
-            assertArrayEquals(new long[] {1, 1, 1, 1}, read.tensor("b").shape());
-            assertEquals(-1.5f, read.tensor("b").get(0, 0, 0, 0));
+            assertArrayEquals(new float[] {1, 2, 3, 4, 5, 6}, Tensor.from(read, "a").toArray());
+            assertArrayEquals(new long[] {1, 1, 1, 1}, Tensor.from(read, "b").shape());
+            assertEquals(-1.5f, Tensor.from(read, "b").get(0, 0, 0, 0));
             assertEquals((Files.size(file) - 8 - 24 - 4) % 8, 0, "data section starts 8-byte aligned");
         }
         try (var files = Files.list(dir)) {
@@ -151,11 +151,11 @@ class SafeTensorsTest {
                         + "\"v\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[4,16]}}", new byte[16]);
         try (SafeTensors file = SafeTensors.open(f)) {
             assertEquals(f + ": tensor \"h\" is F16, expected F32",
-                    assertThrows(ModelFormatException.class, () -> file.tensor("h")).getMessage());
+                    assertThrows(ModelFormatException.class, () -> Tensor.from(file, "h")).getMessage());
             assertEquals(f + ": tensor \"v\" has shape [3], expected rank 4 (NCHW)",
-                    assertThrows(ModelFormatException.class, () -> file.tensor("v")).getMessage());
+                    assertThrows(ModelFormatException.class, () -> Tensor.from(file, "v")).getMessage());
             assertEquals(f + ": tensor \"input\" is missing",
-                    assertThrows(ModelFormatException.class, () -> file.tensor("input")).getMessage());
+                    assertThrows(ModelFormatException.class, () -> Tensor.from(file, "input")).getMessage());
             assertFalse(file.entries().isEmpty());
         }
     }

@@ -19,8 +19,8 @@ public final class Consumer {
         try (ODConvModel layers = ODConvModel.load(model);
              SafeTensors x = SafeTensors.open(input);
              SafeTensors want = SafeTensors.open(expected);
-             Tensor y = layers.forward(x.tensor("input"))) {
-            float[] got = y.toArray(), reference = want.tensor("output").toArray();
+             Tensor y = layers.forward(Tensor.from(x, "input"))) {
+            float[] got = y.toArray(), reference = Tensor.from(want, "output").toArray();
             double error = 0;
             for (int i = 0; i < got.length; i++) error = Math.max(error, Math.abs(got[i] - reference[i]));
             System.out.printf("odconv %s: %d layers, max |odconv - pytorch| = %.3g: %s%n", Odconv.version(),

@@ -73,7 +73,7 @@ public final class QuickStart {
                         + layer.conv().config().outPlanes() + " channels, kernel " + layer.conv().config().kernelSize()
                         + ", " + layer.conv().config().kernelNum() + " kernels");
             }
-            Tensor input = inputs.tensor("input");  // a view of the file, not a copy
+            Tensor input = Tensor.from(inputs, "input");  // a view of the file, not a copy
             try (Tensor output = model.forward(input)) {
                 float[] values = output.toArray();
                 double max = 0;

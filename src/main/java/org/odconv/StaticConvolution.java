@@ -1,26 +1,21 @@
-package org.odconv.bench;
+package org.odconv;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 
-import org.odconv.Device;
-import org.odconv.DeviceTensor;
-import org.odconv.LayerOptions;
-import org.odconv.Layout;
-import org.odconv.ODConv2dConfig;
-import org.odconv.Tensor;
 import org.odconv.bindings.odconv_h;
 import org.odconv.bindings.odconv_tools_h;
-import org.odconv.internal.DeviceMemory;
-import org.odconv.internal.NativeCalls;
-import org.odconv.internal.NativeLibrary;
-import org.odconv.internal.NativeStructs;
 
 /**
  * The floor ODConv is measured against: a plain convolution of a layer's shape (one fixed kernel reordered
  * once, BatchNorm folded into a bias, the activation as a post-op) for one input shape and layout, by oneDNN
- * on the CPU or cuDNN on a CUDA GPU (on {@link DeviceTensor}s there). Not thread-safe.
+ * on the CPU or cuDNN on a CUDA GPU (on {@link DeviceTensor}s there): what a static convolution of the same
+ * work costs, for benchmarks and performance regression suites (odconv_tools.h; its shape may change in any
+ * release). Runs are not thread-safe on one convolution; {@link #close()} waits for a run in flight, is
+ * idempotent, and later runs throw {@link IllegalStateException}. One that becomes unreachable unclosed is freed
+ * by a {@link Cleaner} as a backstop only.
  */
 public final class StaticConvolution implements AutoCloseable {
     private final MemorySegment handle;
@@ -28,7 +23,8 @@ public final class StaticConvolution implements AutoCloseable {
     private final long[] outputShape;
     private final Layout layout;
     private final Device device;
-    private boolean closed;
+    private final Lifecycle lifecycle = new Lifecycle(() -> "StaticConvolution is closed");
+    private final Cleaner.Cleanable cleanable;
 
     private StaticConvolution(MemorySegment handle, long[] inputShape, long[] outputShape, Layout layout,
             Device device) {
@@ -37,6 +33,7 @@ public final class StaticConvolution implements AutoCloseable {
         this.inputShape = inputShape;
         this.outputShape = outputShape;
         this.layout = layout;
+        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle));
     }
 
     /**
@@ -78,7 +75,7 @@ public final class StaticConvolution implements AutoCloseable {
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
             long height, long width, Layout layout, int threads, LayerOptions options) {
-        NativeLibrary.load();
+        Natives.load();
         Device device = options.device();
         long expected = (long) config.outPlanes() * (config.inPlanes() / config.groups()) * config.kernelSize()
                 * config.kernelSize() * Float.BYTES;
@@ -90,10 +87,10 @@ public final class StaticConvolution implements AutoCloseable {
         }
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
-            int status = odconv_tools_h.odconv_static_conv_create(out, NativeStructs.config(config, call), weight,
+            int status = odconv_tools_h.odconv_static_conv_create(out, Natives.config(config, call), weight,
                     bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads,
                     device.type().nativeValue(), device.index(), options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
-            NativeCalls.check(status, "odconv_static_conv_create", device);
+            Natives.check(status, "odconv_static_conv_create", device);
             long[] in = {batch, config.inPlanes(), height, width};
             long[] size = config.outputSize(height, width);
             long[] o = {batch, config.outPlanes(), size[0], size[1]};
@@ -104,8 +101,13 @@ public final class StaticConvolution implements AutoCloseable {
     /** Runs the convolution once on a CPU convolution. */
     public void forward(Tensor input, Tensor output) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
-        NativeCalls.check(odconv_tools_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
-                "odconv_static_conv_forward");
+        long stamp = lifecycle.enter();
+        try {
+            Natives.check(odconv_tools_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
+                    "odconv_static_conv_forward");
+        } finally {
+            lifecycle.exit(stamp);
+        }
     }
 
     /**
@@ -124,21 +126,24 @@ public final class StaticConvolution implements AutoCloseable {
     public double[] benchmark(DeviceTensor input, DeviceTensor output, int iterations) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), input.device());
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), output.device());
-        return DeviceMemory.access().withAddresses(input, output, (in, out) -> benchmark(in, out, iterations));
+        return DeviceTensor.withAddresses(input, output, (in, out) -> benchmark(in, out, iterations));
     }
 
     private double[] benchmark(MemorySegment input, MemorySegment output, int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
+        long stamp = lifecycle.enter();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
-            NativeCalls.check(odconv_tools_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
+            Natives.check(odconv_tools_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
                     "odconv_static_conv_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
+        } finally {
+            lifecycle.exit(stamp);
         }
     }
 
     private void checkTensors(long[] input, Layout inputLayout, long[] output, Layout outputLayout, Device on) {
-        if (closed) throw new IllegalStateException("StaticConvolution is closed");
+        if (lifecycle.isClosed()) throw new IllegalStateException("StaticConvolution is closed");
         if (!on.equals(device)) {
             throw new IllegalArgumentException("the tensors are on " + on + " but the convolution is on " + device);
         }
@@ -150,10 +155,21 @@ public final class StaticConvolution implements AutoCloseable {
         }
     }
 
+    /** Whether {@link #close()} has been called. */
+    public boolean isClosed() {
+        return lifecycle.isClosed();
+    }
+
     @Override
     public void close() {
-        if (closed) return;
-        closed = true;
-        odconv_tools_h.odconv_static_conv_destroy(handle);
+        if (lifecycle.close()) cleanable.clean();
+    }
+
+    /** Holds only the handle, so the Cleaner does not keep the convolution reachable. */
+    private record Destroyer(MemorySegment handle) implements Runnable {
+        @Override
+        public void run() {
+            odconv_tools_h.odconv_static_conv_destroy(handle);
+        }
     }
 }

@@ -1,4 +1,4 @@
-package org.odconv.io;
+package org.odconv;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -9,8 +9,8 @@ import java.util.regex.Pattern;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 
-import org.odconv.Activation;
-import org.odconv.ODConv2dConfig;
+import org.odconv.internal.Json;
+import org.odconv.io.ModelFormatException;
 
 /**
  * The {@code odconv} entry of a model file's {@code __metadata__}: a JSON string
@@ -19,7 +19,7 @@ import org.odconv.ODConv2dConfig;
  * Consecutive layers need not chain (models interleave ODConv with other layers): a chain's channel counts
  * are checked when it runs, by {@code ODConvModel.checkInput}.
  */
-public final class ModelMetadata {
+final class ModelMetadata {
     /** The {@code __metadata__} key. */
     public static final String KEY = "odconv";
     /** The only {@code format_version} this reader accepts. */
@@ -39,7 +39,7 @@ public final class ModelMetadata {
     public static List<LayerSpec> parse(String source, String json) {
         JsonNode root;
         try {
-            root = SafeTensors.JSON.readTree(json);
+            root = Json.MAPPER.readTree(json);
         } catch (JsonProcessingException e) {
             throw new ModelFormatException(source, "__metadata__." + KEY + " is not valid JSON: " + e.getOriginalMessage(), e);
         }
