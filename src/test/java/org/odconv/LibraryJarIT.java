@@ -62,6 +62,61 @@ class LibraryJarIT {
         }
     }
 
+    /**
+     * On a module path the jar is module org.odconv: it exports the API packages only (internal, bindings and the
+     * relocated Jackson stay inside) and requires nothing but ONNX Runtime, optionally.
+     */
+    @Test
+    void isAModuleThatExportsTheApiOnly() {
+        java.io.StringWriter out = new java.io.StringWriter();
+        int code = java.util.spi.ToolProvider.findFirst("jar").orElseThrow().run(new java.io.PrintWriter(out),
+                new java.io.PrintWriter(out), "--describe-module", "--file", LIBRARY.toString());
+        assertEquals(0, code, out.toString());
+        List<String> lines = out.toString().lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        assertTrue(lines.get(0).startsWith("org.odconv"), out.toString());
+        assertEquals(List.of("exports org.odconv", "exports org.odconv.io", "exports org.odconv.ort"),
+                lines.stream().filter(l -> l.startsWith("exports") || l.startsWith("opens")).sorted().toList());
+        assertEquals(List.of("requires com.microsoft.onnxruntime static", "requires java.base mandated"),
+                lines.stream().filter(l -> l.startsWith("requires")).sorted().toList());
+    }
+
+    /**
+     * A module that requires org.odconv, on a module path with the library jar alone, runs a layer; odconv's
+     * internal packages are closed to it.
+     */
+    @Test
+    void aModuleRunsALayerAndCannotReachTheInternals() throws Exception {
+        Path sources = Files.createDirectories(dir.resolve("modules/consumer/consumer"));
+        Files.writeString(sources.getParent().resolve("module-info.java"), "module consumer { requires org.odconv; }\n");
+        Files.writeString(sources.resolve("Main.java"), """
+                package consumer;
+
+                import org.odconv.*;
+
+                public class Main {
+                    public static void main(String[] args) throws Exception {
+                        ODConv2dConfig config = ODConv2dConfig.builder(16, 16, 3).build();
+                        System.out.println("odconv " + Odconv.version() + ", output " + java.util.Arrays.toString(
+                                config.outputSize(9, 7)));
+                        try {
+                            Class.forName("org.odconv.internal.NativeLibrary").getMethod("load").invoke(null);
+                            System.out.println("internal: reachable");
+                        } catch (IllegalAccessException e) {
+                            System.out.println("internal: closed");
+                        }
+                    }
+                }
+                """);
+        Path classes = Files.createDirectories(dir.resolve("module-classes"));
+        int compiled = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+                "--module-path", LIBRARY.toString(), "--module-source-path", dir.resolve("modules").toString(),
+                "-m", "consumer");
+        assertEquals(0, compiled, "the module compiles against the library jar's exports");
+        List<String> lines = java(List.of("--enable-native-access=org.odconv", "--module-path",
+                LIBRARY + File.pathSeparator + classes, "-m", "consumer/consumer.Main"));
+        assertEquals(List.of("odconv " + Odconv.version() + ", output [9, 7]", "internal: closed"), lines);
+    }
+
     /** The installed POM: no Jackson (it is inside), the command line's picocli and ONNX Runtime optional. */
     @Test
     void itsPomBringsNoDependencyAlong() throws Exception {
@@ -127,10 +182,15 @@ class LibraryJarIT {
     }
 
     private List<String> run(String classPath, String golden) throws IOException, InterruptedException {
+        return java(List.of("--enable-native-access=ALL-UNNAMED", "-cp", classPath, "Consumer",
+                golden + "model.safetensors", golden + "input.safetensors", golden + "expected.safetensors"));
+    }
+
+    /** The output lines of a JVM run with these arguments, which must succeed. */
+    private List<String> java(List<String> arguments) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + Files.createDirectories(dir.resolve("tmp")),
-                "-cp", classPath, "Consumer", golden + "model.safetensors", golden + "input.safetensors",
-                golden + "expected.safetensors"));
+                "-Djava.io.tmpdir=" + Files.createDirectories(dir.resolve("tmp"))));
+        command.addAll(arguments);
         Path out = dir.resolve("out.txt");
         Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
         assertTrue(process.waitFor(120, TimeUnit.SECONDS), "timed out");

@@ -28,8 +28,14 @@ class PackageDependenciesTest {
     private static Map<String, Set<String>> dependencies() {
         ToolProvider jdeps = ToolProvider.findFirst("jdeps").orElseThrow();
         StringWriter out = new StringWriter();
-        int code = jdeps.run(new PrintWriter(out), new PrintWriter(out), "-verbose:package", "--multi-release",
-                String.valueOf(Runtime.version().feature()), "--ignore-missing-deps", "target/classes");
+        List<String> arguments = new ArrayList<>(List.of("-verbose:package", "--multi-release",
+                String.valueOf(Runtime.version().feature()), "--ignore-missing-deps"));
+        // module-info.java requires Jackson and names picocli and ONNX Runtime: jdeps resolves them on the test's path
+        String modulePath = java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+                .filter(entry -> entry.endsWith(".jar")).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+        arguments.addAll(List.of("--module-path", modulePath));
+        arguments.add("target/classes");
+        int code = jdeps.run(new PrintWriter(out), new PrintWriter(out), arguments.toArray(String[]::new));
         assertEquals(0, code, out.toString());
         Map<String, Set<String>> edges = new TreeMap<>();
         for (String line : out.toString().split("\n")) {
