@@ -17,6 +17,7 @@
 
 #include "../common/config.hpp"
 #include "../common/idle_pool.hpp"
+#include "../common/lru_cache.hpp"
 #include "../common/parameters.hpp"
 #include "attention.hpp"
 #include "kernels.hpp"
@@ -305,36 +306,19 @@ private:
     }
 
     using PlanKey = std::tuple<int64_t, int64_t, int32_t, int>;
-    struct CachedPlan {
-        std::shared_ptr<Plan> plan;  // shared: a forward keeps its plan even if it is evicted meanwhile
-        uint64_t last_used;
-    };
-    // A service fed images of ever-new sizes must not grow without bound: the least recently used plan goes.
     static constexpr size_t kMaxPlans = 16;
 
     // oneDNN sizes its kernels' work split for the thread count at creation, so plans are per count.
     std::shared_ptr<Plan> plan(int64_t height, int64_t width, int32_t layout, int threads) {
         std::lock_guard<std::mutex> lock(plans_mutex_);
-        const PlanKey key = std::make_tuple(height, width, layout, threads);
-        auto found = plans_.find(key);
-        if (found == plans_.end()) {
-            if (plans_.size() >= kMaxPlans) {
-                auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const auto &a, const auto &b) {
-                    return a.second.last_used < b.second.last_used;
-                });
-                plans_.erase(oldest);
-            }
-            auto created = std::make_shared<Plan>(p_, height, width, layout, threads);
-            found = plans_.emplace(key, CachedPlan{std::move(created), 0}).first;
-        }
-        found->second.last_used = ++clock_;
-        return found->second.plan;
+        return plans_.get_or_make(std::make_tuple(height, width, layout, threads),
+                                  [&] { return std::make_shared<Plan>(p_, height, width, layout, threads); });
     }
 
     LayerParameters p_;
     std::mutex plans_mutex_;
-    std::map<PlanKey, CachedPlan> plans_;
-    uint64_t clock_ = 0;
+    // shared_ptr: a forward keeps its plan even if it is evicted meanwhile
+    LruCache<PlanKey, std::shared_ptr<Plan>> plans_{kMaxPlans};
 };
 
 }  // namespace

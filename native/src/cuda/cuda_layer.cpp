@@ -11,6 +11,7 @@
 
 #include "../common/config.hpp"
 #include "../common/idle_pool.hpp"
+#include "../common/lru_cache.hpp"
 #include "convolution.hpp"
 #include "cuda_util.hpp"
 #include "kernels.hpp"
@@ -385,20 +386,8 @@ private:
     std::shared_ptr<Plan> plan_for(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
                                    float *output, cudaStream_t stream) {
         std::lock_guard<std::mutex> lock(plans_mutex_);
-        const PlanKey key{batch, height, width, layout};
-        auto found = plans_.find(key);
-        if (found == plans_.end()) {
-            if (plans_.size() >= kMaxPlans) {
-                auto oldest = std::min_element(plans_.begin(), plans_.end(), [](const auto &a, const auto &b) {
-                    return a.second.last_used < b.second.last_used;
-                });
-                plans_.erase(oldest);
-            }
-            auto created = make_plan(batch, height, width, layout, input, output, stream);
-            found = plans_.emplace(key, CachedPlan{std::move(created), 0}).first;
-        }
-        found->second.last_used = ++clock_;
-        return found->second.plan;
+        return plans_.get_or_make(PlanKey{batch, height, width, layout},
+                                  [&] { return make_plan(batch, height, width, layout, input, output, stream); });
     }
 
     std::shared_ptr<Plan> make_plan(int64_t batch, int64_t height, int64_t width, int32_t layout, const float *input,
@@ -455,11 +444,6 @@ private:
     }
 
     using PlanKey = std::tuple<int64_t, int64_t, int64_t, int32_t>;
-    struct CachedPlan {
-        std::shared_ptr<Plan> plan;  // shared: a forward keeps its plan even if it is evicted meanwhile
-        uint64_t last_used;
-    };
-    // A service fed ever-new sizes must not grow without bound: the least recently used plan goes.
     static constexpr size_t kMaxPlans = 16;
     // Graphs kept per execution context (each pins its tensors' addresses); the least recently used goes.
     static constexpr size_t kMaxGraphsPerContext = 8;
@@ -474,8 +458,8 @@ private:
     DeviceBuffer bank_, trunk_weight_, trunk_bias_, head_weight_, head_bias_, bn_scale_, bn_shift_;
     ContextPool contexts_;
     std::mutex plans_mutex_;
-    std::map<PlanKey, CachedPlan> plans_;
-    uint64_t clock_ = 0;
+    // shared_ptr: a forward keeps its plan even if it is evicted meanwhile
+    LruCache<PlanKey, std::shared_ptr<Plan>> plans_{kMaxPlans};
     uint64_t plans_made_ = 0;  // plan ids, under plans_mutex_
     const GraphMode graph_mode_ = graph_mode_from_environment();
     // A refused capture turns graphs off for the layer.

@@ -2,24 +2,24 @@ package org.odconv;
 
 import java.util.Locale;
 
+import org.odconv.bindings.odconv_h;
+
 /** The activation after the convolution (and its BatchNorm). */
 public enum Activation {
     /** {@code nn.Identity}: the official OSVAI module, or {@code act=False} in the YOLO-style one. */
-    IDENTITY(0),
+    IDENTITY,
     /** {@code nn.ReLU}. */
-    RELU(1),
+    RELU,
     /** {@code nn.SiLU}, x * sigmoid(x): the YOLO-style default ({@code act=True}). */
-    SILU(2);
+    SILU;
 
-    private final int nativeValue;
-
-    Activation(int nativeValue) {
-        this.nativeValue = nativeValue;
-    }
-
-    /** The {@code odconv_activation} value. */
+    /** The {@code odconv_activation} value, as odconv.h defines it. */
     public int nativeValue() {
-        return nativeValue;
+        return switch (this) {
+            case IDENTITY -> odconv_h.ODCONV_ACTIVATION_IDENTITY();
+            case RELU -> odconv_h.ODCONV_ACTIVATION_RELU();
+            case SILU -> odconv_h.ODCONV_ACTIVATION_SILU();
+        };
     }
 
     /** The name used in model files: "identity", "relu", "silu". */

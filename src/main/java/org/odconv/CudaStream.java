@@ -23,12 +23,10 @@ import org.odconv.bindings.odconv_h;
  * {@code close()}. A stream that becomes unreachable unclosed is destroyed by a {@link Cleaner} as a backstop
  * only.
  */
-public final class CudaStream implements AutoCloseable {
+public final class CudaStream extends NativeResource {
     private final Device device;
     private final MemorySegment handle;
-    private final Lifecycle lifecycle;
     private final CountDownLatch destroyed;
-    private final Cleaner.Cleanable cleanable;
     /** Serializes enqueueing with the bookkeeping below, so synchronize knows which work it has waited for. */
     private final Object queue = new Object();
     /** What queued work borrows, with the number of the last enqueue that used it; guarded by {@link #queue}. */
@@ -37,11 +35,14 @@ public final class CudaStream implements AutoCloseable {
     private long enqueued;
 
     private CudaStream(Device device, MemorySegment handle) {
+        this(device, handle, new CountDownLatch(1));
+    }
+
+    private CudaStream(Device device, MemorySegment handle, CountDownLatch destroyed) {
+        super(new Destroyer(handle, destroyed));
         this.device = device;
         this.handle = handle;
-        this.lifecycle = new Lifecycle(() -> "CudaStream on " + device + " is closed");
-        this.destroyed = new CountDownLatch(1);
-        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle, destroyed));
+        this.destroyed = destroyed;
     }
 
     /**
@@ -77,7 +78,7 @@ public final class CudaStream implements AutoCloseable {
      * @throws IllegalStateException after close
      */
     public void synchronize() {
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try {
             long waitedFor;
             synchronized (queue) {
@@ -88,20 +89,18 @@ public final class CudaStream implements AutoCloseable {
                 borrowed.values().removeIf(lastUse -> lastUse <= waitedFor);
             }
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
-    /** Whether {@link #close()} has been called. */
-    public boolean isClosed() {
-        return lifecycle.isClosed();
+    @Override
+    String closedMessage() {
+        return "CudaStream on " + device + " is closed";
     }
 
-    /** Waits for calls in flight and for the queued work, then destroys the stream. Idempotent. */
+    /** What the queued work used may go once the stream's destruction has waited for it. */
     @Override
-    public void close() {
-        if (!lifecycle.close()) return;
-        cleanable.clean();
+    void afterFree() {
         synchronized (queue) {
             borrowed.clear();
         }
@@ -115,16 +114,6 @@ public final class CudaStream implements AutoCloseable {
     /** The native handle, for calls made while the stream is entered. */
     MemorySegment handle() {
         return handle;
-    }
-
-    /** Admits a call that enqueues on this stream; see {@link Lifecycle#enter()}. */
-    long enter() {
-        return lifecycle.enter();
-    }
-
-    /** Ends a call admitted by {@link #enter()}. */
-    void exit(long stamp) {
-        lifecycle.exit(stamp);
     }
 
     /**
@@ -150,12 +139,12 @@ public final class CudaStream implements AutoCloseable {
      * {@link #synchronize()} to report: the closing object can do nothing about them.
      */
     void awaitIdle() {
-        long stamp = lifecycle.tryEnter();
+        long stamp = tryEnter();
         if (stamp != 0) {
             try {
                 odconv_h.odconv_stream_synchronize(handle);
             } finally {
-                lifecycle.exit(stamp);
+                exit(stamp);
             }
             return;
         }

@@ -22,19 +22,16 @@ public record Device(Type type, int index) {
     /** The kinds of device, with their {@code odconv_device_type} values. */
     public enum Type {
         /** Host memory, oneDNN; one device, index 0. */
-        CPU(0),
+        CPU,
         /** An NVIDIA GPU, cuDNN. */
-        CUDA(1);
+        CUDA;
 
-        private final int nativeValue;
-
-        Type(int nativeValue) {
-            this.nativeValue = nativeValue;
-        }
-
-        /** The {@code odconv_device_type} value. */
+        /** The {@code odconv_device_type} value, as odconv.h defines it. */
         public int nativeValue() {
-            return nativeValue;
+            return switch (this) {
+                case CPU -> odconv_h.ODCONV_DEVICE_CPU();
+                case CUDA -> odconv_h.ODCONV_DEVICE_CUDA();
+            };
         }
     }
 

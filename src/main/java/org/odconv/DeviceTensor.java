@@ -26,7 +26,7 @@ import org.odconv.bindings.odconv_h;
  * throws {@link IllegalStateException}. A tensor that becomes unreachable unclosed is freed by a
  * {@link Cleaner} as a backstop only.
  */
-public final class DeviceTensor implements AutoCloseable, Shaped {
+public final class DeviceTensor extends NativeResource implements Shaped {
     private final Device device;
     private final long batch;
     private final long channels;
@@ -36,12 +36,11 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
     private final long byteSize;
     /** Zero-length: only an address to pass to native code, never dereferenced by Java. */
     private final MemorySegment address;
-    private final Lifecycle lifecycle;
     private final PendingStreams pendingStreams = new PendingStreams();
-    private final Cleaner.Cleanable cleanable;
 
     private DeviceTensor(Device device, long batch, long channels, long height, long width, Layout layout,
             long byteSize, MemorySegment address) {
+        super(new Freer(device, address));
         this.device = device;
         this.batch = batch;
         this.channels = channels;
@@ -50,8 +49,6 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
         this.layout = layout;
         this.byteSize = byteSize;
         this.address = address;
-        this.lifecycle = new Lifecycle(() -> "DeviceTensor" + Arrays.toString(shape()) + " on " + device + " is closed");
-        this.cleanable = Lifecycle.CLEANER.register(this, new Freer(device, address));
     }
 
     /** As {@link #allocate(Device, long, long, long, long, Layout)}, NCHW. */
@@ -182,17 +179,14 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
         return batch * channels * height * width;
     }
 
-    /** Whether {@link #close()} has been called. */
-    public boolean isClosed() {
-        return lifecycle.isClosed();
+    @Override
+    String closedMessage() {
+        return "DeviceTensor" + Arrays.toString(shape()) + " on " + device + " is closed";
     }
 
-    /** Waits for calls using the tensor and for queued stream work on it, then frees the memory. Idempotent. */
     @Override
-    public void close() {
-        if (!lifecycle.close()) return;
+    void beforeFree() {
         pendingStreams.awaitAll();
-        cleanable.clean();
     }
 
     @Override
@@ -202,12 +196,12 @@ public final class DeviceTensor implements AutoCloseable, Shaped {
 
     /** Admits a native call that uses the memory; pass the stamp to {@link #release(long)}. */
     long acquire() {
-        return lifecycle.enter();
+        return enter();
     }
 
     /** Ends a call admitted by {@link #acquire()}. */
     void release(long stamp) {
-        lifecycle.exit(stamp);
+        exit(stamp);
         Reference.reachabilityFence(this);  // the Cleaner must not free the memory during the call
     }
 

@@ -1,7 +1,5 @@
 package org.odconv;
 
-import java.util.function.IntSupplier;
-
 import org.odconv.bindings.odconv_h;
 
 /**
@@ -13,28 +11,30 @@ public final class NativeException extends OdconvException {
 
     /** The {@code odconv_status} values a failed call can return, each bound to its value in {@code odconv.h}. */
     public enum Status {
-        INVALID_ARGUMENT(odconv_h::ODCONV_STATUS_INVALID_ARGUMENT),
-        OUT_OF_MEMORY(odconv_h::ODCONV_STATUS_OUT_OF_MEMORY),
+        INVALID_ARGUMENT,
+        OUT_OF_MEMORY,
         /** The configuration is valid but this build or backend cannot run it. */
-        UNSUPPORTED(odconv_h::ODCONV_STATUS_UNSUPPORTED),
+        UNSUPPORTED,
         /** oneDNN or cuDNN reported an error. */
-        BACKEND_ERROR(odconv_h::ODCONV_STATUS_BACKEND_ERROR),
+        BACKEND_ERROR,
         /** A bug in odconv. */
-        INTERNAL_ERROR(odconv_h::ODCONV_STATUS_INTERNAL_ERROR),
+        INTERNAL_ERROR,
         /** The device's backend library, driver or runtime is missing (see {@link DeviceUnavailableException}). */
-        DEVICE_UNAVAILABLE(odconv_h::ODCONV_STATUS_DEVICE_UNAVAILABLE),
+        DEVICE_UNAVAILABLE,
         /** A value this version of the Java code does not know (a newer library). */
-        UNKNOWN(() -> Integer.MIN_VALUE);
+        UNKNOWN;
 
-        private final IntSupplier nativeValue;
-
-        Status(IntSupplier nativeValue) {
-            this.nativeValue = nativeValue;
-        }
-
-        /** The {@code odconv_status} value. */
+        /** The {@code odconv_status} value, as odconv.h defines it; {@link Integer#MIN_VALUE} for UNKNOWN. */
         public int nativeValue() {
-            return nativeValue.getAsInt();
+            return switch (this) {
+                case INVALID_ARGUMENT -> odconv_h.ODCONV_STATUS_INVALID_ARGUMENT();
+                case OUT_OF_MEMORY -> odconv_h.ODCONV_STATUS_OUT_OF_MEMORY();
+                case UNSUPPORTED -> odconv_h.ODCONV_STATUS_UNSUPPORTED();
+                case BACKEND_ERROR -> odconv_h.ODCONV_STATUS_BACKEND_ERROR();
+                case INTERNAL_ERROR -> odconv_h.ODCONV_STATUS_INTERNAL_ERROR();
+                case DEVICE_UNAVAILABLE -> odconv_h.ODCONV_STATUS_DEVICE_UNAVAILABLE();
+                case UNKNOWN -> Integer.MIN_VALUE;
+            };
         }
 
         /** The constant for a native value; {@link #UNKNOWN} for one this code does not know. */

@@ -28,26 +28,24 @@ import org.odconv.io.SafeTensors;
  * idempotent, and later calls throw {@link IllegalStateException}. A layer that becomes unreachable unclosed
  * is freed by a {@link Cleaner} as a backstop only.
  */
-public final class ODConv2d implements AutoCloseable {
+public final class ODConv2d extends NativeResource {
     private final ODConv2dConfig config;
     private final ODConv2dWeights weights;
     private final Device device;
     private final LayerOptions options;
     private final MemorySegment handle;
-    private final Lifecycle lifecycle = new Lifecycle(() -> "ODConv2d layer is closed");
     private final PendingStreams pendingStreams = new PendingStreams();
-    private final Cleaner.Cleanable cleanable;
     /** Input sizes seen, for DEBUG logging only (and then at most {@link #LOGGED_SIZES} of them). */
     private final Set<String> sizesSeen = ConcurrentHashMap.newKeySet();
     private static final int LOGGED_SIZES = 64;
 
     private ODConv2d(ODConv2dConfig config, ODConv2dWeights weights, LayerOptions options, MemorySegment handle) {
+        super(new Destroyer(handle));
         this.config = config;
         this.weights = weights;
         this.options = options;
         this.device = options.device();
         this.handle = handle;
-        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle));
     }
 
     /** Creates a layer on the CPU from a copy of the weights. */
@@ -150,14 +148,14 @@ public final class ODConv2d implements AutoCloseable {
     public void forward(Tensor input, Tensor output) {
         checkShapes(input, output);
         checkHostTensors();
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try {
             if (Logging.LOGGER.isLoggable(System.Logger.Level.DEBUG)) logFirstForwardOfSize(input);
             int status = odconv_h.odconv_layer_forward(handle, input.batch(), input.height(), input.width(),
                     input.layout().nativeValue(), input.segment(), output.writableSegment("output"));
             Natives.check(status, "odconv_layer_forward");
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
@@ -175,13 +173,13 @@ public final class ODConv2d implements AutoCloseable {
     public void forward(DeviceTensor input, DeviceTensor output) {
         checkShapes(input, output);
         checkDevices(input, output);
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try {
             int status = DeviceTensor.withAddresses(input, output, (in, out) -> odconv_h.odconv_layer_forward(handle,
                     input.batch(), input.height(), input.width(), input.layout().nativeValue(), in, out));
             Natives.check(status, "odconv_layer_forward", device);
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
@@ -200,7 +198,7 @@ public final class ODConv2d implements AutoCloseable {
             throw new IllegalArgumentException("the stream is on " + stream.device() + " but the layer is on " + device
                     + "; use a stream of " + device);
         }
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         long streamStamp = 0;
         long inputStamp = 0;
         long outputStamp = 0;
@@ -219,7 +217,7 @@ public final class ODConv2d implements AutoCloseable {
             if (outputStamp != 0) output.release(outputStamp);
             if (inputStamp != 0) input.release(inputStamp);
             if (streamStamp != 0) stream.exit(streamStamp);
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
@@ -243,7 +241,7 @@ public final class ODConv2d implements AutoCloseable {
     private double[] benchmarkNative(Shaped input, MemorySegment inputAddress, MemorySegment outputAddress,
             int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             int status = odconv_tools_h.odconv_layer_benchmark(handle, input.batch(), input.height(), input.width(),
@@ -251,32 +249,29 @@ public final class ODConv2d implements AutoCloseable {
             Natives.check(status, "odconv_layer_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
     /** Threads per forward on this layer; 0 restores the default (OMP_NUM_THREADS, else every core). */
     public void setNumThreads(int threads) {
         if (threads < 0) throw new IllegalArgumentException("threads = " + threads + " must be >= 0");
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try {
             Natives.check(odconv_h.odconv_layer_set_num_threads(handle, threads), "odconv_layer_set_num_threads");
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
-    /** Whether {@link #close()} has been called; a closed layer refuses every call with {@link IllegalStateException}. */
-    public boolean isClosed() {
-        return lifecycle.isClosed();
+    @Override
+    String closedMessage() {
+        return "ODConv2d layer is closed";
     }
 
-    /** Waits for forwards in flight and for queued stream work on the layer, then frees it. Idempotent. */
     @Override
-    public void close() {
-        if (!lifecycle.close()) return;
+    void beforeFree() {
         pendingStreams.awaitAll();
-        cleanable.clean();
     }
 
     @Override

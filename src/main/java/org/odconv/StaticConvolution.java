@@ -17,23 +17,21 @@ import org.odconv.bindings.odconv_tools_h;
  * idempotent, and later runs throw {@link IllegalStateException}. One that becomes unreachable unclosed is freed
  * by a {@link Cleaner} as a backstop only.
  */
-public final class StaticConvolution implements AutoCloseable {
+public final class StaticConvolution extends NativeResource {
     private final MemorySegment handle;
     private final long[] inputShape;
     private final long[] outputShape;
     private final Layout layout;
     private final Device device;
-    private final Lifecycle lifecycle = new Lifecycle(() -> "StaticConvolution is closed");
-    private final Cleaner.Cleanable cleanable;
 
     private StaticConvolution(MemorySegment handle, long[] inputShape, long[] outputShape, Layout layout,
             Device device) {
+        super(new Destroyer(handle));
         this.handle = handle;
         this.device = device;
         this.inputShape = inputShape;
         this.outputShape = outputShape;
         this.layout = layout;
-        this.cleanable = Lifecycle.CLEANER.register(this, new Destroyer(handle));
     }
 
     /**
@@ -101,12 +99,12 @@ public final class StaticConvolution implements AutoCloseable {
     /** Runs the convolution once on a CPU convolution. */
     public void forward(Tensor input, Tensor output) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try {
             Natives.check(odconv_tools_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
                     "odconv_static_conv_forward");
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
@@ -131,19 +129,19 @@ public final class StaticConvolution implements AutoCloseable {
 
     private double[] benchmark(MemorySegment input, MemorySegment output, int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
-        long stamp = lifecycle.enter();
+        long stamp = enter();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             Natives.check(odconv_tools_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
                     "odconv_static_conv_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
-            lifecycle.exit(stamp);
+            exit(stamp);
         }
     }
 
     private void checkTensors(long[] input, Layout inputLayout, long[] output, Layout outputLayout, Device on) {
-        if (lifecycle.isClosed()) throw new IllegalStateException("StaticConvolution is closed");
+        if (isClosed()) throw new IllegalStateException(closedMessage());
         if (!on.equals(device)) {
             throw new IllegalArgumentException("the tensors are on " + on + " but the convolution is on " + device);
         }
@@ -155,14 +153,9 @@ public final class StaticConvolution implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} has been called. */
-    public boolean isClosed() {
-        return lifecycle.isClosed();
-    }
-
     @Override
-    public void close() {
-        if (lifecycle.close()) cleanable.clean();
+    String closedMessage() {
+        return "StaticConvolution is closed";
     }
 
     /** Holds only the handle, so the Cleaner does not keep the convolution reachable. */

@@ -63,7 +63,7 @@ public final class Tensor implements AutoCloseable, Shaped {
         this.layout = layout;
         this.ownedArena = ownedArena;
         this.pendingStreams = pendingStreams;
-        this.cleanable = ownedArena == null ? null : Lifecycle.CLEANER.register(this, new ArenaCloser(ownedArena));
+        this.cleanable = ownedArena == null ? null : NativeResource.CLEANER.register(this, new ArenaCloser(ownedArena));
     }
 
     /** A zero-filled NCHW tensor that owns its memory (a shared arena, so any thread may use it). */
