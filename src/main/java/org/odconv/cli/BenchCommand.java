@@ -9,13 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.LayerOptions;
 import org.odconv.Device;
@@ -32,10 +29,7 @@ import org.odconv.bench.RegressionGate;
         description = "Times ODConv2d.forward from Java, the same forward inside native code, and a static convolution"
                 + " of the same shape (the floor: oneDNN, or cuDNN with --device cuda), on the same buffers; prints"
                 + " medians and ratios.")
-final class BenchCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
+final class BenchCommand extends Subcommand {
     @Option(names = "--shapes", split = ",", description = "Standard shapes S1..S5, or all (default: all unless --shape is given).")
     List<String> shapes = new ArrayList<>();
 
@@ -49,11 +43,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Activation layouts: nchw, nhwc (default: ${DEFAULT-VALUE}).")
     List<String> layouts;
 
-    @Option(names = "--threads", defaultValue = "0", description = "Threads per forward; 0: OMP_NUM_THREADS or every core.")
-    int threads;
-
     @Mixin
-    Devices devices;
+    Execution execution;
 
     @Option(names = "--warmup", defaultValue = "20", description = "Untimed forwards of each kind (default: ${DEFAULT-VALUE}).")
     int warmup;
@@ -84,22 +75,23 @@ final class BenchCommand implements Callable<Integer> {
         for (int b : batches) {
             if (b < 1) throw new IllegalArgumentException("--batch " + b + " must be >= 1");
         }
-        Device device = devices.usable();
+        LayerOptions options = execution.layerOptions();
+        Device device = options.device();
         BenchmarkReport baselineReport = baseline == null ? null : BenchmarkReport.read(baseline);
         Map<String, BenchmarkReport> others = new LinkedHashMap<>();
         for (Path p : compare) others.put(p.getFileName().toString(), BenchmarkReport.read(p));
 
-        PrintWriter out = spec.commandLine().getOut();
-        PrintWriter progress = spec.commandLine().getErr();
-        int effectiveThreads = threads > 0 ? threads : defaultThreads();
+        PrintWriter out = out();
+        PrintWriter progress = err();
+        int effectiveThreads = execution.threads > 0 ? execution.threads : defaultThreads();
         BenchmarkReport.Machine machine = new BenchmarkReport.Machine(cpuName(), effectiveThreads, Odconv.backend(),
                 Odconv.cpuIsa(), device.isCuda() ? device.describe() : "");
         out.printf("odconv %s, %s, isa %s, %s, %d threads, %d warm-up + %d timed forwards per kind%n", Odconv.version(),
                 machine.onednn(), machine.isa(), machine.cpu(), effectiveThreads, warmup, iterations);
         if (device.isCuda()) {
-            out.printf("on %s: %s%s%n", device, machine.gpu(), devices.tf32 ? ", TF32 allowed" : "");
+            out.printf("on %s: %s%s%n", device, machine.gpu(), execution.tf32 ? ", TF32 allowed" : "");
         }
-        BenchmarkRunner runner = new BenchmarkRunner(threads, warmup, iterations, new LayerOptions(device, devices.tf32));
+        BenchmarkRunner runner = new BenchmarkRunner(execution.threads, warmup, iterations, options);
         List<BenchmarkResult> results = new ArrayList<>();
         int total = cases.size() * batches.size() * layoutList.size();
         for (BenchmarkShape shape : cases) {

@@ -7,13 +7,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.LayerOptions;
 import org.odconv.Device;
@@ -26,17 +23,11 @@ import org.odconv.io.SafeTensors;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Runs the bundled two-layer ODConv model on its bundled input and compares the result with"
                 + " the output PyTorch computed for it; prints the error and the latency.")
-final class DemoCommand implements Callable<Integer> {
+final class DemoCommand extends Subcommand {
     private static final String RESOURCES = "/org/odconv/demo/";
 
-    @Spec
-    CommandSpec spec;
-
-    @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
-    int threads;
-
     @Mixin
-    Devices devices;
+    Execution execution;
 
     @Option(names = "--iterations", defaultValue = "50", description = "Timed forwards (default: ${DEFAULT-VALUE}).")
     int iterations;
@@ -44,18 +35,19 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (iterations < 1) throw new IllegalArgumentException("--iterations = " + iterations + " must be >= 1");
-        PrintWriter out = spec.commandLine().getOut();
-        Device device = devices.usable();
+        PrintWriter out = out();
+        LayerOptions options = execution.layerOptions();
+        Device device = options.device();
         try (Arena arena = Arena.ofShared();
-             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), new LayerOptions(device, devices.tf32));
+             ODConvModel model = ODConvModel.from(resource(arena, "model.safetensors"), options);
              SafeTensors inputs = resource(arena, "input.safetensors");
              SafeTensors expectedFile = resource(arena, "expected.safetensors");
              DeviceTensor deviceInput = device.isCuda() ? DeviceTensor.copyOf(Tensor.from(inputs, "input"), device) : null) {
-            model.setNumThreads(threads);
+            model.setNumThreads(execution.threads);
             Tensor input = Tensor.from(inputs, "input");
             Tensor expected = Tensor.from(expectedFile, "output");
             out.printf("odconv %s on %s%n", Odconv.version(), device.isCuda() ? device + ": " + device.describe()
-                    + (devices.tf32 ? " (TF32 allowed)" : "") : Odconv.backend());
+                    + (execution.tf32 ? " (TF32 allowed)" : "") : Odconv.backend());
             for (ODConvModel.Layer layer : model.layers()) out.printf("  %s: %s%n", layer.name(), layer.conv().config());
 
             float[] result;

@@ -2,12 +2,9 @@ package org.odconv.cli;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.ODConv2dConfig;
 import org.odconv.ODConvModel;
@@ -17,20 +14,17 @@ import org.odconv.internal.Printable;
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Lists a model's layers, shapes and parameter counts, and the devices layers can run on (or why"
                 + " there is no CUDA device).")
-final class InfoCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
+final class InfoCommand extends Subcommand {
     @Option(names = "--model", description = "Model file (safetensors with odconv metadata); without it, only the"
             + " devices are listed.")
     Path model;
 
     @Override
     public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = out();
         if (model != null) describeModel(out);
         out.println("devices:");
-        Devices.describeAll().forEach(line -> out.println("  " + line));
+        Execution.describeAll().forEach(line -> out.println("  " + line));
         return 0;
     }
 

@@ -2,13 +2,10 @@ package org.odconv.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.OdconvException;
 import org.odconv.io.ModelFormatException;
@@ -20,10 +17,7 @@ import org.odconv.ort.OnnxGraph;
         description = "Runs an ONNX model in ONNX Runtime with odconv's ODConv2d operator registered (a model exported"
                 + " with tools/export/odconv_onnx.py), on the F32 tensors of a safetensors file named as the model's"
                 + " inputs, and writes every output by name. With --iterations, times the runs.")
-final class OnnxCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
+final class OnnxCommand extends Subcommand {
     @Option(names = "--model", required = true, description = "The .onnx model.")
     Path model;
 
@@ -53,10 +47,10 @@ final class OnnxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (threads < 0) throw usage("--threads " + threads + " must be >= 0");
-        if (iterations < 0) throw usage("--iterations " + iterations + " must be >= 0");
-        if (json != null && iterations == 0) throw usage("--json needs --iterations");
-        if (output == null && iterations == 0) throw usage("give --output, --iterations or both");
+        if (threads < 0) throw usageError("--threads " + threads + " must be >= 0");
+        if (iterations < 0) throw usageError("--iterations " + iterations + " must be >= 0");
+        if (json != null && iterations == 0) throw usageError("--json needs --iterations");
+        if (output == null && iterations == 0) throw usageError("give --output, --iterations or both");
         if (!Files.isRegularFile(model)) throw new ModelFormatException(model.toString(), "no such file");
         Outputs.refuseReplacingAnInput(output, model, input);
         int odconvNodes = OnnxGraph.countNodes(model, OdconvOrt.DOMAIN, OdconvOrt.OP_TYPE);
@@ -66,16 +60,12 @@ final class OnnxCommand implements Callable<Integer> {
         }
 
         try {
-            new OnnxRun(this, odconvNodes, spec.commandLine().getOut()).run();
+            new OnnxRun(this, odconvNodes, out()).run();
         } catch (NoClassDefFoundError e) {
             if (e.getMessage() == null || !e.getMessage().startsWith("ai/onnxruntime/")) throw e;
             throw new OdconvException("the onnx command needs ONNX Runtime Java (com.microsoft.onnxruntime:onnxruntime"
                     + " 1.17 or newer) on the class path, as in the runnable jar; missing: " + e.getMessage(), e);
         }
         return 0;
-    }
-
-    private CommandLine.ParameterException usage(String message) {
-        return new CommandLine.ParameterException(spec.commandLine(), message);
     }
 }

@@ -4,13 +4,10 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.LayerOptions;
 import org.odconv.Device;
@@ -23,10 +20,7 @@ import org.odconv.io.SafeTensors;
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = "Runs every layer of a model in order (or one, with --layer) on the F32 NCHW tensor \"input\""
                 + " of a safetensors file, and writes the result as the tensor \"output\".")
-final class RunCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-
+final class RunCommand extends Subcommand {
     @Option(names = "--model", required = true, description = "Model file (safetensors with odconv metadata).")
     Path model;
 
@@ -37,10 +31,7 @@ final class RunCommand implements Callable<Integer> {
     Path output;
 
     @Mixin
-    Devices devices;
-
-    @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
-    int threads;
+    Execution execution;
 
     @Option(names = "--layer", description = "Run only this layer (see info for the names); default: all, in order.")
     String layer;
@@ -48,11 +39,12 @@ final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Outputs.refuseReplacingAnInput(output, model, input);
-        Device device = devices.usable();
+        LayerOptions options = execution.layerOptions();
+        Device device = options.device();
         // Read, not mapped: another process truncating a mapped file would kill this one (SIGBUS).
-        try (ODConvModel odconv = ODConvModel.from(SafeTensors.read(model), new LayerOptions(device, devices.tf32));
+        try (ODConvModel odconv = ODConvModel.from(SafeTensors.read(model), options);
              SafeTensors inputs = SafeTensors.read(input)) {
-            odconv.setNumThreads(threads);
+            odconv.setNumThreads(execution.threads);
             List<ODConvModel.Layer> run = layer == null ? odconv.layers() : List.of(odconv.namedLayer(layer));
             Tensor x = Tensor.from(inputs, "input");
             try {
@@ -64,7 +56,7 @@ final class RunCommand implements Callable<Integer> {
             try (Tensor y = device.isCuda() ? forwardOnDevice(run, x, device) : ODConvModel.forward(run, x)) {
                 double millis = (System.nanoTime() - start) / 1e6;
                 Tensor.writeSafeTensors(output, Map.of("output", y), Map.of());
-                spec.commandLine().getOut().printf("wrote output %s to %s (%d layer%s%s, %.3f ms)%n",
+                out().printf("wrote output %s to %s (%d layer%s%s, %.3f ms)%n",
                         Arrays.toString(y.shape()), output, run.size(), run.size() == 1 ? "" : "s",
                         device.isCuda() ? " on " + device + ", copies included" : "", millis);
             }

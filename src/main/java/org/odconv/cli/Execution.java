@@ -11,9 +11,13 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import org.odconv.Device;
 import org.odconv.DeviceUnavailableException;
+import org.odconv.LayerOptions;
 
-/** {@code --device} and {@code --tf32}, mixed into the commands that run layers, and the device listing of info. */
-final class Devices {
+/**
+ * How the commands that run layers run them: {@code --device}, {@code --tf32} and {@code --threads}, mixed into
+ * each; and the device listing of info.
+ */
+final class Execution {
     @Spec(Spec.Target.MIXEE)
     CommandSpec spec;
 
@@ -24,6 +28,14 @@ final class Devices {
     @Option(names = "--tf32", description = "With --device cuda: let cuDNN use TF32 tensor cores (faster; about 1e-3"
             + " relative error instead of 1e-4).")
     boolean tf32;
+
+    @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
+    int threads;
+
+    /** What layers are created with: the device asked for, once known to be usable (see {@link #usable()}), and TF32. */
+    LayerOptions layerOptions() {
+        return new LayerOptions(usable(), tf32);
+    }
 
     /**
      * The device asked for, once it is known to be usable: a CUDA device that cannot be used fails here, in one
