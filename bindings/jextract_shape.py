@@ -166,7 +166,7 @@ def all_headers_text():
 TYPES = all_headers_text()
 HANDLES = set(re.findall(r"typedef\s+struct\s+(\w+)\s*\*\s*(\w+)\s*;", TYPES))
 HANDLE_NAMES = {alias for _, alias in HANDLES}
-ENUMS = set(re.findall(r"typedef\s+enum\s+\w+\s*\{[^}]*\}\s*(\w+)\s*;", TYPES))
+ENUMS = set(re.findall(r"typedef\s+(?:enum\s+\w+|ODCONV_ENUM\(\w+\))\s*\{[^}]*\}\s*(\w+)\s*;", TYPES))
 
 
 def layout(c_type):

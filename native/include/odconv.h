@@ -70,7 +70,18 @@ extern "C" {
 #define ODCONV_VERSION_MINOR 0
 #define ODCONV_VERSION_PATCH 0
 
-typedef enum odconv_status {
+/*
+ * Enumerations. C++ sees each with a fixed underlying type, so that any int32_t a C caller passes is a value
+ * of it (odconv checks it and refuses unknown ones, where a C++ enum without one would make that undefined);
+ * C sees a plain enum, which is int-sized. Either way they travel as 32-bit integers.
+ */
+#ifdef __cplusplus
+#define ODCONV_ENUM(name) enum name : int32_t
+#else
+#define ODCONV_ENUM(name) enum name
+#endif
+
+typedef ODCONV_ENUM(odconv_status) {
     ODCONV_STATUS_SUCCESS = 0,
     /* An argument is invalid: a NULL pointer, a size out of range, an inconsistent configuration. */
     ODCONV_STATUS_INVALID_ARGUMENT = 1,
@@ -86,7 +97,7 @@ typedef enum odconv_status {
     ODCONV_STATUS_DEVICE_UNAVAILABLE = 6
 } odconv_status;
 
-typedef enum odconv_activation {
+typedef ODCONV_ENUM(odconv_activation) {
     ODCONV_ACTIVATION_IDENTITY = 0,
     ODCONV_ACTIVATION_RELU = 1,
     /* x * sigmoid(x), PyTorch's nn.SiLU. */
@@ -94,19 +105,19 @@ typedef enum odconv_activation {
 } odconv_activation;
 
 /* The memory order of an activation tensor. */
-typedef enum odconv_layout {
+typedef ODCONV_ENUM(odconv_layout) {
     ODCONV_LAYOUT_NCHW = 0, /* PyTorch's default: channels planar */
     ODCONV_LAYOUT_NHWC = 1  /* channels last: oneDNN's fastest layout on CPUs */
 } odconv_layout;
 
 /* Where a layer runs and where its tensors live. */
-typedef enum odconv_device_type {
+typedef ODCONV_ENUM(odconv_device_type) {
     ODCONV_DEVICE_CPU = 0, /* host memory, oneDNN; always available, one device (index 0) */
     ODCONV_DEVICE_CUDA = 1 /* an NVIDIA GPU, cuDNN; needs libodconv_cuda.so, a CUDA driver and cuDNN 9 */
 } odconv_device_type;
 
 /* Direction of odconv_copy. */
-typedef enum odconv_copy_kind {
+typedef ODCONV_ENUM(odconv_copy_kind) {
     ODCONV_COPY_HOST_TO_DEVICE = 0,
     ODCONV_COPY_DEVICE_TO_HOST = 1,
     ODCONV_COPY_DEVICE_TO_DEVICE = 2

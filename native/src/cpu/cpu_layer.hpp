@@ -10,7 +10,7 @@
 
 namespace odconv::cpu {
 
-// weights' buffers are borrowed for the layer's lifetime (see odconv_weights_t).
+// weights' buffers are read during the call only: the layer keeps copies (see odconv_weights_t).
 std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights);
 
 // "oneDNN 3.13.0 (cpu runtime: OpenMP)".

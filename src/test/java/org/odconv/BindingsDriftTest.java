@@ -50,7 +50,7 @@ class BindingsDriftTest {
     private static final Pattern DEFINE = Pattern.compile("#define\\s+(ODCONV_\\w+)\\s+(-?\\d+)[uU]?\\b");
     private static final Pattern ENUMERATOR = Pattern.compile("\\b(ODCONV_[A-Z_]+)\\s*=\\s*(-?\\d+)");
     private static final Pattern HANDLE_TYPEDEF = Pattern.compile("typedef\\s+struct\\s+\\w+\\s*\\*\\s*(\\w+)\\s*;");
-    private static final Pattern ENUM_TYPEDEF = Pattern.compile("typedef\\s+enum\\s+\\w+\\s*\\{[^}]*\\}\\s*(\\w+)\\s*;");
+    private static final Pattern ENUM_TYPEDEF = Pattern.compile("typedef\\s+(?:enum\\s+\\w+|ODCONV_ENUM\\(\\w+\\))\\s*\\{[^}]*\\}\\s*(\\w+)\\s*;");
 
     /**
      * A header and its bindings: the product ABI (odconv.h, which also declares the structs) and the tools' one
