@@ -35,6 +35,8 @@ public final class ODConv2d extends NativeResource {
     private final LayerOptions options;
     private final MemorySegment handle;
     private final PendingStreams pendingStreams = new PendingStreams();
+    /** See {@link #outputSize(long, long)}; racing forwards of different sizes may each replace it, harmlessly. */
+    private volatile OutputSize lastOutputSize;
     /** Input sizes seen, for DEBUG logging only (and then at most {@link #LOGGED_SIZES} of them). */
     private final Set<String> sizesSeen = ConcurrentHashMap.newKeySet();
     private static final int LOGGED_SIZES = 64;
@@ -116,8 +118,24 @@ public final class ODConv2d extends NativeResource {
     /** {batch, outPlanes, outHeight, outWidth} for an input of {batch, inPlanes, height, width}. */
     public long[] outputShape(long batch, long height, long width) {
         if (batch < 1) throw new IllegalArgumentException("batch = " + batch + " must be >= 1");
+        OutputSize size = outputSize(height, width);
+        return new long[] {batch, config.outPlanes(), size.height(), size.width()};
+    }
+
+    /** An input size and the output size the library computes for it. */
+    private record OutputSize(long inputHeight, long inputWidth, long height, long width) {}
+
+    /**
+     * The output size for an input size: asked of the library ({@link ODConv2dConfig#outputSize}) when the size
+     * changes, and remembered, so that forwards of one size (the steady state) allocate nothing for it.
+     */
+    private OutputSize outputSize(long height, long width) {
+        OutputSize last = lastOutputSize;
+        if (last != null && last.inputHeight() == height && last.inputWidth() == width) return last;
         long[] size = config.outputSize(height, width);
-        return new long[] {batch, config.outPlanes(), size[0], size[1]};
+        OutputSize computed = new OutputSize(height, width, size[0], size[1]);
+        lastOutputSize = computed;
+        return computed;
     }
 
     /**
@@ -323,11 +341,9 @@ public final class ODConv2d extends NativeResource {
             throw new IllegalArgumentException("input has " + input.channels() + " channels, layer expects inPlanes = "
                     + config.inPlanes() + " (input shape " + Arrays.toString(input.shape()) + ")");
         }
-        long[] outSize = config.outputSize(input.height(), input.width());
-        long outHeight = outSize[0];
-        long outWidth = outSize[1];
-        if (output.batch() != input.batch() || output.channels() != config.outPlanes() || output.height() != outHeight
-                || output.width() != outWidth) {
+        OutputSize outSize = outputSize(input.height(), input.width());
+        if (output.batch() != input.batch() || output.channels() != config.outPlanes()
+                || output.height() != outSize.height() || output.width() != outSize.width()) {
             throw new IllegalArgumentException("output shape " + Arrays.toString(output.shape())
                     + " does not match " + Arrays.toString(outputShape(input.batch(), input.height(),
                     input.width())) + " for input " + Arrays.toString(input.shape()));

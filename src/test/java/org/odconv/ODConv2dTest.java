@@ -248,4 +248,20 @@ class ODConv2dTest {
         assertEquals(pom.group(1).replace("-SNAPSHOT", ""), Odconv.version(), "pom.xml against odconv.h");
         assertTrue(Odconv.backend().startsWith("oneDNN 3."), Odconv.backend());
     }
+
+    /** forward(in, out) allocates nothing on the Java heap once a size has been seen (what a server's loop needs). */
+    @Test
+    void steadyStateForwardsAllocateNothingOnTheHeap() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        try (Arena arena = Arena.ofConfined();
+             ODConv2d layer = ODConv2d.create(TestData.weights(CONFIG, 3, arena));
+             Tensor input = TestData.tensor(4, 1, 16, 6, 6);
+             Tensor output = Tensor.allocate(1, 24, 6, 6)) {
+            for (int i = 0; i < 2000; i++) layer.forward(input, output);  // the JIT compiles the path
+            long before = threads.getCurrentThreadAllocatedBytes();
+            for (int i = 0; i < 1000; i++) layer.forward(input, output);
+            long perForward = (threads.getCurrentThreadAllocatedBytes() - before) / 1000;
+            assertEquals(0, perForward, "bytes allocated per forward");
+        }
+    }
 }
