@@ -22,6 +22,17 @@ void require_allocation_size(int64_t bytes) {
     if (bytes < 1 || bytes > kMaxBytes) invalid_argument("bytes = ", bytes, " is out of range [1, ", kMaxBytes, "]");
 }
 
+// The output size of a valid configuration for an input size; both outputs are written on success only.
+void write_output_shape(const odconv_config_t &c, int64_t height, int64_t width, int64_t *out_height,
+                        int64_t *out_width) {
+    require_non_null(out_height, "out_height");
+    require_non_null(out_width, "out_width");
+    const int64_t h = output_extent(c, height, "height");
+    const int64_t w = output_extent(c, width, "width");
+    *out_height = h;
+    *out_width = w;
+}
+
 void require_copy_kind(int32_t kind) {
     if (kind != ODCONV_COPY_HOST_TO_DEVICE && kind != ODCONV_COPY_DEVICE_TO_HOST && kind != ODCONV_COPY_DEVICE_TO_DEVICE)
         invalid_argument("kind = ", kind,
@@ -109,13 +120,8 @@ odconv_status odconv_config_output_shape(const odconv_config_t *config, int64_t 
                                          int64_t *out_height, int64_t *out_width) {
     return guard([&] {
         require_non_null(config, "config");
-        require_non_null(out_height, "out_height");
-        require_non_null(out_width, "out_width");
         odconv::validate_config(*config);
-        const int64_t h = odconv::output_extent(*config, height, "height");
-        const int64_t w = odconv::output_extent(*config, width, "width");
-        *out_height = h;
-        *out_width = w;
+        odconv::write_output_shape(*config, height, width, out_height, out_width);
     });
 }
 
@@ -187,12 +193,7 @@ odconv_status odconv_layer_output_shape(odconv_layer_t layer, int64_t height, in
                                         int64_t *out_width) {
     return guard([&] {
         require_non_null(layer, "layer");
-        require_non_null(out_height, "out_height");
-        require_non_null(out_width, "out_width");
-        const int64_t h = odconv::output_extent(layer->config, height, "height");
-        const int64_t w = odconv::output_extent(layer->config, width, "width");
-        *out_height = h;
-        *out_width = w;
+        odconv::write_output_shape(layer->config, height, width, out_height, out_width);
     });
 }
 

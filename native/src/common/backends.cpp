@@ -13,6 +13,11 @@
 namespace odconv {
 namespace {
 
+struct Opened {
+    DeviceBackend *backend = nullptr;
+    std::string error;
+};
+
 // How to open the backend of one device type.
 struct BackendSource {
     const char *device_name;            // "CPU", "CUDA": for messages
@@ -22,9 +27,17 @@ struct BackendSource {
     BackendEntryPoint linked = nullptr; // a backend inside libodconv.so, once registered
 };
 
+// The outcome of opening a backend, once for the process.
+struct Opening {
+    std::once_flag once;
+    Opened opened;
+};
+
+constexpr size_t kBackendCount = 2;  // odconv_device_type's values
+
 // Indexed by odconv_device_type.
-std::array<BackendSource, 2> &sources() {
-    static std::array<BackendSource, 2> table{{
+std::array<BackendSource, kBackendCount> &sources() {
+    static std::array<BackendSource, kBackendCount> table{{
         {"CPU", nullptr, nullptr, nullptr},
         {"CUDA", "libodconv_cuda.so", "ODCONV_CUDA_BACKEND", "odconv_cuda_backend_open"},
     }};
@@ -39,11 +52,6 @@ std::string own_folder() {
     const auto slash = path.rfind('/');
     return slash == std::string::npos ? "." : path.substr(0, slash);
 }
-
-struct Opened {
-    DeviceBackend *backend = nullptr;
-    std::string error;
-};
 
 // The entry point of a backend in a library of its own, or the reason there is none.
 BackendEntryPoint find_library_entry_point(const BackendSource &source, std::string &error) {
@@ -93,14 +101,14 @@ bool register_linked_backend(odconv_device_type device_type, BackendEntryPoint o
 }
 
 DeviceBackend &backend_for(int32_t device_type) {
-    static std::array<std::once_flag, 2> once;
-    static std::array<Opened, 2> opened;
-    if (device_type != ODCONV_DEVICE_CPU && device_type != ODCONV_DEVICE_CUDA)
+    static std::array<Opening, kBackendCount> openings;
+    if (device_type < 0 || static_cast<size_t>(device_type) >= kBackendCount)
         invalid_argument("device_type = ", device_type, " is not an odconv_device_type (0 = CPU, 1 = CUDA)");
     const auto index = static_cast<size_t>(device_type);
-    std::call_once(once[index], [index] { opened[index] = open_backend(sources()[index]); });
-    if (opened[index].backend == nullptr) throw Error(ODCONV_STATUS_DEVICE_UNAVAILABLE, opened[index].error);
-    return *opened[index].backend;
+    Opening &opening = openings[index];
+    std::call_once(opening.once, [&opening, index] { opening.opened = open_backend(sources()[index]); });
+    if (opening.opened.backend == nullptr) throw Error(ODCONV_STATUS_DEVICE_UNAVAILABLE, opening.opened.error);
+    return *opening.opened.backend;
 }
 
 DeviceBackend &backend_for_device(int32_t device_type, int32_t device_index) {
