@@ -62,7 +62,7 @@ final class OnnxRun {
 
     void run() throws OrtException, IOException {
         // ONNX Runtime's own log would repeat each error on stderr; its exceptions carry the message.
-        OrtEnvironment env = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
+        OrtEnvironment env = OdconvOrt.environment(OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, "odconv");
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
              SafeTensors tensors = SafeTensors.read(input)) {  // not mapped: see RunCommand
             if (plain) {

@@ -1,9 +1,13 @@
 package org.odconv.ort;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicReference;
 
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 
 import org.odconv.Odconv;
@@ -16,8 +20,8 @@ import org.odconv.OdconvException;
  * odconv's oneDNN kernels. The node's contract is in {@code native/include/odconv_ort.h}.
  *
  * <pre>{@code
- * try (OrtEnvironment env = OrtEnvironment.getEnvironment();
- *      OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+ * OrtEnvironment env = OdconvOrt.environment();             // not OrtEnvironment.getEnvironment(): see there
+ * try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
  *     OdconvOrt.register(options, 2);                       // 2 threads for ORT's ops and for odconv's
  *     try (OrtSession session = env.createSession("model.onnx", options)) { ... }
  * }
@@ -43,7 +47,83 @@ public final class OdconvOrt {
     static final String ORT_SPINNING_KEY = "session.intra_op.allow_spinning";
     static final String LIBRARY_FILE = "libodconv_ort.so";
 
+    /**
+     * Stack for creating ONNX Runtime's environment: a base, and this much per byte of the process's command line.
+     * Measured with ONNX Runtime 1.29: a 1 MiB stack overflows at a command line of 3,000-4,000 bytes, a 4 MiB
+     * one holds 8,000; this allows 1 KiB per byte, about three times what it takes. Only touched pages cost memory.
+     */
+    private static final long ENVIRONMENT_STACK_BASE = 1L << 20;
+    private static final long ENVIRONMENT_STACK_PER_COMMAND_LINE_BYTE = 1024;
+    private static volatile OrtEnvironment environment;
+
     private OdconvOrt() {}
+
+    /**
+     * ONNX Runtime's environment (one per process), with ONNX Runtime Java's default logging. Use this in place of
+     * {@link OrtEnvironment#getEnvironment()}; see {@link #environment(OrtLoggingLevel, String)}.
+     */
+    public static OrtEnvironment environment() {
+        return environment(OrtLoggingLevel.ORT_LOGGING_LEVEL_WARNING, OrtEnvironment.DEFAULT_NAME);
+    }
+
+    /**
+     * ONNX Runtime's environment (one per process: the first call's level and name hold), created where the
+     * process's command line cannot crash it. Creating the environment, ONNX Runtime (1.29, Linux) recurses as
+     * deep as the process's command line is long: on the stack of an ordinary Java thread (1 MiB), a JVM started
+     * with a command line of more than 3,000-4,000 bytes (a long class path, as build tools and IDEs start
+     * programs with) dies of a stack overflow in native code, with no Java exception and no error report. This
+     * creates it on a thread of its own whose stack grows with the command line; once created, every thread
+     * uses it safely, {@link OrtEnvironment#getEnvironment()} included.
+     *
+     * @param level ONNX Runtime's logging level for the environment
+     * @param name  the environment's log identifier
+     * @throws IllegalStateException when ONNX Runtime cannot create its environment
+     */
+    public static OrtEnvironment environment(OrtLoggingLevel level, String name) {
+        OrtEnvironment created = environment;
+        if (created != null) return created;
+        synchronized (OdconvOrt.class) {
+            if (environment == null) environment = createOnLargeStack(level, name);
+            return environment;
+        }
+    }
+
+    private static OrtEnvironment createOnLargeStack(OrtLoggingLevel level, String name) {
+        long stack = ENVIRONMENT_STACK_BASE + ENVIRONMENT_STACK_PER_COMMAND_LINE_BYTE * commandLineBytes();
+        AtomicReference<OrtEnvironment> result = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread creator = new Thread(null, () -> {
+            try {
+                result.set(OrtEnvironment.getEnvironment(level, name));
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "odconv-ort-environment", stack);
+        creator.setDaemon(true);
+        creator.start();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                creator.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;  // the environment is needed either way; keep the interrupt for the caller
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+        if (failure.get() instanceof RuntimeException e) throw e;
+        if (failure.get() instanceof Error e) throw e;
+        return result.get();
+    }
+
+    /** The length of this process's command line as the kernel keeps it, or 0 where it cannot be read. */
+    static long commandLineBytes() {
+        try {
+            return Files.readAllBytes(Path.of("/proc/self/cmdline")).length;
+        } catch (IOException | SecurityException e) {
+            return 0;
+        }
+    }
 
     /**
      * Registers odconv's operator with {@code options}. Each ODConv node uses the thread count of the

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -62,6 +63,28 @@ class OnnxCommandTest {
         assertEquals(0, r.code(), r.err());
         assertEquals("", r.err());
         assertEquals("wrote p8 [5, 18, 8, 8], p16 [5, 18, 4, 4] to " + output, r.out().strip());
+        assertOutputsMatch(output, "expected_b5.safetensors");
+    }
+
+    /**
+     * ONNX Runtime 1.29 overflows a 1 MiB thread stack creating its environment in a process with a command line
+     * of a few kB (docs/onnx-runtime.md): the command creates it through OdconvOrt.environment(), which sizes a
+     * thread's stack for it. A JVM of its own with a 40 kB command line: a class path of real length, padded.
+     */
+    @Test
+    void runsInAJvmWithALongCommandLine() throws Exception {
+        Path output = dir.resolve("y.safetensors");
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Dodconv.test.padding=" + "x".repeat(40_000),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "onnx",
+                "--model", fixture("yolo.onnx").toString(), "--input", fixture("input_b5.safetensors").toString(),
+                "--output", output.toString(), "--threads", "2");
+        Process process = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("log.txt").toFile()).start();
+        assertTrue(process.waitFor(120, TimeUnit.SECONDS), "timed out");
+        String log = Files.readString(dir.resolve("log.txt"));
+        assertEquals(0, process.exitValue(), log);
+        assertTrue(log.contains("wrote p8 [5, 18, 8, 8], p16 [5, 18, 4, 4] to " + output), log);
         assertOutputsMatch(output, "expected_b5.safetensors");
     }
 

@@ -17,7 +17,7 @@ import org.odconv.io.SafeTensors;
 
 /** The ONNX fixtures of tools/golden/make_onnx_fixtures.py and helpers to run them in ONNX Runtime. */
 final class OrtFixtures {
-    static final OrtEnvironment ENV = OrtEnvironment.getEnvironment();
+    static final OrtEnvironment ENV = OdconvOrt.environment();
 
     private OrtFixtures() {}
 

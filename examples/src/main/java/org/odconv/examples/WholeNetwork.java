@@ -33,7 +33,7 @@ public final class WholeNetwork {
     public static void main(String[] args) throws OrtException {
         Path model = Path.of(args.length > 0 ? args[0] : "src/test/resources/onnx/yolo.onnx");
         Path input = Path.of(args.length > 1 ? args[1] : "src/test/resources/onnx/input_b5.safetensors");
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtEnvironment env = OdconvOrt.environment();  // not OrtEnvironment.getEnvironment(): see its Javadoc
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
             OdconvOrt.register(options, 2);  // ONNX Runtime's operators and odconv's on 2 threads each
             try (OrtSession session = env.createSession(model.toString(), options);
