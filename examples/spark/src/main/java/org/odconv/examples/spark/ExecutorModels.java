@@ -13,7 +13,8 @@ import org.apache.spark.SparkFiles;
  * The networks of this JVM: each loaded once, the first time a task asks for it, and shared by every task the
  * executor runs afterwards, at once or one after the other. Loading (building odconv's layers, ONNX Runtime's
  * session) costs far more than a batch, and a model per task would multiply native memory by the executor's
- * task slots. Closed when the JVM exits.
+ * task slots. They live as long as the JVM: an executor's exit frees their native memory with the process, and
+ * closing them from a shutdown hook could free a network under a task still running it.
  */
 final class ExecutorModels {
     /** A network and how it runs: the file as given to the job, and threads per batch. */
@@ -21,10 +22,6 @@ final class ExecutorModels {
 
     private static final Map<Key, Network> NETWORKS = new ConcurrentHashMap<>();
     private static final AtomicInteger LOADS = new AtomicInteger();
-
-    static {
-        Runtime.getRuntime().addShutdownHook(new Thread(ExecutorModels::closeAll, "odconv-models-close"));
-    }
 
     private ExecutorModels() {}
 
@@ -50,7 +47,10 @@ final class ExecutorModels {
         return java.util.Set.copyOf(NETWORKS.keySet());
     }
 
-    /** Closes every network of this JVM; the next {@link #get} loads afresh. */
+    /**
+     * Closes every network of this JVM; the next {@link #get} loads afresh. For tests and benchmarks, between
+     * jobs: no task may be running one.
+     */
     static void closeAll() {
         NETWORKS.keySet().forEach(key -> {
             Network network = NETWORKS.remove(key);
