@@ -61,9 +61,19 @@ public final class ScoringJob {
             String shape = values.get("--input-shape");
             String type = values.get("--input-type");
             return new Options(values.get("--model"), values.get("--input"), values.get("--output"),
-                    Integer.parseInt(values.get("--batch-size")), values.get("--input-column"),
-                    shape == null ? null : Arrays.stream(shape.split(",")).mapToLong(Long::parseLong).toArray(),
+                    (int) Math.min(Integer.MAX_VALUE, number("--batch-size", values.get("--batch-size"))),
+                    values.get("--input-column"),
+                    shape == null ? null : Arrays.stream(shape.split(",", -1))
+                            .mapToLong(d -> number("--input-shape", d)).toArray(),
                     type == null ? null : ElementType.of(type));
+        }
+
+        private static long number(String option, String text) {
+            try {
+                return Long.parseLong(text.strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(option + ": " + text + " is not a whole number");
+            }
         }
     }
 
@@ -110,6 +120,17 @@ public final class ScoringJob {
         if (sampleShape == null || sampleShape.length != 3) {
             throw new IllegalArgumentException("input column " + field.name() + ": pass --input-shape C,H,W (its "
                     + "metadata records " + (sampleShape == null ? "no shape" : Arrays.toString(sampleShape)) + ")");
+        }
+        if (Arrays.stream(sampleShape).anyMatch(d -> d < 1)) {
+            throw new IllegalArgumentException("input shape " + Arrays.toString(sampleShape)
+                    + ": every dimension must be at least 1");
+        }
+        double batchBytes = Arrays.stream(sampleShape).asDoubleStream()
+                .reduce((double) Float.BYTES * options.batchSize(), (a, b) -> a * b);
+        if (batchBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "a batch of %d samples of "
+                    + "shape %s takes %.3g bytes of floats, more than a buffer's 2 GiB; lower --batch-size",
+                    options.batchSize(), Arrays.toString(sampleShape), batchBytes));
         }
         ElementType inputType = options.inputType() != null ? options.inputType()
                 : TensorColumns.elementType(field) != null ? TensorColumns.elementType(field) : ElementType.FLOAT32;

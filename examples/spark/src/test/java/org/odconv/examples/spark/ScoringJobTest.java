@@ -166,6 +166,15 @@ class ScoringJobTest {
                         "--input-column", "label")));
         assertEquals("input column label is string, expected binary (a tensor per row)",
                 notBinary.getMessage());
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class, () -> ScoringJob.score(rows,
+                ScoringJob.Options.parse("--model", TestInputs.YOLO.toString(), "--input", "-", "--output", "-",
+                        "--input-shape", "3,0,64")));
+        assertEquals("input shape [3, 0, 64]: every dimension must be at least 1", empty.getMessage());
+        IllegalArgumentException huge = assertThrows(IllegalArgumentException.class, () -> ScoringJob.score(rows,
+                ScoringJob.Options.parse("--model", TestInputs.YOLO.toString(), "--input", "-", "--output", "-",
+                        "--input-shape", "3,64,64", "--batch-size", "50000")));
+        assertEquals("a batch of 50000 samples of shape [3, 64, 64] takes 2.46e+09 bytes of floats, more than a "
+                + "buffer's 2 GiB; lower --batch-size", huge.getMessage());
     }
 
     /** Reads both files and runs every input row alone, batch 1, on a network of this process's own. */
