@@ -47,7 +47,8 @@ public final class ODConv2dWeights {
         EnumMap<Parameter, MemorySegment> checked = new EnumMap<>(Parameter.class);
         for (Parameter p : Parameter.values()) {
             MemorySegment segment = segments.get(p);
-            boolean expected = p.isPresent(config);
+            long[] shape = p.shapeOrNone(config);
+            boolean expected = shape.length > 0;
             if (expected && segment == null) {
                 throw new IllegalArgumentException("parameter " + p.stateDictName() + " is missing");
             }
@@ -59,10 +60,11 @@ public final class ODConv2dWeights {
             if (!segment.isNative()) {
                 throw new IllegalArgumentException("parameter " + p.stateDictName() + " is not in native memory");
             }
-            long bytes = p.elementCount(config) * Float.BYTES;
+            long bytes = Float.BYTES;
+            for (long d : shape) bytes *= d;
             if (segment.byteSize() != bytes) {
                 throw new IllegalArgumentException("parameter " + p.stateDictName() + " has " + segment.byteSize()
-                        + " bytes, expected " + bytes + " (float32 " + java.util.Arrays.toString(p.shape(config)) + ")");
+                        + " bytes, expected " + bytes + " (float32 " + java.util.Arrays.toString(shape) + ")");
             }
             checked.put(p, segment);
         }

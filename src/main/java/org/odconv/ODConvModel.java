@@ -113,10 +113,10 @@ public final class ODConvModel implements AutoCloseable {
         NamingScheme scheme = namingScheme(file, spec.name());
         Map<Parameter, MemorySegment> segments = new EnumMap<>(Parameter.class);
         for (Parameter p : Parameter.values()) {
-            if (!p.isPresent(config)) continue;
+            long[] expected = p.shapeOrNone(config);
+            if (expected.length == 0) continue;
             String name = spec.name() + "." + p.stateDictName(scheme);
             SafeTensors.Entry entry = file.entry(name);
-            long[] expected = p.shape(config);
             if (!Arrays.equals(entry.shape(), expected)) {
                 throw new ModelFormatException(file.source(), "tensor \"" + name + "\" has shape "
                         + Arrays.toString(entry.shape()) + ", layer \"" + spec.name() + "\" needs "

@@ -87,18 +87,21 @@ public enum Parameter {
 
     /** Whether a layer of this configuration has this parameter (skipped heads have none). */
     public boolean isPresent(ODConv2dConfig config) {
-        return nativeShape(config).length > 0;
+        return shapeOrNone(config).length > 0;
     }
 
     /** The tensor shape for this configuration. */
     public long[] shape(ODConv2dConfig config) {
-        long[] shape = nativeShape(config);
+        long[] shape = shapeOrNone(config);
         if (shape.length == 0) throw new IllegalArgumentException(this + " is not part of a layer of " + config);
         return shape;
     }
 
-    /** The library's shape rule ({@code odconv_config_parameter_shape}); empty when the layer lacks the tensor. */
-    private long[] nativeShape(ODConv2dConfig config) {
+    /**
+     * The library's shape rule ({@code odconv_config_parameter_shape}); empty when the layer lacks the tensor. One
+     * native call answers both {@link #isPresent} and {@link #shape}, for callers that need both.
+     */
+    long[] shapeOrNone(ODConv2dConfig config) {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment rank = call.allocate(ValueLayout.JAVA_INT);
             MemorySegment dims = call.allocate(ValueLayout.JAVA_LONG, odconv_h.ODCONV_PARAMETER_MAX_RANK());
