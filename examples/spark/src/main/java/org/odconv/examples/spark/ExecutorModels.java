@@ -3,6 +3,7 @@ package org.odconv.examples.spark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -43,8 +44,8 @@ final class ExecutorModels {
     }
 
     /** The networks this JVM holds now. */
-    static java.util.Set<Key> loaded() {
-        return java.util.Set.copyOf(NETWORKS.keySet());
+    static Set<Key> loaded() {
+        return Set.copyOf(NETWORKS.keySet());
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.odconv.examples.spark;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.List;
 
@@ -17,6 +19,30 @@ interface Network extends AutoCloseable {
      * @return every output of the network, in the network's order
      */
     List<Output> run(FloatBuffer batch, long[] shape);
+
+    /** Elements in one sample of {@code sampleShape}. */
+    static int sampleElements(long[] sampleShape) {
+        long elements = 1;
+        for (long d : sampleShape) elements = Math.multiplyExact(elements, d);
+        return Math.toIntExact(elements);
+    }
+
+    /** The shape of a batch of {@code samples} samples: {@code [samples, ...sampleShape]}. */
+    static long[] batchShape(int samples, long[] sampleShape) {
+        long[] shape = new long[sampleShape.length + 1];
+        shape[0] = samples;
+        System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
+        return shape;
+    }
+
+    /**
+     * Room for {@code samples} samples of {@code sampleShape}: direct and in the machine's byte order, so that
+     * {@link #run} reads it in place.
+     */
+    static FloatBuffer batchBuffer(int samples, long[] sampleShape) {
+        return ByteBuffer.allocateDirect(Math.multiplyExact(Math.multiplyExact(sampleElements(sampleShape), samples),
+                Float.BYTES)).order(ByteOrder.nativeOrder()).asFloatBuffer();
+    }
 
     /**
      * One output of a batch.

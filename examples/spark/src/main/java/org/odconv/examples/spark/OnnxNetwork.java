@@ -3,6 +3,7 @@ package org.odconv.examples.spark;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -53,7 +54,7 @@ final class OnnxNetwork implements Network {
             return outputs;
         } catch (OrtException e) {
             throw new IllegalStateException("ONNX Runtime failed on " + file + " with a batch of shape "
-                    + java.util.Arrays.toString(shape) + ": " + e.getMessage(), e);
+                    + Arrays.toString(shape) + ": " + e.getMessage(), e);
         }
     }
 

@@ -1,7 +1,5 @@
 package org.odconv.examples.spark;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -82,12 +80,8 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
         Batches(Network network, Iterator<Row> rows) {
             this.network = network;
             this.rows = rows;
-            long elements = 1;
-            for (long d : sampleShape) elements *= d;
-            sampleBytes = Math.toIntExact(elements * elementType.bytes());
-            // Direct and in the machine's byte order, so the network reads it in place.
-            batch = ByteBuffer.allocateDirect(Math.toIntExact(elements * Float.BYTES * batchSize))
-                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            sampleBytes = Math.multiplyExact(Network.sampleElements(sampleShape), elementType.bytes());
+            batch = Network.batchBuffer(batchSize, sampleShape);
         }
 
         @Override
@@ -118,10 +112,7 @@ final class ScorePartition implements MapPartitionsFunction<Row, Row> {
                 inputs.add(row);
             }
             int n = inputs.size();
-            long[] shape = new long[sampleShape.length + 1];
-            shape[0] = n;
-            System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-            List<Network.Output> outputs = network.run(batch.flip(), shape);
+            List<Network.Output> outputs = network.run(batch.flip(), Network.batchShape(n, sampleShape));
             for (int i = 0; i < n; i++) scored.add(scoredRow(inputs.get(i), outputs, i));
         }
 

@@ -1,11 +1,10 @@
 package org.odconv.examples.spark;
 
-import java.nio.ByteBuffer;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 import org.apache.spark.sql.DataFrameWriter;
@@ -128,12 +127,13 @@ public final class ScoringJob {
         double batchBytes = Arrays.stream(sampleShape).asDoubleStream()
                 .reduce((double) Float.BYTES * options.batchSize(), (a, b) -> a * b);
         if (batchBytes > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "a batch of %d samples of "
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "a batch of %d samples of "
                     + "shape %s takes %.3g bytes of floats, more than a buffer's 2 GiB; lower --batch-size",
                     options.batchSize(), Arrays.toString(sampleShape), batchBytes));
         }
+        ElementType recordedType = TensorColumns.elementType(field);
         ElementType inputType = options.inputType() != null ? options.inputType()
-                : TensorColumns.elementType(field) != null ? TensorColumns.elementType(field) : ElementType.FLOAT32;
+                : recordedType != null ? recordedType : ElementType.FLOAT32;
         int threads = inputs.sparkSession().sparkContext().conf().getInt("spark.task.cpus", 1);
         Network network = ExecutorModels.get(new ExecutorModels.Key(options.model(), threads));
         List<StructField> fields = new ArrayList<>();
@@ -155,13 +155,7 @@ public final class ScoringJob {
 
     /** The network's outputs for one sample of zeros: their names and shapes. */
     private static List<Network.Output> probe(Network network, long[] sampleShape) {
-        long[] shape = new long[sampleShape.length + 1];
-        shape[0] = 1;
-        System.arraycopy(sampleShape, 0, shape, 1, sampleShape.length);
-        long floats = Arrays.stream(sampleShape).reduce(1, Math::multiplyExact);
-        FloatBuffer zeros = ByteBuffer.allocateDirect(Math.toIntExact(floats * Float.BYTES))
-                .order(TensorColumns.ORDER).asFloatBuffer();
-        return network.run(zeros, shape);
+        return network.run(Network.batchBuffer(1, sampleShape), Network.batchShape(1, sampleShape));
     }
 
     private static int fieldIndex(StructType schema, String name) {

@@ -26,7 +26,7 @@ public final class SyntheticInputs {
     /** Sample {@code id}'s bytes as its column holds them: the same for the same arguments, wherever made. */
     public static byte[] sample(long id, long[] sampleShape, long seed, ElementType type) {
         SplittableRandom random = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + id);
-        int elements = Math.toIntExact(sampleShape[0] * sampleShape[1] * sampleShape[2]);
+        int elements = Network.sampleElements(sampleShape);
         return switch (type) {
             case FLOAT32 -> {
                 float[] values = new float[elements];

@@ -2,8 +2,6 @@ package org.odconv.examples.spark;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,14 +116,12 @@ public final class ThroughputBenchmark {
 
     private static void runBatches(Network network, List<byte[]> samples, long[] sampleShape, ElementType type,
                                    int batchSize) {
-        long elements = sampleShape[0] * sampleShape[1] * sampleShape[2];
-        FloatBuffer batch = ByteBuffer.allocateDirect(Math.toIntExact(elements * batchSize * Float.BYTES))
-                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer batch = Network.batchBuffer(batchSize, sampleShape);
         for (int start = 0; start < samples.size(); start += batchSize) {
             int n = Math.min(batchSize, samples.size() - start);
             batch.clear();
             for (int i = 0; i < n; i++) type.appendTo(batch, samples.get(start + i));
-            network.run(batch.flip(), new long[] {n, sampleShape[0], sampleShape[1], sampleShape[2]});
+            network.run(batch.flip(), Network.batchShape(n, sampleShape));
         }
     }
 
