@@ -134,6 +134,15 @@ typedef ODCONV_ENUM(odconv_copy_kind) {
  * about 1e-3 relative error). Off by default, so results match PyTorch with TF32 off. Ignored on CPUs.
  */
 #define ODCONV_FLAG_ALLOW_TF32 1u
+/*
+ * ODCONV_FLAG_BFLOAT16: the convolution computes in bfloat16: the attention runs in float32, the per-sample
+ * kernel is rounded to bfloat16 once, as it is built, the input is rounded to bfloat16, products accumulate
+ * in float32, and bias, BatchNorm and activation apply in float32; tensors stay float32. The error against
+ * float32 stays within 1e-2 of the output's largest magnitude (docs/bfloat16.md). CPU: needs AVX512-BF16, AMX-BF16 or AVX-NE-CONVERT
+ * (odconv_device_supports_flags tells); without them creation fails with ODCONV_STATUS_UNSUPPORTED naming
+ * what is missing, never a slow emulation. CUDA: not available yet (ODCONV_STATUS_UNSUPPORTED).
+ */
+#define ODCONV_FLAG_BFLOAT16 2u
 
 /* An ODConv2d layer. Opaque. */
 typedef struct odconv_layer *odconv_layer_t;
@@ -262,7 +271,9 @@ ODCONV_API odconv_status odconv_config_parameter_shape(const odconv_config_t *co
  * Creates a layer on a device: ODCONV_DEVICE_CPU with index 0 is always there; see "Devices" below for CUDA.
  * *layer receives the handle (NULL on failure). config: copied. weights: host memory, BORROWED for the call
  * only on every device (see odconv_weights_t): the layer keeps its own copies, the kernel bank as given and the
- * attention parameters pre-folded (uploaded to a CUDA device). flags: 0 or ODCONV_FLAG_ALLOW_TF32.
+ * attention parameters pre-folded (uploaded to a CUDA device). flags: 0 or a combination of ODCONV_FLAG_ALLOW_TF32
+ * and ODCONV_FLAG_BFLOAT16; ODCONV_STATUS_UNSUPPORTED when the device cannot run them (see
+ * odconv_device_supports_flags).
  */
 ODCONV_API odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *config,
                                              const odconv_weights_t *weights, odconv_device_type device_type,
@@ -328,6 +339,15 @@ ODCONV_API odconv_status odconv_device_count(odconv_device_type device_type, int
  */
 ODCONV_API odconv_status odconv_device_describe(odconv_device_type device_type, int32_t device_index,
                                                 char *buffer, int64_t capacity);
+
+/*
+ * Whether layers (and static convolutions) created with `flags` can run on a device: ODCONV_STATUS_SUCCESS, or
+ * ODCONV_STATUS_UNSUPPORTED with a message saying what the device lacks (for ODCONV_FLAG_BFLOAT16 on a CPU:
+ * the instructions, and the instruction set oneDNN found). ODCONV_STATUS_INVALID_ARGUMENT for unknown flags;
+ * for CUDA, the failures of odconv_device_count when the device cannot be used at all.
+ */
+ODCONV_API odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index,
+                                                      uint32_t flags);
 
 /* The device a layer lives on; both outputs are written on success. */
 ODCONV_API odconv_status odconv_layer_device(odconv_layer_t layer, odconv_device_type *device_type,

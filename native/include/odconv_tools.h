@@ -37,8 +37,8 @@ typedef struct odconv_static_conv *odconv_static_conv_t;
  * Creates a static convolution on a device for inputs (batch, in_planes, height, width) in `layout`, run with
  * num_threads threads on a CPU (0: the calling thread's OpenMP setting; ignored on a CUDA device).
  * weight: [out_planes, in_planes / groups, k, k]; bias: [out_planes] or NULL. Both host memory, COPIED
- * (reordered once into the primitive's preferred layout, or uploaded); config copied. flags: 0 or
- * ODCONV_FLAG_ALLOW_TF32.
+ * (reordered once into the primitive's preferred layout, or uploaded); config copied. flags: as for
+ * odconv_layer_create (with ODCONV_FLAG_BFLOAT16, a bfloat16 convolution: the floor of bfloat16 layers).
  */
 ODCONV_API odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv_config_t *config,
                                                    const float *weight, const float *bias, int64_t batch,

@@ -180,10 +180,11 @@ static void to_nchw(const float *nhwc, float *nchw, int64_t n, int64_t c, int64_
             for (int64_t p = 0; p < h * w; ++p) nchw[(b * c + ch) * h * w + p] = nhwc[(b * h * w + p) * c + ch];
 }
 
-static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout) {
+static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout,
+                            uint32_t flags) {
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
-    odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0);
+    odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, flags);
     CHECK(s == ODCONV_STATUS_SUCCESS, "create: %s", odconv_last_error_message());
     if (s != ODCONV_STATUS_SUCCESS) { free_weights(&w); return INFINITY; }
     odconv_layer_set_num_threads(layer, threads);
@@ -221,8 +222,9 @@ static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t
     return max_error;
 }
 
-static void test_forward_against_reference(void) {
-    struct { int in, out, k, stride, padding, dilation, groups, kn, has_bn, act, n, h, w, threads; float t; } cases[] = {
+/* Every configuration family the layer supports: k 1 to 5, strides, dilation, groups, depthwise, kernel_num 1 to 4,
+ * each activation, with and without BatchNorm, temperature. */
+static const struct { int in, out, k, stride, padding, dilation, groups, kn, has_bn, act, n, h, w, threads; float t; } cases[] = {
         {16, 32, 3, 1, 1, 1, 1, 1, 1, ODCONV_ACTIVATION_SILU, 1, 9, 9, 0, 1.0f},
         {24, 16, 1, 1, 0, 1, 1, 1, 1, ODCONV_ACTIVATION_SILU, 2, 7, 5, 1, 1.0f},
         {16, 24, 1, 2, 0, 1, 1, 3, 1, ODCONV_ACTIVATION_RELU, 2, 6, 7, 2, 1.0f},
@@ -237,17 +239,76 @@ static void test_forward_against_reference(void) {
         {8, 10, 1, 2, 1, 2, 1, 3, 1, ODCONV_ACTIVATION_SILU, 3, 8, 1, 0, 30.0f},
         {1, 8, 2, 2, 3, 2, 1, 2, 1, ODCONV_ACTIVATION_RELU, 1, 11, 1, 0, 3.0f},
         {16, 16, 2, 3, 4, 3, 1, 1, 1, ODCONV_ACTIVATION_SILU, 1, 11, 2, 0, 1.0f},
-    };
+        /* odd input channels per group: the last bfloat16 input-channel pair is half padding */
+        {6, 20, 3, 1, 1, 1, 2, 4, 1, ODCONV_ACTIVATION_SILU, 2, 9, 8, 0, 1.0f},
+        {35, 40, 1, 1, 0, 1, 1, 2, 0, ODCONV_ACTIVATION_IDENTITY, 1, 6, 6, 0, 1.0f},
+};
+
+static odconv_config_t case_config(size_t i) {
+    odconv_config_t c = default_config(cases[i].in, cases[i].out, cases[i].k);
+    c.stride = cases[i].stride; c.padding = cases[i].padding; c.dilation = cases[i].dilation;
+    c.groups = cases[i].groups; c.kernel_num = cases[i].kn; c.has_batch_norm = cases[i].has_bn;
+    c.activation = cases[i].act; c.temperature = cases[i].t;
+    return c;
+}
+
+static void test_forward_against_reference(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
-        odconv_config_t c = default_config(cases[i].in, cases[i].out, cases[i].k);
-        c.stride = cases[i].stride; c.padding = cases[i].padding; c.dilation = cases[i].dilation;
-        c.groups = cases[i].groups; c.kernel_num = cases[i].kn; c.has_batch_norm = cases[i].has_bn;
-        c.activation = cases[i].act; c.temperature = cases[i].t;
+        const odconv_config_t c = case_config(i);
         for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
-            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout);
+            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout, 0);
             CHECK(error <= 1e-5, "case %zu, layout %d: relative error %g", i, layout, error);
         }
     }
+}
+
+/* The documented bound of bfloat16 layers against float32 (docs/bfloat16.md): the largest error over the
+ * output, relative to the output's largest magnitude. */
+#define BFLOAT16_BOUND 1e-2
+
+/* Where the CPU has bfloat16 instructions, every case above in bfloat16 stays within the bound of the
+ * double-precision reference, and is not float32 in disguise. Elsewhere (and under ONEDNN_MAX_CPU_ISA=AVX2,
+ * which CTest sets for odconv_abi_test_bfloat16_refused) asking for it fails in one message naming what is
+ * missing, for layers and static convolutions alike. */
+static void test_bfloat16(void) {
+    const odconv_status support = odconv_device_supports_flags(ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_BFLOAT16);
+    if (getenv("ODCONV_TEST_EXPECT_NO_BFLOAT16") != NULL)
+        CHECK(support == ODCONV_STATUS_UNSUPPORTED, "bfloat16 offered under ONEDNN_MAX_CPU_ISA=%s",
+              getenv("ONEDNN_MAX_CPU_ISA"));
+    if (support != ODCONV_STATUS_SUCCESS) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", odconv_last_error_message());
+        CHECK(support == ODCONV_STATUS_UNSUPPORTED, "status %d: %s", support, reason);
+        CHECK(strstr(reason, "AVX512-BF16") != NULL && strstr(reason, odconv_cpu_isa()) != NULL,
+              "the reason names the instructions wanted and found: %s", reason);
+        odconv_config_t c = default_config(8, 8, 3);
+        odconv_weights_t w = random_weights(&c);
+        odconv_layer_t layer = (odconv_layer_t)&c;
+        CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_BFLOAT16) ==
+                  ODCONV_STATUS_UNSUPPORTED && layer == NULL, "bfloat16 layer created");
+        CHECK(strcmp(odconv_last_error_message(), reason) == 0, "layer refused with: %s", odconv_last_error_message());
+        odconv_static_conv_t conv = NULL;
+        CHECK(odconv_static_conv_create(&conv, &c, w.weight, NULL, 1, 5, 5, ODCONV_LAYOUT_NCHW, 0, ODCONV_DEVICE_CPU, 0,
+                                        ODCONV_FLAG_BFLOAT16) == ODCONV_STATUS_UNSUPPORTED && conv == NULL,
+              "bfloat16 static convolution created");
+        free_weights(&w);
+        printf("bfloat16 unavailable here: %s\n", reason);
+        return;
+    }
+    double worst = 0, least = INFINITY;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        const odconv_config_t c = case_config(i);
+        for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
+            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout,
+                                               ODCONV_FLAG_BFLOAT16);
+            CHECK(error <= BFLOAT16_BOUND, "bfloat16 case %zu, layout %d: relative error %g", i, layout, error);
+            worst = fmax(worst, error);
+            least = fmin(least, error);
+        }
+    }
+    /* bfloat16 keeps 8 significant bits: a result this close to float32 would not have been rounded */
+    CHECK(least > 1e-5, "bfloat16 errors from %g: computed in float32?", least);
+    printf("bfloat16 (%s): relative error %.2e .. %.2e, bound %.0e\n", odconv_cpu_isa(), least, worst, BFLOAT16_BOUND);
 }
 
 struct concurrent_job {
@@ -432,9 +493,14 @@ static void test_devices(void) {
     odconv_config_t c = default_config(8, 8, 3);
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
-    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 2) == ODCONV_STATUS_INVALID_ARGUMENT,
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 4) == ODCONV_STATUS_INVALID_ARGUMENT,
           "unknown flag");
-    CHECK(strstr(odconv_last_error_message(), "flags = 2") != NULL, "message: %s", odconv_last_error_message());
+    CHECK(strstr(odconv_last_error_message(), "flags = 4") != NULL, "message: %s", odconv_last_error_message());
+    CHECK(odconv_device_supports_flags(ODCONV_DEVICE_CPU, 0, 4) == ODCONV_STATUS_INVALID_ARGUMENT, "unknown flag");
+    CHECK(odconv_device_supports_flags(ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "no flags");
+    CHECK(odconv_device_supports_flags(ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_ALLOW_TF32) == ODCONV_STATUS_SUCCESS,
+          "TF32 means nothing to a CPU");
+    CHECK(odconv_device_supports_flags(ODCONV_DEVICE_CPU, 1, 0) == ODCONV_STATUS_INVALID_ARGUMENT, "cpu index 1");
     CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 3, 0) == ODCONV_STATUS_INVALID_ARGUMENT,
           "cpu index 3");
     CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, ODCONV_FLAG_ALLOW_TF32) ==
@@ -480,19 +546,24 @@ static void test_devices(void) {
     free_weights(&w);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     /* oneDNN's own process-wide primitive cache (up to 1024 primitives) would hide whether odconv's plan
      * cache is bounded; switch it off before oneDNN starts. */
     setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "0", 1);
     /* mallinfo2 counts the main arena only; with one arena it counts what every thread allocates (batches
      * run their samples on OpenMP worker threads). */
     mallopt(M_ARENA_MAX, 1);
+    if (argc > 1 && strcmp(argv[1], "bfloat16") == 0) {  /* the bfloat16 test alone, for CTest's ISA-limited run */
+        test_bfloat16();
+        return finish();
+    }
     test_version_and_strings();
     test_config_validation();
     test_config_shapes();
     test_layer_lifecycle_errors();
     test_abi_description();
     test_forward_against_reference();
+    test_bfloat16();
     test_concurrent_forwards();
     test_static_conv();
     test_devices();

@@ -157,13 +157,20 @@ odconv_status odconv_layer_create(odconv_layer_t *layer, const odconv_config_t *
         odconv::require_flags(flags);
         odconv::validate_config(*config);
         odconv::validate_weights(*config, *weights);
-        auto &backend = odconv::backend_for_device(device_type, device_index);
+        auto &backend = odconv::backend_for_flags(device_type, device_index, flags);
         auto created = std::make_unique<odconv_layer>();
         created->config = *config;
         created->device_type = device_type;
         created->device_index = device_index;
         created->impl = backend.create_layer(*config, *weights, device_index, flags);
         *layer = created.release();
+    });
+}
+
+odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index, uint32_t flags) {
+    return guard([&] {
+        odconv::require_flags(flags);
+        odconv::backend_for_flags(device_type, device_index, flags);
     });
 }
 

@@ -10,8 +10,8 @@ void require_layout(int32_t layout) {
 }
 
 void require_flags(uint32_t flags) {
-    if ((flags & ~uint32_t(ODCONV_FLAG_ALLOW_TF32)) != 0)
-        invalid_argument("flags = ", flags, " has bits other than ODCONV_FLAG_ALLOW_TF32 (1)");
+    if ((flags & ~uint32_t(ODCONV_FLAG_ALLOW_TF32 | ODCONV_FLAG_BFLOAT16)) != 0)
+        invalid_argument("flags = ", flags, " has bits other than ODCONV_FLAG_ALLOW_TF32 (1) and ODCONV_FLAG_BFLOAT16 (2)");
 }
 
 ElementCounts validate_shape(const odconv_config_t &c, int64_t batch, int64_t height, int64_t width) {

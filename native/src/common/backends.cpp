@@ -121,4 +121,10 @@ DeviceBackend &backend_for_device(int32_t device_type, int32_t device_index) {
     return backend;
 }
 
+DeviceBackend &backend_for_flags(int32_t device_type, int32_t device_index, uint32_t flags) {
+    DeviceBackend &backend = backend_for_device(device_type, device_index);
+    if (auto reason = backend.unsupported_reason(device_index, flags)) fail(ODCONV_STATUS_UNSUPPORTED, *reason);
+    return backend;
+}
+
 }  // namespace odconv

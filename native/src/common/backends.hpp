@@ -20,4 +20,8 @@ DeviceBackend &backend_for(int32_t device_type);
 // backend_for plus a range check of device_index.
 DeviceBackend &backend_for_device(int32_t device_type, int32_t device_index);
 
+// backend_for_device, once it is known to run layers with these (valid) flags: ODCONV_STATUS_UNSUPPORTED
+// with the backend's reason otherwise.
+DeviceBackend &backend_for_flags(int32_t device_type, int32_t device_index, uint32_t flags);
+
 }  // namespace odconv

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "layer.hpp"
@@ -14,7 +15,7 @@
 namespace odconv {
 
 // Bumped whenever anything in this file or layer.hpp changes shape.
-constexpr uint32_t kBackendInterfaceVersion = 2;
+constexpr uint32_t kBackendInterfaceVersion = 3;
 
 class Stream {
 public:
@@ -37,6 +38,10 @@ public:
 
     virtual int32_t device_count() = 0;
     virtual std::string describe(int32_t device_index) = 0;
+
+    // Why layers and static convolutions with these (valid) flags cannot run on the device; empty when they
+    // can. create_layer and create_static_conv refuse them with the same reason.
+    virtual std::optional<std::string> unsupported_reason(int32_t device_index, uint32_t flags) = 0;
 
     // weights are host memory, borrowed for the call only (uploaded); config was validated.
     virtual std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights,

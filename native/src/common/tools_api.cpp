@@ -71,7 +71,7 @@ odconv_status odconv_static_conv_create(odconv_static_conv_t *conv, const odconv
         odconv::require_layout(layout);
         odconv::validate_shape(*config, batch, height, width);
         odconv::check_thread_count(num_threads);
-        auto &backend = odconv::backend_for_device(device_type, device_index);
+        auto &backend = odconv::backend_for_flags(device_type, device_index, flags);
         auto created = std::make_unique<odconv_static_conv>();
         created->impl = backend.create_static_conv(*config, weight, bias, batch, height, width, layout, num_threads,
                                                    device_index, flags);

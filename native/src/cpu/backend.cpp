@@ -20,17 +20,21 @@ public:
     std::string describe(int32_t) override { return std::string("CPU (") + cpu_isa() + "), " + backend_description(); }
 
     std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights, int32_t,
-                                        uint32_t) override {
-        return translating_onednn_errors([&] { return cpu::create_layer(config, weights); });
+                                        uint32_t flags) override {
+        return translating_onednn_errors([&] { return cpu::create_layer(config, weights, flags); });
     }
 
     std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight,
                                                           const float *bias, int64_t batch, int64_t height,
                                                           int64_t width, int32_t layout, int32_t num_threads, int32_t,
-                                                          uint32_t) override {
+                                                          uint32_t flags) override {
         return translating_onednn_errors([&] {
-            return cpu::create_static_conv(config, weight, bias, batch, height, width, layout, num_threads);
+            return cpu::create_static_conv(config, weight, bias, batch, height, width, layout, num_threads, flags);
         });
+    }
+
+    std::optional<std::string> unsupported_reason(int32_t, uint32_t flags) override {
+        return translating_onednn_errors([&] { return cpu::unsupported_reason(flags); });
     }
 
     void *allocate(int32_t, int64_t bytes) override {

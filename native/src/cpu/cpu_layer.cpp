@@ -52,6 +52,7 @@ struct LayerParameters {
     Attention attention;
     FoldedBatchNorm bn;
     memory bias;        // [out] BatchNorm shift, the convolution's bias (empty without BatchNorm)
+    memory::data_type compute_type;  // of the convolution's input and weights (see ODCONV_FLAG_BFLOAT16)
 };
 
 // The primitives for one input size, layout and thread count, the bank in the primitive's weight layout,
@@ -78,15 +79,17 @@ public:
         attr.set_post_ops(post_ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
-        conv_pd_ = convolution_pd(c, compute_desc(src_md_, layout), weights_desc(c, tag::any),
-                                  p.bn.present ? &bias_md : nullptr, compute_desc(dst_md_, layout), attr);
+        // In bfloat16 only the input and the weights are: oneDNN accumulates in float32 and writes float32.
+        conv_pd_ = convolution_pd(c, compute_desc(src_md_, layout, p.compute_type),
+                                  weights_desc(c, tag::any, p.compute_type), p.bn.present ? &bias_md : nullptr,
+                                  compute_desc(dst_md_, layout, memory::data_type::f32), attr);
         conv_ = dnnl::convolution_forward(conv_pd_);
         src_bridge_ = LayoutBridge(src_md_, conv_pd_.src_desc());
         dst_bridge_ = LayoutBridge(conv_pd_.dst_desc(), dst_md_);
         weights_md_ = conv_pd_.weights_desc();
 
         const int32_t groups = c.groups, out_per_group = c.out_planes / c.groups, in_per_group = c.in_planes / c.groups;
-        const memory::desc plain_md = weights_desc(c, tag::oihw);
+        const memory::desc plain_md = weights_desc(c, tag::oihw, memory::data_type::f32);
         std::optional<WeightRuns> runs = WeightRuns::of(weights_md_, groups, out_per_group, in_per_group, c.kernel_size);
         if (!runs) {  // aggregate in plain layout, then let oneDNN reorder each call
             runs = WeightRuns::plain(groups, out_per_group, in_per_group, c.kernel_size);
@@ -97,22 +100,20 @@ public:
         }
         runs_ = std::move(*runs);
 
-        // The bank, BatchNorm scale folded in, in the layout the aggregation writes.
-        const memory::desc &bank_md = reorder_ ? plain_md : weights_md_;
+        // The bank, BatchNorm scale folded in, in float32 in the layout the aggregation writes (whatever type it
+        // writes), so that only the aggregated kernel is ever rounded.
         const int64_t filter_size = int64_t(in_per_group) * c.kernel_size * c.kernel_size;
+        const memory::desc bank_md({runs_.runs * runs_.run_length}, memory::data_type::f32, tag::x);
         std::vector<float> scaled(size_t(c.out_planes) * filter_size);
-        dnnl::stream stream(engine);
         for (int32_t j = 0; j < c.kernel_num; ++j) {
             const float *bank = p.bank.data() + int64_t(j) * c.out_planes * filter_size;
             for (int32_t o = 0; o < c.out_planes; ++o)
                 for (int64_t t = 0; t < filter_size; ++t)
                     scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[o];
-            memory plain(plain_md, engine, scaled.data());
             memory target(bank_md, engine);
-            dnnl::reorder(plain, target).execute(stream, plain, target);  // zero-fills any padding
+            runs_.scatter(scaled.data(), static_cast<float *>(target.get_data_handle()));
             banks_.push_back(target);
         }
-        stream.wait();
         for (const memory &bank : banks_) bank_pointers_.push_back(static_cast<const float *>(bank.get_data_handle()));
 
         src_stride_ = int64_t(c.in_planes) * height * width;
@@ -157,46 +158,25 @@ private:
         AttentionVectors &a = ws.attention;
         const AggregationInputs aggregation{bank_pointers_.data(), a.kernel.data(), ws.run_factors.data(),
                                             ws.lane_factors.data(), c.kernel_num};
-        float *weights = static_cast<float *>((reorder_ ? ws.plain_weights : ws.weights).get_data_handle());
         const float *x = input + n * src_stride_;
         if (layout_ == ODCONV_LAYOUT_NHWC)
             average_pool_nhwc(x, c.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
         else
             average_pool_nchw(x, c.in_planes, pixels_, a.pooled.data());
         p_.attention.compute(a);
-        set_factors(ws);
-        aggregate_kernel(aggregation, runs_, weights, threads_);
+        runs_.set_factors(a.filter.data(), a.channel.data(), a.spatial.data(), ws.run_factors.data(),
+                          ws.lane_factors.data());
+        if (reorder_ || p_.compute_type == memory::data_type::f32)
+            aggregate_kernel(aggregation, runs_, static_cast<float *>((reorder_ ? ws.plain_weights : ws.weights).get_data_handle()),
+                             threads_);
+        else
+            aggregate_kernel(aggregation, runs_, static_cast<uint16_t *>(ws.weights.get_data_handle()), threads_);
         if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
         ws.user_src.set_data_handle(const_cast<float *>(x));
         ws.user_dst.set_data_handle(output + n * dst_stride_);
         if (src_bridge_.needed()) src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
         conv_.execute(ws.stream, ws.conv_args);
         if (dst_bridge_.needed()) dst_bridge_.reorder().execute(ws.stream, ws.dst_bridge_args);
-    }
-
-    // The sample's attentions as the aggregation reads them (see WeightRuns).
-    void set_factors(Workspace &ws) const {
-        const odconv_config_t &c = p_.config;
-        const AttentionVectors &a = ws.attention;
-        const int32_t kernel_area = c.kernel_size * c.kernel_size;
-        auto channel_spatial = [&](float *out) {
-            for (int32_t ch = 0; ch < c.in_planes; ++ch)
-                for (int32_t s = 0; s < kernel_area; ++s) out[ch * kernel_area + s] = a.channel[ch] * a.spatial[s];
-        };
-        switch (runs_.lanes) {
-            case WeightRuns::Lanes::kOutputChannels:
-                channel_spatial(ws.run_factors.data());
-                std::copy(a.filter.begin(), a.filter.end(), ws.lane_factors.begin());
-                break;
-            case WeightRuns::Lanes::kGroups:
-                std::copy(a.spatial.begin(), a.spatial.end(), ws.run_factors.begin());
-                std::copy(a.channel.begin(), a.channel.end(), ws.lane_factors.begin());
-                break;
-            case WeightRuns::Lanes::kPlainRows:
-                std::copy(a.filter.begin(), a.filter.end(), ws.run_factors.begin());
-                channel_spatial(ws.lane_factors.data());
-                break;
-        }
     }
 
     std::unique_ptr<Workspace> acquire() {
@@ -229,22 +209,8 @@ private:
         }
         ws->attention = p_.attention.make_vectors();
         ws->pool_partials.assign(size_t(nhwc_pool_chunks(pixels_)) * c.in_planes, 0.0f);
-        const int64_t channel_spatial = int64_t(c.in_planes) * c.kernel_size * c.kernel_size;
-        // Lanes past the last channel of a block read zeros (their bank entries are zero padding too).
-        switch (runs_.lanes) {
-            case WeightRuns::Lanes::kOutputChannels:
-                ws->run_factors.assign(channel_spatial, 0.0f);
-                ws->lane_factors.assign(c.out_planes + runs_.run_length, 0.0f);
-                break;
-            case WeightRuns::Lanes::kGroups:
-                ws->run_factors.assign(size_t(c.kernel_size) * c.kernel_size, 0.0f);
-                ws->lane_factors.assign(c.groups + runs_.run_length, 0.0f);
-                break;
-            case WeightRuns::Lanes::kPlainRows:
-                ws->run_factors.assign(c.out_planes, 0.0f);
-                ws->lane_factors.assign(channel_spatial, 0.0f);
-                break;
-        }
+        ws->run_factors.assign(runs_.run_factor_count(), 0.0f);
+        ws->lane_factors.assign(runs_.lane_factor_count(), 0.0f);
         return ws;
     }
 
@@ -275,9 +241,9 @@ int64_t bank_size(const odconv_config_t &c) {
 
 class CpuLayer final : public Layer {
 public:
-    CpuLayer(const odconv_config_t &c, const odconv_weights_t &w)
+    CpuLayer(const odconv_config_t &c, const odconv_weights_t &w, uint32_t flags)
         : p_{c, std::vector<float>(w.weight, w.weight + bank_size(c)), Attention(c, w),
-             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory()} {
+             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory(), compute_type(flags)} {
         if (p_.bn.present) {
             p_.bias = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
             std::copy(p_.bn.shift.begin(), p_.bn.shift.end(), static_cast<float *>(p_.bias.get_data_handle()));
@@ -323,8 +289,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights) {
-    return std::make_unique<CpuLayer>(config, weights);
+std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights, uint32_t flags) {
+    return std::make_unique<CpuLayer>(config, weights, flags);
 }
 
 const char *backend_description() {
@@ -338,24 +304,6 @@ const char *backend_description() {
                std::to_string(v->patch) + " (cpu runtime: " + runtime + ")";
     }();
     return description.c_str();
-}
-
-const char *cpu_isa() {
-    using isa = dnnl::cpu_isa;
-    switch (dnnl::get_effective_cpu_isa()) {
-        case isa::sse41: return "sse41";
-        case isa::avx: return "avx";
-        case isa::avx2: return "avx2";
-        case isa::avx2_vnni: return "avx2_vnni";
-        case isa::avx2_vnni_2: return "avx2_vnni_2";
-        case isa::avx512_core: return "avx512_core";
-        case isa::avx512_core_vnni: return "avx512_core_vnni";
-        case isa::avx512_core_bf16: return "avx512_core_bf16";
-        case isa::avx10_1_512: return "avx10_1_512";
-        case isa::avx10_1_512_amx: return "avx10_1_512_amx";
-        case isa::avx10_1_512_amx_fp16: return "avx10_1_512_amx_fp16";
-        default: return "other";
-    }
 }
 
 }  // namespace odconv::cpu

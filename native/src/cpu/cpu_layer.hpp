@@ -10,13 +10,11 @@
 
 namespace odconv::cpu {
 
-// weights' buffers are read during the call only: the layer keeps copies (see odconv_weights_t).
-std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights);
+// weights' buffers are read during the call only: the layer keeps copies (see odconv_weights_t). flags: the
+// product's (ODCONV_FLAG_BFLOAT16 computes the convolution in bfloat16; TF32 means nothing here).
+std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights, uint32_t flags);
 
 // "oneDNN 3.13.0 (cpu runtime: OpenMP)".
 const char *backend_description();
-
-// oneDNN's effective instruction set on this CPU, e.g. "avx512_core".
-const char *cpu_isa();
 
 }  // namespace odconv::cpu

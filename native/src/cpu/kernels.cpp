@@ -74,27 +74,61 @@ ODCONV_MULTIVERSION void accumulate_rows(const float *x, int64_t rows, int64_t c
     }
 }
 
+// Lanes [first, first + count) of run r of the aggregated kernel, in float32; first is even.
+__attribute__((always_inline)) inline void aggregate_lanes(const AggregationInputs &in, const WeightRuns &runs,
+                                                           int64_t r, int64_t first, int64_t count, float *out) {
+    const int64_t begin = r * runs.run_length + first;
+    const float *lanes = in.lane_factors + runs.lane_base[r] + first;
+    const float even = in.run_factors[runs.factor_index[r]];
+    const float odd = runs.pair_step != 0 ? in.run_factors[runs.factor_index[r] + runs.pair_step] : even;
+    const float k0 = in.kernel[0];
+    const float *b0 = in.banks[0] + begin;
+#pragma omp simd
+    for (int64_t l = 0; l < count; ++l) out[l] = k0 * b0[l];
+    for (int32_t j = 1; j < in.kernel_num; ++j) {
+        const float kj = in.kernel[j];
+        const float *bj = in.banks[j] + begin;
+#pragma omp simd
+        for (int64_t l = 0; l < count; ++l) out[l] += kj * bj[l];
+    }
+    if (runs.pair_step == 0) {
+#pragma omp simd
+        for (int64_t l = 0; l < count; ++l) out[l] *= even * lanes[l];
+    } else {
+#pragma omp simd
+        for (int64_t l = 0; l < count; ++l) out[l] *= ((l & 1) ? odd : even) * lanes[l];
+    }
+}
+
 // Runs [first, last) of the aggregated kernel.
 ODCONV_MULTIVERSION void aggregate_runs(const AggregationInputs &in, const WeightRuns &runs, int64_t first,
                                         int64_t last, float *dst) {
-    const int64_t length = runs.run_length;
+    for (int64_t r = first; r < last; ++r) aggregate_lanes(in, runs, r, 0, runs.run_length, dst + r * runs.run_length);
+}
+
+// The same in bfloat16: each run in chunks aggregated in float32, rounded as they are stored.
+ODCONV_MULTIVERSION void aggregate_runs(const AggregationInputs &in, const WeightRuns &runs, int64_t first,
+                                        int64_t last, uint16_t *dst) {
+    constexpr int64_t kChunk = 64;
+    alignas(64) float chunk[kChunk];
     for (int64_t r = first; r < last; ++r) {
-        const int64_t begin = r * length;
-        const float scale = in.run_factors[runs.factor_index[r]];
-        const float *lanes = in.lane_factors + runs.lane_base[r];
-        float *out = dst + begin;
-        const float k0 = in.kernel[0];
-        const float *b0 = in.banks[0] + begin;
+        for (int64_t l0 = 0; l0 < runs.run_length; l0 += kChunk) {
+            const int64_t count = std::min(kChunk, runs.run_length - l0);
+            aggregate_lanes(in, runs, r, l0, count, chunk);
+            uint16_t *out = dst + r * runs.run_length + l0;
 #pragma omp simd
-        for (int64_t l = 0; l < length; ++l) out[l] = k0 * b0[l];
-        for (int32_t j = 1; j < in.kernel_num; ++j) {
-            const float kj = in.kernel[j];
-            const float *bj = in.banks[j] + begin;
-#pragma omp simd
-            for (int64_t l = 0; l < length; ++l) out[l] += kj * bj[l];
+            for (int64_t l = 0; l < count; ++l) out[l] = to_bfloat16(chunk[l]);
         }
-#pragma omp simd
-        for (int64_t l = 0; l < length; ++l) out[l] *= scale * lanes[l];
+    }
+}
+
+template <typename Element>
+void aggregate_in_parallel(const AggregationInputs &in, const WeightRuns &runs, Element *dst, int max_threads) {
+    const bool parallel = runs.runs * runs.run_length * in.kernel_num >= kParallelThreshold;
+#pragma omp parallel if (parallel) num_threads(max_threads)
+    {
+        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+        aggregate_runs(in, runs, runs.runs * thread / threads, runs.runs * (thread + 1) / threads, dst);
     }
 }
 
@@ -128,6 +162,15 @@ void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *
     }
 }
 
+WeightRuns WeightRuns::shaped(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size) {
+    WeightRuns w;
+    w.groups = groups;
+    w.out_per_group = out_per_group;
+    w.in_per_group = in_per_group;
+    w.kernel_size = kernel_size;
+    return w;
+}
+
 std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
                                          int32_t in_per_group, int32_t kernel_size) {
     if (md.get_format_kind() != dnnl::memory::format_kind::blocked) return std::nullopt;
@@ -140,7 +183,22 @@ std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t g
     const int group_dim = 0, out_dim = grouped ? 1 : 0, in_dim = out_dim + 1;
     const int innermost = static_cast<int>(block_dims[nblocks - 1]);
     const bool depthwise = grouped && out_per_group == 1 && in_per_group == 1;
-    if (!(innermost == out_dim || (depthwise && innermost == group_dim))) return std::nullopt;
+
+    WeightRuns w = shaped(groups, out_per_group, in_per_group, kernel_size);
+    if (depthwise && innermost == group_dim) {
+        w.lanes = Lanes::kGroups;
+        w.run_length = blocks[nblocks - 1];
+    } else if (innermost == out_dim) {
+        w.lanes = Lanes::kOutputChannels;
+        w.run_length = blocks[nblocks - 1];
+    } else if (innermost == in_dim && blocks[nblocks - 1] == 2 && nblocks >= 2 && block_dims[nblocks - 2] == out_dim) {
+        w.lanes = Lanes::kOutputChannelPairs;
+        w.run_length = 2 * blocks[nblocks - 2];
+    } else {
+        return std::nullopt;
+    }
+    const bool pairs = w.lanes == Lanes::kOutputChannelPairs;
+    const int64_t lanes_per_run = pairs ? w.run_length / 2 : w.run_length;
 
     // Offset contribution of `index` along `dim` (blocked layouts place each dimension independently).
     auto dim_offset = [&](int dim, int64_t index) {
@@ -159,22 +217,25 @@ std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t g
         return offset;
     };
 
-    WeightRuns w;
-    w.run_length = blocks[nblocks - 1];
-    const bool lanes_are_groups = depthwise && innermost == group_dim;
-    w.lanes = lanes_are_groups ? Lanes::kGroups : Lanes::kOutputChannels;
-    const int64_t elements = static_cast<int64_t>(md.get_size() / sizeof(float));
+    const int64_t elements = static_cast<int64_t>(md.get_size() / dnnl::memory::data_type_size(md.get_data_type()));
     if (elements % w.run_length != 0) return std::nullopt;
     w.runs = elements / w.run_length;
     w.factor_index.assign(w.runs, 0);  // runs made of padding alone multiply zeros: any factor will do
     w.lane_base.assign(w.runs, 0);
+    w.plain_first.assign(w.runs, -1);
     const int kernel_area = kernel_size * kernel_size;
-    // Visit the first lane of every run: the element whose innermost index is a multiple of the block.
+    const int64_t filter_size = int64_t(in_per_group) * kernel_area;
+    w.pair_step = pairs ? kernel_area : 0;
+    w.plain_lane_step = w.lanes == Lanes::kGroups ? int64_t(out_per_group) * filter_size : filter_size;
+    w.plain_pair_step = pairs ? kernel_area : 0;
+    w.lane_extent = w.lanes == Lanes::kGroups ? groups : out_per_group;
+    // Visit the first lane of every run: the element whose lane index is a multiple of the block (and, for
+    // pairs, whose input channel is even).
     for (int32_t g = 0; g < groups; ++g) {
         for (int32_t o = 0; o < out_per_group; ++o) {
-            const int32_t lane_index = lanes_are_groups ? g : o;
-            if (lane_index % w.run_length != 0) continue;
-            for (int32_t i = 0; i < in_per_group; ++i) {
+            const int32_t lane_index = w.lanes == Lanes::kGroups ? g : o;
+            if (lane_index % lanes_per_run != 0) continue;
+            for (int32_t i = 0; i < in_per_group; i += pairs ? 2 : 1) {
                 for (int32_t kh = 0; kh < kernel_size; ++kh) {
                     for (int32_t kw = 0; kw < kernel_size; ++kw) {
                         int64_t offset = dim_offset(out_dim, o) + dim_offset(in_dim, i) + dim_offset(in_dim + 1, kh) +
@@ -183,12 +244,21 @@ std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t g
                         if (offset % w.run_length != 0) return std::nullopt;
                         const int64_t run = offset / w.run_length;
                         const int32_t s = kh * kernel_size + kw;
-                        if (lanes_are_groups) {
-                            w.factor_index[run] = s;
-                            w.lane_base[run] = g;
-                        } else {
-                            w.factor_index[run] = (g * in_per_group + i) * kernel_area + s;
-                            w.lane_base[run] = g * out_per_group + o;
+                        w.plain_first[run] = (int64_t(g) * out_per_group + o) * filter_size + int64_t(i) * kernel_area + s;
+                        switch (w.lanes) {
+                            case Lanes::kGroups:
+                                w.factor_index[run] = s;
+                                w.lane_base[run] = g;
+                                break;
+                            case Lanes::kOutputChannels:
+                                w.factor_index[run] = (g * in_per_group + i) * kernel_area + s;
+                                w.lane_base[run] = g * out_per_group + o;
+                                break;
+                            case Lanes::kOutputChannelPairs:
+                                w.factor_index[run] = (g * in_per_group + i) * kernel_area + s;
+                                w.lane_base[run] = 2 * (g * out_per_group + o);
+                                break;
+                            case Lanes::kPlainRows: break;  // not a blocked layout
                         }
                     }
                 }
@@ -199,26 +269,105 @@ std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t g
 }
 
 WeightRuns WeightRuns::plain(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size) {
-    WeightRuns w;
+    WeightRuns w = shaped(groups, out_per_group, in_per_group, kernel_size);
     w.lanes = Lanes::kPlainRows;
     w.run_length = int64_t(in_per_group) * kernel_size * kernel_size;
     w.runs = int64_t(groups) * out_per_group;
     w.factor_index.resize(w.runs);
     w.lane_base.resize(w.runs);
+    w.plain_first.resize(w.runs);
+    w.plain_lane_step = 1;
+    w.lane_extent = static_cast<int32_t>(w.run_length);
     for (int64_t r = 0; r < w.runs; ++r) {
         w.factor_index[r] = static_cast<int32_t>(r);  // the output channel
         w.lane_base[r] = static_cast<int32_t>((r / out_per_group) * w.run_length);
+        w.plain_first[r] = r * w.run_length;
     }
     return w;
 }
 
-void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads) {
-    const bool parallel = runs.runs * runs.run_length * in.kernel_num >= kParallelThreshold;
-#pragma omp parallel if (parallel) num_threads(max_threads)
-    {
-        const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-        aggregate_runs(in, runs, runs.runs * thread / threads, runs.runs * (thread + 1) / threads, dst);
+int64_t WeightRuns::run_factor_count() const {
+    const int64_t area = int64_t(kernel_size) * kernel_size, channel_spatial = int64_t(groups) * in_per_group * area;
+    switch (lanes) {
+        case Lanes::kOutputChannels: return channel_spatial;
+        case Lanes::kOutputChannelPairs: return channel_spatial + area;  // the last pair's odd lanes read one on
+        case Lanes::kGroups: return area;
+        case Lanes::kPlainRows: return int64_t(groups) * out_per_group;
     }
+    return 0;
+}
+
+int64_t WeightRuns::lane_factor_count() const {
+    const int64_t out_planes = int64_t(groups) * out_per_group;
+    switch (lanes) {
+        case Lanes::kOutputChannels: return out_planes + run_length;
+        case Lanes::kOutputChannelPairs: return 2 * out_planes + run_length;
+        case Lanes::kGroups: return groups + run_length;
+        case Lanes::kPlainRows: return int64_t(groups) * in_per_group * kernel_size * kernel_size;
+    }
+    return 0;
+}
+
+void WeightRuns::set_factors(const float *filter, const float *channel, const float *spatial, float *run_factors,
+                             float *lane_factors) const {
+    const int32_t in_planes = groups * in_per_group, out_planes = groups * out_per_group;
+    const int32_t area = kernel_size * kernel_size;
+    auto channel_spatial = [&](float *out) {
+        for (int32_t ch = 0; ch < in_planes; ++ch)
+            for (int32_t s = 0; s < area; ++s) out[ch * area + s] = channel[ch] * spatial[s];
+    };
+    switch (lanes) {
+        case Lanes::kOutputChannels:
+            channel_spatial(run_factors);
+            std::copy(filter, filter + out_planes, lane_factors);
+            break;
+        case Lanes::kOutputChannelPairs:
+            channel_spatial(run_factors);
+            for (int32_t o = 0; o < out_planes; ++o) lane_factors[2 * o] = lane_factors[2 * o + 1] = filter[o];
+            break;
+        case Lanes::kGroups:
+            std::copy(spatial, spatial + area, run_factors);
+            std::copy(channel, channel + in_planes, lane_factors);
+            break;
+        case Lanes::kPlainRows:
+            std::copy(filter, filter + out_planes, run_factors);
+            channel_spatial(lane_factors);
+            break;
+    }
+}
+
+void WeightRuns::scatter(const float *plain, float *dst) const {
+    const bool pairs = lanes == Lanes::kOutputChannelPairs;
+    const int64_t lanes_per_run = pairs ? run_length / 2 : run_length;
+    for (int64_t r = 0; r < runs; ++r) {
+        float *out = dst + r * run_length;
+        std::fill(out, out + run_length, 0.0f);
+        if (plain_first[r] < 0) continue;
+        // The run's first lane index along the lane dimension, to tell lanes of the last, padded block.
+        const int64_t first_lane = lanes == Lanes::kPlainRows ? 0
+                                   : lanes == Lanes::kGroups  ? lane_base[r]
+                                   : (pairs ? lane_base[r] / 2 : lane_base[r]) % lane_extent;
+        // A pair's second input channel is padding when the first is the last (an odd channel count).
+        const int64_t in_channel = pairs ? (plain_first[r] % plain_lane_step) / plain_pair_step : 0;
+        const bool second_of_pair_exists = pairs && in_channel + 1 < plain_lane_step / plain_pair_step;
+        for (int64_t l = 0; l < lanes_per_run && first_lane + l < lane_extent; ++l) {
+            const int64_t source = plain_first[r] + l * plain_lane_step;
+            if (pairs) {
+                out[2 * l] = plain[source];
+                if (second_of_pair_exists) out[2 * l + 1] = plain[source + plain_pair_step];
+            } else {
+                out[l] = plain[source];
+            }
+        }
+    }
+}
+
+void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads) {
+    aggregate_in_parallel(in, runs, dst, max_threads);
+}
+
+void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, uint16_t *dst, int max_threads) {
+    aggregate_in_parallel(in, runs, dst, max_threads);
 }
 
 }  // namespace odconv::cpu

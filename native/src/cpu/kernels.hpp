@@ -21,29 +21,58 @@ void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *
                        int max_threads);
 
 // A weight layout read as contiguous runs, so that the per-sample kernel is one vectorizable pass:
-//   dst[run, lane] = lane_factor[lane_base[run] + lane] * run_factor[factor_index[run]]
+//   dst[run, lane] = lane_factor[lane_base[run] + lane] * run_factor[factor_index[run] + pair_step * (lane % 2)]
 //                    * sum_j kernel[j] * bank_j[run, lane]
 // with every bank already in that layout. The per-element factor filter[o] * channel[g, i] * spatial[s]
-// splits into the two factors in one of three ways:
-// - kOutputChannels: oneDNN's CPU convolutions block the output channel innermost (OIhw16i16o, Ohwi16o,
-//   ...): along a run only o varies, run_factor = channel * spatial of the run, lane_factor = filter[o].
+// splits into the two factors in one of four ways:
+// - kOutputChannels: oneDNN's float32 CPU convolutions block the output channel innermost (OIhw16i16o,
+//   Ohwi16o, ...): along a run only o varies, run_factor = channel * spatial of the run, lane_factor = filter[o].
+// - kOutputChannelPairs: bfloat16 convolutions interleave pairs of input channels innermost, the output
+//   channel next (OIhw8i16o2i, ...: the VNNI layout): lane l holds o = o0 + l / 2 and i = i0 + l % 2;
+//   lane_factor = filter[o] (stored twice per channel), run_factor = channel * spatial of i0 and of i0 + 1
+//   (pair_step apart).
 // - kGroups: depthwise layouts block the group innermost (Goihw16g); depthwise layers have no filter
 //   attention: run_factor = spatial[s], lane_factor = channel[g].
 // - kPlainRows: plain (g)oihw, one run per output channel: run_factor = filter[o], lane_factor =
 //   channel * spatial of the row's group. Used, with a reorder after it, when the primitive's layout is
-//   neither of the above.
+//   none of the above.
 struct WeightRuns {
-    enum class Lanes { kOutputChannels, kGroups, kPlainRows };
+    enum class Lanes { kOutputChannels, kOutputChannelPairs, kGroups, kPlainRows };
     Lanes lanes = Lanes::kOutputChannels;
     int64_t run_length = 0;             // elements per run
     int64_t runs = 0;                   // layout size / run_length (padding included)
+    int32_t pair_step = 0;              // kOutputChannelPairs: run factor of the odd lanes' input channel
     std::vector<int32_t> factor_index;  // per run, into the run factors
     std::vector<int32_t> lane_base;     // per run, into the lane factors
+    // Per run, the plain (g)oihw index of its first element and how far apart its lanes are there; -1 for
+    // runs of padding alone. Lanes past the layer's extent (padding of the last block) read zero.
+    std::vector<int64_t> plain_first;
+    int64_t plain_lane_step = 0;        // for kOutputChannelPairs: of each pair's first lane
+    int64_t plain_pair_step = 0;        // kOutputChannelPairs: from a pair's first lane to its second
+    int32_t lane_extent = 0;            // lanes (or lane pairs) that exist along the lane dimension
+    int32_t groups = 0, out_per_group = 0, in_per_group = 0, kernel_size = 0;  // the layer's shape
 
-    // Empty when the layout's innermost block is neither the output channel nor (depthwise) the group.
+    // Empty when the layout's innermost block is neither the output channel, an input-channel pair inside
+    // an output-channel block, nor (depthwise) the group.
     static std::optional<WeightRuns> of(const dnnl::memory::desc &md, int32_t groups, int32_t out_per_group,
                                         int32_t in_per_group, int32_t kernel_size);
     static WeightRuns plain(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size);
+
+    // Sizes of the run and lane factor arrays. Lanes past the last channel of a block read factors past the
+    // layer's channels: the arrays are longer, and those entries stay zero (so do the bank entries there).
+    int64_t run_factor_count() const;
+    int64_t lane_factor_count() const;
+
+    // A sample's attentions (filter [out_planes], channel [in_planes], spatial [k * k]) as the aggregation
+    // reads them; writes the factors of the layer's channels only.
+    void set_factors(const float *filter, const float *channel, const float *spatial, float *run_factors,
+                     float *lane_factors) const;
+
+    // The plain (g)oihw float32 weights in this layout (zeros in the padding); dst has runs * run_length
+    // elements.
+    void scatter(const float *plain, float *dst) const;
+private:
+    static WeightRuns shaped(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size);
 };
 
 // What the aggregation multiplies per sample.
@@ -56,5 +85,16 @@ struct AggregationInputs {
 };
 
 void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads);
+// The same, each element rounded to the nearest bfloat16 (ties to even) as it is stored.
+void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, uint16_t *dst, int max_threads);
+
+// float32 to bfloat16, round to nearest, ties to even; NaN stays NaN.
+inline uint16_t to_bfloat16(float value) {
+    uint32_t bits;
+    __builtin_memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return static_cast<uint16_t>(bits >> 16);
+}
 
 }  // namespace odconv::cpu

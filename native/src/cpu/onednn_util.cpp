@@ -1,6 +1,7 @@
 #include "onednn_util.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "../common/config.hpp"
@@ -15,6 +16,24 @@ void throw_as_odconv_error(const dnnl::error &e) {
 using dnnl::memory;
 using tag = memory::format_tag;
 
+const char *cpu_isa() {
+    using isa = dnnl::cpu_isa;
+    switch (dnnl::get_effective_cpu_isa()) {
+        case isa::sse41: return "sse41";
+        case isa::avx: return "avx";
+        case isa::avx2: return "avx2";
+        case isa::avx2_vnni: return "avx2_vnni";
+        case isa::avx2_vnni_2: return "avx2_vnni_2";
+        case isa::avx512_core: return "avx512_core";
+        case isa::avx512_core_vnni: return "avx512_core_vnni";
+        case isa::avx512_core_bf16: return "avx512_core_bf16";
+        case isa::avx10_1_512: return "avx10_1_512";
+        case isa::avx10_1_512_amx: return "avx10_1_512_amx";
+        case isa::avx10_1_512_amx_fp16: return "avx10_1_512_amx_fp16";
+        default: return "other";
+    }
+}
+
 const dnnl::engine &cpu_engine() {
     static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     return engine;
@@ -25,9 +44,25 @@ memory::desc activation_desc(int64_t batch, int64_t channels, int64_t height, in
                         layout == ODCONV_LAYOUT_NHWC ? tag::nhwc : tag::nchw);
 }
 
-memory::desc compute_desc(const memory::desc &user, int32_t layout) {
-    if (layout == ODCONV_LAYOUT_NHWC) return user;
-    return memory::desc(user.get_dims(), memory::data_type::f32, tag::any);
+memory::desc compute_desc(const memory::desc &user, int32_t layout, memory::data_type type) {
+    return memory::desc(user.get_dims(), type, layout == ODCONV_LAYOUT_NHWC ? tag::nhwc : tag::any);
+}
+
+memory::data_type compute_type(uint32_t flags) {
+    return (flags & ODCONV_FLAG_BFLOAT16) != 0 ? memory::data_type::bf16 : memory::data_type::f32;
+}
+
+std::optional<std::string> unsupported_reason(uint32_t flags) {
+    if ((flags & ODCONV_FLAG_BFLOAT16) == 0) return std::nullopt;
+    // oneDNN's ISA values are bit sets, each holding the bits of the sets it extends. oneDNN also runs
+    // bfloat16 on plain AVX-512 by emulating the instructions, slower than float32: refused, not offered.
+    const auto isa = static_cast<uint32_t>(dnnl::get_effective_cpu_isa());
+    const auto has = [isa](dnnl::cpu_isa wanted) { return (isa & uint32_t(wanted)) == uint32_t(wanted); };
+    if (has(dnnl::cpu_isa::avx512_core_bf16) || has(dnnl::cpu_isa::avx2_vnni_2)) return std::nullopt;
+    return std::string("bfloat16 needs a CPU with AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake and later), "
+                       "AMX-BF16 or AVX-NE-CONVERT; oneDNN finds ") + cpu_isa() + " here" +
+           (std::getenv("ONEDNN_MAX_CPU_ISA") ? std::string(" (ONEDNN_MAX_CPU_ISA=") + std::getenv("ONEDNN_MAX_CPU_ISA") + ")"
+                                               : std::string());
 }
 
 LayoutBridge::LayoutBridge(const memory::desc &from, const memory::desc &to) {
@@ -42,12 +77,12 @@ std::unordered_map<int, memory> LayoutBridge::args(const memory &from, const mem
     return {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}, {DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), cpu_engine())}};
 }
 
-memory::desc weights_desc(const odconv_config_t &c, tag format) {
+memory::desc weights_desc(const odconv_config_t &c, tag format, memory::data_type type) {
     const memory::dims dims = c.groups == 1 ? memory::dims{c.out_planes, c.in_planes, c.kernel_size, c.kernel_size}
                                             : memory::dims{c.groups, c.out_planes / c.groups, c.in_planes / c.groups,
                                                            c.kernel_size, c.kernel_size};
     if (format == tag::oihw && c.groups != 1) format = tag::goihw;
-    return memory::desc(dims, memory::data_type::f32, format);
+    return memory::desc(dims, type, format);
 }
 
 void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &c) {

@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -29,13 +31,25 @@ auto translating_onednn_errors(Body &&body) -> decltype(body()) {
 
 const dnnl::engine &cpu_engine();
 
+// oneDNN's effective instruction set on this CPU, e.g. "avx512_core".
+const char *cpu_isa();
+
 // (1, channels, height, width) activations in the given odconv_layout.
 dnnl::memory::desc activation_desc(int64_t batch, int64_t channels, int64_t height, int64_t width, int32_t layout);
 
-// The activation layout the convolution computes in: the caller's for NHWC, and for NCHW whichever layout
-// oneDNN prefers (format `any`: blocked or channels-last), since its NCHW convolutions run several times
-// slower than those for most shapes (a depthwise 128-channel 20x20 layer: 0.65 ms against 0.05 ms).
-dnnl::memory::desc compute_desc(const dnnl::memory::desc &user, int32_t layout);
+// The activation layout the convolution computes in, with elements of `type`: the caller's for NHWC, and for
+// NCHW whichever layout oneDNN prefers (format `any`: blocked or channels-last), since its NCHW convolutions
+// run several times slower than those for most shapes (a depthwise 128-channel 20x20 layer: 0.65 ms against
+// 0.05 ms).
+dnnl::memory::desc compute_desc(const dnnl::memory::desc &user, int32_t layout, dnnl::memory::data_type type);
+
+// The type of a convolution's input and weights for odconv flags: bfloat16 with ODCONV_FLAG_BFLOAT16.
+dnnl::memory::data_type compute_type(uint32_t flags);
+
+// Why this CPU cannot run layers or convolutions created with `flags` (bfloat16 without the instructions for
+// it, or oneDNN limited below them by ONEDNN_MAX_CPU_ISA); empty when it can.
+std::optional<std::string> unsupported_reason(uint32_t flags);
+
 
 // Moves activations between the caller's layout and the one a convolution computes in, where they differ.
 class LayoutBridge {
@@ -54,7 +68,8 @@ private:
 };
 
 // Weights of a convolution with this configuration: oihw, or goihw when grouped, in `tag`.
-dnnl::memory::desc weights_desc(const odconv_config_t &config, dnnl::memory::format_tag tag);
+dnnl::memory::desc weights_desc(const odconv_config_t &config, dnnl::memory::format_tag tag,
+                                dnnl::memory::data_type type);
 
 // Appends the configuration's activation (nothing for identity).
 void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &config);

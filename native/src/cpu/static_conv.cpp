@@ -16,7 +16,7 @@ using dnnl::memory;
 class OneDnnStaticConv final : public StaticConvolution {
 public:
     OneDnnStaticConv(const odconv_config_t &c, const float *weight, const float *bias, int64_t batch, int64_t height,
-                     int64_t width, int32_t layout, int32_t num_threads)
+                     int64_t width, int32_t layout, int32_t num_threads, uint32_t flags)
         : num_threads_(num_threads) {
         ThreadCountScope threads(num_threads_);
         const auto &engine = cpu_engine();
@@ -29,16 +29,19 @@ public:
         dnnl::primitive_attr attr;
         attr.set_post_ops(post_ops);
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        // Computing in oneDNN's preferred layout, reordering from and to NCHW, as odconv's layers do.
-        const auto pd = convolution_pd(c, compute_desc(src_md, layout), weights_desc(c, memory::format_tag::any),
-                                       bias ? &bias_md : nullptr, compute_desc(dst_md, layout), attr);
+        // Computing in oneDNN's preferred layout, reordering from and to NCHW, and in the layer's types, as
+        // odconv's layers do.
+        const memory::data_type type = compute_type(flags);
+        const auto pd = convolution_pd(c, compute_desc(src_md, layout, type), weights_desc(c, memory::format_tag::any, type),
+                                       bias ? &bias_md : nullptr, compute_desc(dst_md, layout, memory::data_type::f32),
+                                       attr);
         conv_ = dnnl::convolution_forward(pd);
         src_bridge_ = LayoutBridge(src_md, pd.src_desc());
         dst_bridge_ = LayoutBridge(pd.dst_desc(), dst_md);
         stream_ = dnnl::stream(engine);
 
         // The weights are reordered once, at creation: what a static convolution never pays per call.
-        memory plain(weights_desc(c, memory::format_tag::oihw), engine, const_cast<float *>(weight));
+        memory plain(weights_desc(c, memory::format_tag::oihw, memory::data_type::f32), engine, const_cast<float *>(weight));
         weights_ = memory(pd.weights_desc(), engine);
         dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
         user_src_ = memory(src_md, engine, DNNL_MEMORY_NONE);
@@ -83,8 +86,8 @@ private:
 
 std::unique_ptr<StaticConvolution> create_static_conv(const odconv_config_t &config, const float *weight, const float *bias,
                                                int64_t batch, int64_t height, int64_t width, int32_t layout,
-                                               int32_t num_threads) {
-    return std::make_unique<OneDnnStaticConv>(config, weight, bias, batch, height, width, layout, num_threads);
+                                               int32_t num_threads, uint32_t flags) {
+    return std::make_unique<OneDnnStaticConv>(config, weight, bias, batch, height, width, layout, num_threads, flags);
 }
 
 }  // namespace odconv::cpu

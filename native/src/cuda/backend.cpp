@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "../common/device_backend.hpp"
@@ -35,6 +36,13 @@ public:
         return std::string(properties.name) + " (sm_" + std::to_string(properties.major) +
                std::to_string(properties.minor) + ", " + memory + "), CUDA driver " + cuda_version(driver) +
                ", runtime " + cuda_version(runtime) + ", cuDNN " + api_.version_string();
+    }
+
+    std::optional<std::string> unsupported_reason(int32_t, uint32_t flags) override {
+        if ((flags & ODCONV_FLAG_BFLOAT16) != 0)
+            return std::string("bfloat16 is not available on CUDA devices yet: CUDA layers compute in float32, or TF32 "
+                               "with ODCONV_FLAG_ALLOW_TF32");
+        return std::nullopt;
     }
 
     std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights,

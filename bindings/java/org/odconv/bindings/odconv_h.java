@@ -266,6 +266,15 @@ public class odconv_h {
     public static int ODCONV_FLAG_ALLOW_TF32() {
         return ODCONV_FLAG_ALLOW_TF32;
     }
+    private static final int ODCONV_FLAG_BFLOAT16 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define ODCONV_FLAG_BFLOAT16 2
+     * }
+     */
+    public static int ODCONV_FLAG_BFLOAT16() {
+        return ODCONV_FLAG_BFLOAT16;
+    }
     private static final int ODCONV_PARAMETER_MAX_RANK = (int)5L;
     /**
      * {@snippet lang=c :
@@ -1402,6 +1411,68 @@ public class odconv_h {
                 traceDowncall("odconv_device_describe", device_type, device_index, buffer, capacity);
             }
             return (int)mh$.invokeExact(device_type, device_index, buffer, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class odconv_device_supports_flags {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT,
+            odconv_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_device_supports_flags");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static FunctionDescriptor odconv_device_supports_flags$descriptor() {
+        return odconv_device_supports_flags.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MethodHandle odconv_device_supports_flags$handle() {
+        return odconv_device_supports_flags.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static MemorySegment odconv_device_supports_flags$address() {
+        return odconv_device_supports_flags.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_device_supports_flags(odconv_device_type device_type, int32_t device_index, uint32_t flags)
+     * }
+     */
+    public static int odconv_device_supports_flags(int device_type, int device_index, int flags) {
+        var mh$ = odconv_device_supports_flags.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_device_supports_flags", device_type, device_index, flags);
+            }
+            return (int)mh$.invokeExact(device_type, device_index, flags);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

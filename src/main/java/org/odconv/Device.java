@@ -122,6 +122,24 @@ public record Device(Type type, int index) {
         }
     }
 
+    /**
+     * Why layers on this device cannot compute in {@code precision}, e.g. "bfloat16 needs a CPU with
+     * AVX512-BF16 ...; oneDNN finds avx2 here", or empty when they can (always, for {@link Precision#F32} on a
+     * usable device).
+     *
+     * @throws DeviceUnavailableException when CUDA cannot be used at all
+     * @throws IllegalArgumentException   when there is no GPU of this index
+     */
+    public Optional<String> unsupportedReason(Precision precision) {
+        Natives.load();
+        int status = odconv_h.odconv_device_supports_flags(type.nativeValue(), index, precision.nativeFlag());
+        if (status == odconv_h.ODCONV_STATUS_UNSUPPORTED()) {
+            return Optional.of(CStrings.read(odconv_h.odconv_last_error_message()));
+        }
+        Natives.check(status, "odconv_device_supports_flags", this);
+        return Optional.empty();
+    }
+
     /** "cpu" or "cuda:N", as {@link #parse(String)} reads it. */
     @Override
     public String toString() {

@@ -66,14 +66,17 @@ public final class ODConv2d extends NativeResource {
      *
      * @param weights the parameters
      * @param options where the layer runs and how (see {@link LayerOptions})
-     * @throws DeviceUnavailableException when CUDA cannot be used, with the native reason
-     * @throws IllegalArgumentException   when the GPU index does not exist
-     * @throws IllegalStateException      when the weights' memory was already freed
+     * @throws DeviceUnavailableException    when CUDA cannot be used, with the native reason
+     * @throws PrecisionUnavailableException when the device cannot compute in the options' precision, naming
+     *                                       what it lacks
+     * @throws IllegalArgumentException      when the GPU index does not exist
+     * @throws IllegalStateException         when the weights' memory was already freed
      */
     public static ODConv2d create(ODConv2dWeights weights, LayerOptions options) {
         if (options == null) throw new IllegalArgumentException("options is null");
         Device device = options.device();
         Natives.load();
+        int flags = options.nativeFlags();
         ODConv2dConfig config = weights.config();
         MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
                 .toArray(MemorySegment.Scope[]::new);
@@ -84,7 +87,7 @@ public final class ODConv2d extends NativeResource {
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_h.odconv_layer_create(handleOut, Natives.config(config, call),
                     Natives.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
-                    options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+                    flags);
             Natives.check(status, "odconv_layer_create", device);
             return new ODConv2d(config, weights, options, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {

@@ -67,9 +67,11 @@ public final class StaticConvolution extends NativeResource {
      * @param width     the input's width
      * @param layout    the layout of the input and output
      * @param threads   threads per run on the CPU; 0 for the default; ignored on a GPU
-     * @param options   where it runs, and whether TF32 is allowed
+     * @param options   where it runs, its precision (the floor of layers in that precision), and whether TF32 is
+     *                  allowed
      * @return the convolution, which only runs on tensors of exactly this input shape and its output shape
      * @throws org.odconv.DeviceUnavailableException when CUDA cannot be used, with the native reason
+     * @throws PrecisionUnavailableException when the device cannot compute in the options' precision
      */
     public static StaticConvolution create(ODConv2dConfig config, MemorySegment weight, MemorySegment bias, long batch,
             long height, long width, Layout layout, int threads, LayerOptions options) {
@@ -83,11 +85,12 @@ public final class StaticConvolution extends NativeResource {
         if (bias != null && bias.byteSize() != (long) config.outPlanes() * Float.BYTES) {
             throw new IllegalArgumentException("bias has " + bias.byteSize() + " bytes, expected " + config.outPlanes() * 4L);
         }
+        int flags = options.nativeFlags();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment out = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_tools_h.odconv_static_conv_create(out, Natives.config(config, call), weight,
                     bias == null ? MemorySegment.NULL : bias, batch, height, width, layout.nativeValue(), threads,
-                    device.type().nativeValue(), device.index(), options.allowTf32() ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0);
+                    device.type().nativeValue(), device.index(), flags);
             Natives.check(status, "odconv_static_conv_create", device);
             long[] in = {batch, config.inPlanes(), height, width};
             long[] size = config.outputSize(height, width);

@@ -2,32 +2,51 @@ package org.odconv;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** The project's accuracy bound: max |actual - expected| <= 1e-4 * max(1, max |expected|). */
+/**
+ * The project's accuracy bounds: max |actual - expected| <= bound * max(1, max |expected|), the bound of the
+ * precision computed in ({@link Precision#errorBound()}: 1e-4 for float32).
+ */
 public final class Comparison {
-    static final double RELATIVE_TOLERANCE = 1e-4;
-
     private Comparison() {}
 
     public static void assertClose(double[] expected, float[] actual, String what) {
+        assertClose(expected, actual, what, Precision.F32);
+    }
+
+    /** As {@link #assertClose(double[], float[], String)} within the bound of {@code precision}. */
+    public static void assertClose(double[] expected, float[] actual, String what, Precision precision) {
+        double error = relativeError(expected, actual, what);
+        if (error > precision.errorBound()) {
+            fail(String.format("%s: error %.3g of the output's scale exceeds the %s bound %.3g%s", what, error,
+                    precision.label(), precision.errorBound(), worstElement(expected, actual)));
+        }
+    }
+
+    /** max |actual - expected| / max(1, max |expected|); infinite where actual has a NaN. */
+    public static double relativeError(double[] expected, float[] actual, String what) {
         if (expected.length != actual.length) {
             fail(what + ": " + actual.length + " elements, expected " + expected.length);
         }
-        double scale = 1;
+        double scale = 1, worst = 0;
         for (double e : expected) scale = Math.max(scale, Math.abs(e));
-        double tolerance = RELATIVE_TOLERANCE * scale;
-        double worst = 0;
-        int worstIndex = -1;
         for (int i = 0; i < expected.length; i++) {
             double error = Math.abs(actual[i] - expected[i]);
-            if (!(error <= worst)) {  // NaN sorts as worst
+            worst = Double.isNaN(error) ? Double.POSITIVE_INFINITY : Math.max(worst, error);
+        }
+        return worst / scale;
+    }
+
+    private static String worstElement(double[] expected, float[] actual) {
+        int worstIndex = 0;
+        double worst = -1;
+        for (int i = 0; i < expected.length; i++) {
+            double error = Math.abs(actual[i] - expected[i]);
+            if (!(error <= worst)) {
                 worst = Double.isNaN(error) ? Double.POSITIVE_INFINITY : error;
                 worstIndex = i;
             }
         }
-        if (worst > tolerance) {
-            fail(String.format("%s: max error %.3g at element %d (got %s, expected %s) exceeds %.3g", what, worst,
-                    worstIndex, actual[worstIndex], expected[worstIndex], tolerance));
-        }
+        return " (worst at element " + worstIndex + ": got " + actual[worstIndex] + ", expected " + expected[worstIndex] + ")";
     }
 
     public static double[] toDouble(float[] values) {

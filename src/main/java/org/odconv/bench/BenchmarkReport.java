@@ -20,10 +20,12 @@ import org.odconv.io.ModelFormatException;
  * The benchmark's JSON file, a stable schema (documented in docs/benchmarks.md):
  * <pre>{"machine":{"cpu":...,"threads":...,"onednn":...,"isa":...,"gpu":...},
  *  "results":[{"shape":"S1","in":64,"out":64,"k":3,"stride":1,"groups":1,"hw":56,"kernel_num":1,"batch":1,
- *              "layout":"nchw","device":"cpu","odconv_ms":...,"native_ms":...,"floor_ms":...,
+ *              "layout":"nchw","device":"cpu","precision":"f32","odconv_ms":...,"native_ms":...,"floor_ms":...,
  *              "odconv_p10_ms":...,"odconv_p90_ms":...}]}</pre>
  * Times are medians in milliseconds per forward unless named otherwise. Files of other systems in the same
- * schema may leave out native_ms and floor_ms; a row without "device" (older files) ran on the machine's "device", else on the CPU.
+ * schema may leave out native_ms and floor_ms; a row without "device" (older files) ran on the machine's "device", else on the CPU;
+ * a row without "precision" (older files) computed in float32. The floor of a row is a static convolution in the
+ * row's precision.
  *
  * @param machine the machine the rows were measured on
  * @param rows    the cases, in the order they were run
@@ -56,6 +58,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
      * @param batch       batch size
      * @param layout      "nchw" or "nhwc"
      * @param device      where it ran: "cpu" or "cuda:N"
+     * @param precision   what the layer and the floor computed in: "f32" or "bf16"
      * @param odconvMs    median milliseconds per forward called from Java
      * @param nativeMs    median milliseconds per forward timed inside the native library
      * @param floorMs     median milliseconds per run of the static convolution
@@ -63,13 +66,14 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
      * @param odconvP90Ms 90th percentile of the times behind odconvMs (NaN when a file leaves it out)
      */
     public record Row(String shape, int in, int out, int k, int stride, int groups, int hw, int kernelNum, int batch,
-            String layout, String device, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
+            String layout, String device, String precision, double odconvMs, double nativeMs, double floorMs, double odconvP10Ms, double odconvP90Ms) {
 
         /** The row of a measured result: its case, the three medians and odconv's percentiles. */
         public static Row of(BenchmarkResult r) {
             BenchmarkShape s = r.shape();
             return new Row(s.name(), s.in(), s.out(), s.k(), s.stride(), s.groups(), s.hw(), s.kernelNum(), r.batch(),
-                    r.layout().name().toLowerCase(Locale.ROOT), r.device().toString(), r.odconv().median(), r.nativeTime().median(),
+                    r.layout().name().toLowerCase(Locale.ROOT), r.device().toString(), r.precision().label(),
+                    r.odconv().median(), r.nativeTime().median(),
                     r.floor().median(), r.odconv().p10(), r.odconv().p90());
         }
 
@@ -80,23 +84,29 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
 
         /**
          * What identifies a case across files: the shape's parameters, batch, layout and, when not the CPU, the
-         * device (so CPU rows keep the keys of files from before devices).
+         * device, and when not float32, the precision (so float32 CPU rows keep the keys of older files).
          */
         public String key() {
             return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
-                    + " " + layout + deviceSuffix();
+                    + " " + layout + suffix();
         }
 
         /**
-         * For people: the shape's name, batch, layout and a device other than the CPU, e.g. "S1 b1 nchw" or
-         * "S1 b1 nchw cuda:0"; files are matched by {@link #key()}.
+         * For people: the shape's name, batch, layout, a device other than the CPU and a precision other than
+         * float32, e.g. "S1 b1 nchw", "S1 b1 nchw cuda:0" or "S1 b1 nchw bf16"; files are matched by {@link #key()}.
          */
         public String label() {
-            return shape + " b" + batch + " " + layout + deviceSuffix();
+            return shape + " b" + batch + " " + layout + suffix();
         }
 
-        private String deviceSuffix() {
-            return device.equals("cpu") ? "" : " " + device;
+        /** This row's case in float32 (its key when it is float32 already): how precisions are set side by side. */
+        public String float32Key() {
+            return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
+                    + " " + layout + (device.equals("cpu") ? "" : " " + device);
+        }
+
+        private String suffix() {
+            return (device.equals("cpu") ? "" : " " + device) + (precision.equals("f32") ? "" : " " + precision);
         }
     }
 
@@ -122,7 +132,8 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
             ObjectNode o = results.addObject();
             o.put("shape", r.shape()).put("in", r.in()).put("out", r.out()).put("k", r.k()).put("stride", r.stride())
                     .put("groups", r.groups()).put("hw", r.hw()).put("kernel_num", r.kernelNum()).put("batch", r.batch())
-                    .put("layout", r.layout()).put("device", r.device()).put("odconv_ms", r.odconvMs()).put("native_ms", r.nativeMs())
+                    .put("layout", r.layout()).put("device", r.device()).put("precision", r.precision())
+                    .put("odconv_ms", r.odconvMs()).put("native_ms", r.nativeMs())
                     .put("floor_ms", r.floorMs()).put("odconv_p10_ms", r.odconvP10Ms())
                     .put("odconv_p90_ms", r.odconvP90Ms());
         }
@@ -154,7 +165,8 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
                     integer(source, where, r, "k"), integer(source, where, r, "stride"),
                     integer(source, where, r, "groups"), integer(source, where, r, "hw"),
                     integer(source, where, r, "kernel_num"), integer(source, where, r, "batch"),
-                    r.path("layout").asText("nchw"), r.path("device").asText(defaultDevice), number(source, where, r, "odconv_ms", true),
+                    r.path("layout").asText("nchw"), r.path("device").asText(defaultDevice),
+                    r.path("precision").asText("f32"), number(source, where, r, "odconv_ms", true),
                     number(source, where, r, "native_ms", false), number(source, where, r, "floor_ms", false),
                     number(source, where, r, "odconv_p10_ms", false), number(source, where, r, "odconv_p90_ms", false)));
         }

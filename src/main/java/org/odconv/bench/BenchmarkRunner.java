@@ -34,7 +34,8 @@ public final class BenchmarkRunner {
      * @param threads    threads per forward on the CPU (0: OMP_NUM_THREADS or every core)
      * @param warmup     untimed forwards of each kind before timing
      * @param iterations timed forwards of each kind
-     * @param options    where the cases run, and whether TF32 is allowed (for the layer and the floor alike)
+     * @param options    where the cases run, in which precision, and whether TF32 is allowed (for the layer and the
+     *                   floor alike)
      * @throws IllegalArgumentException unless threads &gt;= 0, warmup &gt;= 0 and iterations &gt;= 5 (one per round)
      */
     public BenchmarkRunner(int threads, int warmup, int iterations, LayerOptions options) {
@@ -80,8 +81,8 @@ public final class BenchmarkRunner {
                 System.arraycopy(fixture.benchmarkFloor(count), 0, floorTimes, done, count);
                 done += count;
             }
-            return new BenchmarkResult(shape, batch, layout, options.device(), Statistics.of(java), Statistics.of(nativeTimes),
-                    Statistics.of(floorTimes));
+            return new BenchmarkResult(shape, batch, layout, options.device(), options.precision(), Statistics.of(java),
+                    Statistics.of(nativeTimes), Statistics.of(floorTimes));
         }
     }
 }

@@ -18,6 +18,7 @@ import org.odconv.LayerOptions;
 import org.odconv.Device;
 import org.odconv.Layout;
 import org.odconv.Odconv;
+import org.odconv.Precision;
 import org.odconv.bench.BenchmarkReport;
 import org.odconv.bench.BenchmarkResult;
 import org.odconv.bench.BenchmarkRunner;
@@ -75,8 +76,8 @@ final class BenchCommand extends Subcommand {
         for (int b : batches) {
             if (b < 1) throw new IllegalArgumentException("--batch " + b + " must be >= 1");
         }
-        LayerOptions options = execution.layerOptions();
-        Device device = options.device();
+        List<LayerOptions> optionsEach = execution.layerOptionsEach();
+        Device device = optionsEach.get(0).device();
         BenchmarkReport baselineReport = baseline == null ? null : BenchmarkReport.read(baseline);
         Map<String, BenchmarkReport> others = new LinkedHashMap<>();
         for (Path p : compare) others.put(p.getFileName().toString(), BenchmarkReport.read(p));
@@ -91,20 +92,26 @@ final class BenchCommand extends Subcommand {
         if (device.isCuda()) {
             out.printf("on %s: %s%s%n", device, machine.gpu(), execution.tf32 ? ", TF32 allowed" : "");
         }
-        BenchmarkRunner runner = new BenchmarkRunner(execution.threads, warmup, iterations, options);
+        List<BenchmarkRunner> runners = optionsEach.stream()
+                .map(options -> new BenchmarkRunner(execution.threads, warmup, iterations, options)).toList();
         List<BenchmarkResult> results = new ArrayList<>();
-        int total = cases.size() * batches.size() * layoutList.size();
+        int total = cases.size() * batches.size() * layoutList.size() * runners.size();
         for (BenchmarkShape shape : cases) {
             for (int batch : batches) {
                 for (Layout layout : layoutList) {
-                    progress.printf("[%d/%d] %s b%d %s%s ...%n", results.size() + 1, total, shape.name(), batch,
-                            layout.name().toLowerCase(Locale.ROOT), device.isCuda() ? " " + device : "");
-                    progress.flush();
-                    results.add(runner.run(shape, batch, layout));
+                    for (int p = 0; p < runners.size(); p++) {
+                        Precision precision = optionsEach.get(p).precision();
+                        progress.printf("[%d/%d] %s b%d %s%s%s ...%n", results.size() + 1, total, shape.name(), batch,
+                                layout.name().toLowerCase(Locale.ROOT), device.isCuda() ? " " + device : "",
+                                precision == Precision.F32 ? "" : " " + precision.label());
+                        progress.flush();
+                        results.add(runners.get(p).run(shape, batch, layout));
+                    }
                 }
             }
         }
         printTable(out, results);
+        printPrecisionsSideBySide(out, results);
         BenchmarkReport current = BenchmarkReport.of(machine, results);
         if (json != null) current.write(json);
         if (report != null) HtmlReport.write(report, current, others);
@@ -143,18 +150,57 @@ final class BenchCommand extends Subcommand {
     private static void printTable(PrintWriter out, List<BenchmarkResult> results) {
         out.printf("%-26s %10s %10s %10s %10s %10s %10s %8s %8s%n", "case", "odconv ms", "p10", "p90", "native ms",
                 "floor ms", "GFLOP/s", "a/c", "a/b");
-        List<Double> ratios = new ArrayList<>();
         for (BenchmarkResult r : results) {
             double gflops = 2 * r.shape().macsPerSample() * r.batch() / (r.odconv().median() * 1e6);
             out.printf(Locale.ROOT, "%-26s %10.3f %10.3f %10.3f %10.3f %10.3f %10.1f %8.3f %8.3f%n", r.label(),
                     r.odconv().median(), r.odconv().p10(), r.odconv().p90(), r.nativeTime().median(), r.floor().median(),
                     gflops, r.floorRatio(), r.ffmRatio());
-            ratios.add(r.floorRatio());
         }
+        for (Precision precision : Precision.values()) {
+            List<Double> ofPrecision = results.stream().filter(r -> r.precision() == precision)
+                    .map(BenchmarkResult::floorRatio).toList();
+            if (ofPrecision.isEmpty()) continue;
+            out.printf(Locale.ROOT, "geometric mean odconv/floor (a/c)%s: %.3f over %d cases%n",
+                    precision == Precision.F32 ? "" : ", " + precision.label() + " (floor in " + precision.label() + ")",
+                    geometricMean(ofPrecision), ofPrecision.size());
+        }
+    }
+
+    /**
+     * Where a case ran in float32 and in another precision: both side by side, and the other precision's odconv
+     * against the float32 floor (the speed-up a user gets by switching).
+     */
+    private static void printPrecisionsSideBySide(PrintWriter out, List<BenchmarkResult> results) {
+        Map<String, BenchmarkResult> float32 = new LinkedHashMap<>();
+        for (BenchmarkResult r : results) {
+            if (r.precision() == Precision.F32) float32.put(BenchmarkReport.Row.of(r).key(), r);
+        }
+        List<Double> speedups = new ArrayList<>();
+        for (BenchmarkResult r : results) {
+            BenchmarkResult f = float32.get(BenchmarkReport.Row.of(r).float32Key());
+            if (r.precision() == Precision.F32 || f == null) continue;
+            if (speedups.isEmpty()) {
+                out.printf("%-26s %10s %10s %10s %10s %12s %12s%n", "case (" + r.precision().label() + " vs f32)",
+                        "f32 ms", "f32 floor", r.precision().label() + " ms", r.precision().label() + " floor",
+                        "ms/f32 floor", "ms/f32 ms");
+            }
+            double againstFloor = r.odconv().median() / f.floor().median();
+            out.printf(Locale.ROOT, "%-26s %10.3f %10.3f %10.3f %10.3f %12.3f %12.3f%n", BenchmarkReport.Row.of(f).label(),
+                    f.odconv().median(), f.floor().median(), r.odconv().median(), r.floor().median(), againstFloor,
+                    r.odconv().median() / f.odconv().median());
+            speedups.add(againstFloor);
+        }
+        if (!speedups.isEmpty()) {
+            out.printf(Locale.ROOT, "geometric mean odconv in %s / float32 floor: %.3f over %d cases%n",
+                    results.stream().filter(r -> r.precision() != Precision.F32).findFirst().orElseThrow().precision().label(),
+                    geometricMean(speedups), speedups.size());
+        }
+    }
+
+    private static double geometricMean(List<Double> values) {
         double logSum = 0;
-        for (double x : ratios) logSum += Math.log(x);
-        out.printf(Locale.ROOT, "geometric mean odconv/floor (a/c): %.3f over %d cases%n",
-                Math.exp(logSum / ratios.size()), ratios.size());
+        for (double x : values) logSum += Math.log(x);
+        return Math.exp(logSum / values.size());
     }
 
     private static int defaultThreads() {

@@ -17,6 +17,7 @@ import org.odconv.Device;
 import org.odconv.DeviceTensor;
 import org.odconv.ODConvModel;
 import org.odconv.Odconv;
+import org.odconv.Precision;
 import org.odconv.Tensor;
 import org.odconv.io.SafeTensors;
 
@@ -46,8 +47,9 @@ final class DemoCommand extends Subcommand {
             model.setNumThreads(execution.threads);
             Tensor input = Tensor.from(inputs, "input");
             Tensor expected = Tensor.from(expectedFile, "output");
-            out.printf("odconv %s on %s%n", Odconv.version(), device.isCuda() ? device + ": " + device.describe()
-                    + (execution.tf32 ? " (TF32 allowed)" : "") : Odconv.backend());
+            out.printf("odconv %s on %s%s%n", Odconv.version(), device.isCuda() ? device + ": " + device.describe()
+                    + (execution.tf32 ? " (TF32 allowed)" : "") : Odconv.backend(),
+                    options.precision() == Precision.F32 ? "" : ", in " + options.precision().label());
             for (ODConvModel.Layer layer : model.layers()) out.printf("  %s: %s%n", layer.name(), layer.conv().config());
 
             float[] result;
@@ -65,7 +67,7 @@ final class DemoCommand extends Subcommand {
                 maxError = Math.max(maxError, Math.abs(result[i] - reference[i]));
                 maxExpected = Math.max(maxExpected, Math.abs(reference[i]));
             }
-            double tolerance = 1e-4 * Math.max(1, maxExpected);
+            double tolerance = options.precision().errorBound() * Math.max(1, maxExpected);
 
             long[] nanos = new long[iterations];
             for (int i = 0; i < iterations + 5; i++) {

@@ -12,10 +12,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import org.odconv.Device;
 import org.odconv.DeviceUnavailableException;
 import org.odconv.LayerOptions;
+import org.odconv.Precision;
+import org.odconv.PrecisionUnavailableException;
 
 /**
- * How the commands that run layers run them: {@code --device}, {@code --tf32} and {@code --threads}, mixed into
- * each; and the device listing of info.
+ * How the commands that run layers run them: {@code --device}, {@code --precision}, {@code --tf32} and
+ * {@code --threads}, mixed into each; and the device listing of info.
  */
 final class Execution {
     @Spec(Spec.Target.MIXEE)
@@ -32,9 +34,35 @@ final class Execution {
     @Option(names = "--threads", defaultValue = "0", description = "Threads per layer; 0: OMP_NUM_THREADS or every core.")
     int threads;
 
-    /** What layers are created with: the device asked for, once known to be usable (see {@link #usable()}), and TF32. */
+    @Option(names = "--precision", split = ",", defaultValue = "f32", converter = PrecisionConverter.class,
+            paramLabel = "f32|bf16", description = "What the convolutions compute in: f32, or bf16 (bfloat16; needs a CPU"
+            + " with AVX512-BF16, AMX-BF16 or AVX-NE-CONVERT; error within 1e-2 of float32's). bench takes both, comma-separated"
+            + " (default: ${DEFAULT-VALUE}).")
+    List<Precision> precisions;
+
+    /**
+     * What layers are created with: the device asked for, once known to be usable (see {@link #usable()}), the one
+     * precision asked for, once known to be available there, and TF32.
+     */
     LayerOptions layerOptions() {
-        return new LayerOptions(usable(), tf32);
+        if (precisions.size() != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--precision takes one value here, not "
+                    + precisions.size());
+        }
+        return layerOptionsEach().get(0);
+    }
+
+    /** As {@link #layerOptions()}, once per precision asked for, in order (bench). */
+    List<LayerOptions> layerOptionsEach() {
+        Device usable = usable();
+        List<LayerOptions> each = new ArrayList<>();
+        for (Precision precision : precisions.stream().distinct().toList()) {
+            usable.unsupportedReason(precision).ifPresent(reason -> {
+                throw new PrecisionUnavailableException(usable, precision, reason);
+            });
+            each.add(new LayerOptions(usable, tf32, precision));
+        }
+        return each;
     }
 
     /**
@@ -58,10 +86,14 @@ final class Execution {
         return device;
     }
 
-    /** One line per device this process can use ("cpu: ...", "cuda:0: ..."), or why there is no CUDA device. */
+    /**
+     * One line per device this process can use ("cpu: ...", "cuda:0: ..."), or why there is no CUDA device; each
+     * device's line followed by whether it computes in bfloat16, and if not, why.
+     */
     static List<String> describeAll() {
         List<String> lines = new ArrayList<>();
         lines.add(Device.cpu() + ": " + Device.cpu().describe());
+        lines.add("  " + precisionLine(Device.cpu()));
         Optional<String> reason = Device.cudaUnavailableReason();
         if (reason.isPresent()) {
             lines.add("cuda: none (" + reason.get() + ")");
@@ -69,9 +101,26 @@ final class Execution {
             for (int i = 0; i < Device.cudaDeviceCount(); i++) {
                 Device gpu = Device.cuda(i);
                 lines.add(gpu + ": " + gpu.describe());
+                lines.add("  " + precisionLine(gpu));
             }
         }
         return lines;
+    }
+
+    private static String precisionLine(Device device) {
+        return "bf16: " + device.unsupportedReason(Precision.BF16).map(reason -> "no (" + reason + ")").orElse("yes");
+    }
+
+    /** Parses --precision; a bad value is a usage error (exit code 2) naming the accepted ones. */
+    static final class PrecisionConverter implements CommandLine.ITypeConverter<Precision> {
+        @Override
+        public Precision convert(String value) {
+            try {
+                return Precision.parse(value.strip());
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** Parses --device; a bad value is a usage error (exit code 2) naming the accepted forms. */

@@ -21,7 +21,7 @@ class RegressionGateTest {
 
     private static BenchmarkReport.Row row(String shape, int batch, double odconvMs, double floorMs) {
         int hw = shape.equals("S1") ? 56 : 28;  // cases are matched by their parameters, not their names
-        return new BenchmarkReport.Row(shape, 64, 64, 3, 1, 1, hw, 1, batch, "nchw", "cpu", odconvMs, odconvMs * 0.99, floorMs,
+        return new BenchmarkReport.Row(shape, 64, 64, 3, 1, 1, hw, 1, batch, "nchw", "cpu", "f32", odconvMs, odconvMs * 0.99, floorMs,
                 odconvMs * 0.9, odconvMs * 1.1);
     }
 
