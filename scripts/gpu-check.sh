@@ -10,8 +10,9 @@
 #  3. runs the Java tests tagged "devices" (each behaviour on every device present, the CPU and GPU 0: the
 #     golden files, random configurations, layers, the CLI; and CudaOnlyTest: TF32, streams, pinned memory)
 #     with the carried jlink runtime and JUnit's console launcher;
-#  4. times odconv's GPU forward (bench --device cuda) and PyTorch eager (the seed module, same GPU) on
-#     S1-S5 at batch 1 and 8, checks odconv's outputs against PyTorch's, and prints one table.
+#  4. times odconv's GPU forward (bench --device cuda), PyTorch eager and torch.compile (mode
+#     reduce-overhead, CUDA graphs; the seed module, same GPU) on S1-S5 at batch 1 and 8, checks odconv's
+#     outputs against PyTorch's, and prints one table.
 # Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
 # steps (0 = the check passed).
 set -uo pipefail
@@ -143,9 +144,19 @@ bench_pytorch() {
 }
 run_step "PyTorch eager on the GPU" bench_pytorch
 
+# torch.compile with CUDA graphs, what a PyTorch user picks for latency: the anchor beside eager. Compiling
+# takes minutes; a failure here is recorded and the table goes on without the column.
+bench_pytorch_compiled() {
+  timeout 420 python3 tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
+    --output "$out/pytorch-compiled-gpu.json"
+}
+run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_compiled
+
 compare() {
+  local compiled=()
+  [[ -f $out/pytorch-compiled-gpu.json ]] && compiled=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
   timeout 240 python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
-    --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json"
+    --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${compiled[@]}"
 }
 run_step "accuracy against PyTorch and the table" compare
 

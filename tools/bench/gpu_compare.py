@@ -6,7 +6,9 @@ convolution floor, with the targets of the GPU issue.
     python3 tools/bench/gpu_compare.py --java "JAVA -cp 'LIB/*' org.odconv.cli.Main" --work DIR \\
         --odconv odconv-gpu.json --pytorch pytorch-gpu.json
 
---odconv is `bench --device cuda --json` output, --pytorch is `pytorch_eager.py --device cuda` output.
+--odconv is `bench --device cuda --json` output, --pytorch is `pytorch_eager.py --device cuda` output;
+--pytorch-compiled, optional, is `pytorch_eager.py --device cuda --compile` output: torch.compile with CUDA
+graphs, shown beside eager as the anchor to beat (no target of its own yet).
 Exit status 0 only when every case is accurate and every target is met. --device also accepts cpu, which
 lets the accuracy half run on a machine without a GPU.
 """
@@ -79,16 +81,19 @@ def rows_by_case(path, layout="nchw"):
     return report, {(r["shape"], r["batch"]): r for r in report["results"] if r.get("layout", "nchw") == layout}
 
 
-def print_table(odconv_path, pytorch_path, accuracy):
+def print_table(odconv_path, pytorch_path, accuracy, compiled_path=None):
     """Prints the table; returns the number of misses."""
     odconv_report, odconv = rows_by_case(odconv_path)
     pytorch_report, pytorch = rows_by_case(pytorch_path)
+    compiled_report, compiled = rows_by_case(compiled_path) if compiled_path else ({}, {})
     machine = odconv_report.get("machine", {})
     print()
     print(f"odconv: {machine.get('gpu') or machine.get('onednn', '?')}")
     print(f"PyTorch: {pytorch_report.get('machine', {}).get('onednn', '?')}")
-    header = ("case", "odconv ms", "native ms", "floor ms", "PyTorch ms", "PyT/odconv", "odconv/floor",
-              "max err / tol", "verdict")
+    if compiled_path:
+        print(f"PyTorch compiled: {compiled_report.get('machine', {}).get('onednn', '?')}")
+    header = ("case", "odconv ms", "native ms", "floor ms", "PyTorch ms", "PyT/odconv", "compiled ms",
+              "compiled/odconv", "odconv/floor", "max err / tol", "verdict")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     misses = 0
@@ -97,6 +102,7 @@ def print_table(odconv_path, pytorch_path, accuracy):
             ours = odconv[(name, batch)]
             theirs = pytorch.get((name, batch))
             speedup = theirs["odconv_ms"] / ours["odconv_ms"] if theirs else float("nan")
+            compiled_ms = compiled[(name, batch)]["odconv_ms"] if (name, batch) in compiled else float("nan")
             floor_ratio = ours["odconv_ms"] / ours["floor_ms"]
             error, tolerance = accuracy.get((name, batch), (float("nan"), float("nan")))
             problems = []
@@ -109,7 +115,8 @@ def print_table(odconv_path, pytorch_path, accuracy):
             misses += bool(problems)
             print(f"| {name} b{batch} | {ours['odconv_ms']:.4f} | {ours.get('native_ms', float('nan')):.4f} | "
                   f"{ours['floor_ms']:.4f} | {theirs['odconv_ms'] if theirs else float('nan'):.4f} | "
-                  f"{speedup:.2f} | {floor_ratio:.3f} | {error:.2g} / {tolerance:.2g} | "
+                  f"{speedup:.2f} | {compiled_ms:.4f} | {compiled_ms / ours['odconv_ms']:.2f} | "
+                  f"{floor_ratio:.3f} | {error:.2g} / {tolerance:.2g} | "
                   f"{'PASS' if not problems else 'MISS: ' + ', '.join(problems)} |")
     return misses
 
@@ -122,11 +129,13 @@ def main():
     parser.add_argument("--batch", default="1,8")
     parser.add_argument("--odconv", help="bench --json output (omit to check accuracy only)")
     parser.add_argument("--pytorch", help="pytorch_eager.py output")
+    parser.add_argument("--pytorch-compiled", help="pytorch_eager.py --compile output (optional)")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     accuracy = check_accuracy(args.java, args.work, args.device, [int(b) for b in args.batch.split(",")])
     inaccurate = sum(1 for error, tolerance in accuracy.values() if not error <= tolerance)
-    misses = print_table(args.odconv, args.pytorch, accuracy) if args.odconv and args.pytorch else inaccurate
+    misses = (print_table(args.odconv, args.pytorch, accuracy, args.pytorch_compiled) if args.odconv and args.pytorch
+              else inaccurate)
     print(f"\ngpu_compare: {len(accuracy) - inaccurate}/{len(accuracy)} cases accurate, "
           f"{misses} case(s) missing a target")
     sys.exit(1 if misses or inaccurate else 0)

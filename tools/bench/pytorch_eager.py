@@ -4,6 +4,13 @@ in the bench JSON schema, for `java -jar target/odconv.jar bench --compare pytor
 
     /usr/bin/python3 tools/bench/pytorch_eager.py --threads 2 --output pytorch.json
     python3 tools/bench/pytorch_eager.py --device cuda --output pytorch-gpu.json   # TF32 off, as odconv
+    python3 tools/bench/pytorch_eager.py --device cuda --compile --output pytorch-compiled.json
+    python3 tools/bench/pytorch_eager.py --device cuda --precision bf16 --output pytorch-bf16.json
+
+--compile times torch.compile(mode="reduce-overhead") instead of eager (PyTorch 2.0 or newer; on a GPU it
+replays CUDA graphs): what a PyTorch user picks for latency, the anchor odconv's GPU forward is compared with.
+--precision bf16 runs under torch.autocast(dtype=torch.bfloat16), as a PyTorch user gets bfloat16; rows carry
+"precision".
 
 On a GPU each timed forward ends with torch.cuda.synchronize(), as odconv's GPU forward returns only once
 the output is written.
@@ -47,6 +54,13 @@ def use_exact_float32():
     torch.backends.cuda.matmul.allow_tf32 = False
 
 
+def compiled(module):
+    """torch.compile(module, mode="reduce-overhead"), or SystemExit naming the PyTorch version without it."""
+    if not hasattr(torch, "compile"):
+        raise SystemExit(f"--compile needs torch.compile (PyTorch 2.0 or newer); this is PyTorch {torch.__version__}")
+    return torch.compile(module, mode="reduce-overhead")
+
+
 @torch.no_grad()
 def median_ms(module, x, warmup, iterations):
     wait = torch.cuda.synchronize if x.is_cuda else (lambda: None)
@@ -71,6 +85,8 @@ def main():
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--output", required=True)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--compile", action="store_true", help='torch.compile(mode="reduce-overhead") instead of eager')
+    parser.add_argument("--precision", choices=("f32", "bf16"), default="f32", help="bf16: under bfloat16 autocast")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -80,15 +96,21 @@ def main():
     rows = []
     for name, cin, cout, k, s, g, hw, kn in SHAPES:
         module = ODConv2d(cin, cout, k, s=s, g=g, kernel_num=kn).eval().to(device)
+        if args.compile:
+            module = compiled(module)
         for batch in (int(b) for b in args.batch.split(",")):
             x = torch.randn(batch, cin, hw, hw, device=device)
-            median, p10, p90 = median_ms(module, x, args.warmup, args.iters)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                median, p10, p90 = median_ms(module, x, args.warmup, args.iters)
             print(f"{name} b{batch}: {median:.3f} ms (p10 {p10:.3f}, p90 {p90:.3f})", flush=True)
             rows.append({"shape": name, "in": cin, "out": cout, "k": k, "stride": s, "groups": g, "hw": hw,
-                         "kernel_num": kn, "batch": batch, "layout": "nchw", "device": device_name, "odconv_ms": median,
+                         "kernel_num": kn, "batch": batch, "layout": "nchw", "device": device_name,
+                         "precision": args.precision, "odconv_ms": median,
                          "odconv_p10_ms": p10, "odconv_p90_ms": p90})
+    how = 'torch.compile(mode="reduce-overhead")' if args.compile else "eager"
     machine = {"cpu": cpu_name(), "threads": args.threads,
-               "onednn": f"PyTorch {torch.__version__} eager, seed module", "isa": ""}
+               "onednn": f"PyTorch {torch.__version__} {how}, seed module"
+                         + (", bfloat16 autocast" if args.precision == "bf16" else ""), "isa": ""}
     if device.type == "cuda":
         machine["gpu"] = torch.cuda.get_device_name(device)
         machine["onednn"] += f", cuDNN {torch.backends.cudnn.version()}, TF32 off"
