@@ -12,7 +12,8 @@
 #     with the carried jlink runtime and JUnit's console launcher;
 #  4. times odconv's GPU forward (bench --device cuda), PyTorch eager and torch.compile (mode
 #     reduce-overhead, CUDA graphs; the seed module, same GPU) on S1-S5 at batch 1 and 8, checks odconv's
-#     outputs against PyTorch's, and prints one table.
+#     outputs against PyTorch's, and prints one table; then odconv in float32 and bfloat16 side by side
+#     (bench --precision f32,bf16; target: bfloat16 at least 1.5x float32 at batch 8).
 # Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
 # steps (0 = the check passed).
 set -uo pipefail
@@ -134,6 +135,13 @@ bench_odconv() {  # bench_odconv JSON_FILE
 }
 run_step "odconv bench on the GPU" bench_odconv "$out/odconv-gpu.json"
 
+# Float32 and bfloat16 side by side (the bfloat16 layer against a bfloat16 cuDNN floor).
+bench_odconv_bfloat16() {
+  timeout 240 "${java_cli[@]}" bench --device cuda --precision f32,bf16 --batch 1,8 --layout nchw --warmup 50 \
+    --iters 300 --json "$out/odconv-gpu-bf16.json"
+}
+run_step "odconv bench on the GPU, float32 and bfloat16" bench_odconv_bfloat16
+
 # The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
 bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-gpu-without-graphs.json"; }
 run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
@@ -155,6 +163,7 @@ run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_comp
 compare() {
   local compiled=()
   [[ -f $out/pytorch-compiled-gpu.json ]] && compiled=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
+  [[ -f $out/odconv-gpu-bf16.json ]] && compiled+=(--bfloat16 "$out/odconv-gpu-bf16.json")
   timeout 240 python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
     --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${compiled[@]}"
 }

@@ -140,7 +140,8 @@ typedef ODCONV_ENUM(odconv_copy_kind) {
  * in float32, and bias, BatchNorm and activation apply in float32; tensors stay float32. The error against
  * float32 stays within 1e-2 of the output's largest magnitude (docs/bfloat16.md). CPU: needs AVX512-BF16, AMX-BF16 or AVX-NE-CONVERT
  * (odconv_device_supports_flags tells); without them creation fails with ODCONV_STATUS_UNSUPPORTED naming
- * what is missing, never a slow emulation. CUDA: not available yet (ODCONV_STATUS_UNSUPPORTED).
+ * what is missing, never a slow emulation. CUDA: compute capability 8.0 (Ampere) or later, cuDNN's bfloat16
+ * convolution on tensor cores with float32 accumulation (input rounded and output widened by odconv's kernels).
  */
 #define ODCONV_FLAG_BFLOAT16 2u
 

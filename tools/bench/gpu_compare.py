@@ -34,6 +34,8 @@ from pytorch_eager import SHAPES, use_exact_float32  # noqa: E402
 # Targets on an H100/H200 (the GPU issue): PyTorch eager / odconv at batch 1 and 8, odconv / floor.
 MIN_SPEEDUP = {1: 3.0, 8: 2.0}
 MAX_FLOOR_RATIO = 1.3
+# The bfloat16 issue's target: float32 odconv / bfloat16 odconv at batch 8.
+MIN_BFLOAT16_SPEEDUP = {8: 1.5}
 
 
 def check_accuracy(java, work, device, batches):
@@ -121,6 +123,30 @@ def print_table(odconv_path, pytorch_path, accuracy, compiled_path=None):
     return misses
 
 
+def print_bfloat16_table(path):
+    """bench --precision f32,bf16 output: per case float32 and bfloat16 odconv and floors; returns the misses."""
+    with open(path) as f:
+        rows = json.load(f)["results"]
+    by_case = {(r["shape"], r["batch"], r.get("precision", "f32")): r for r in rows if r.get("layout", "nchw") == "nchw"}
+    print()
+    header = ("case", "f32 ms", "bf16 ms", "f32/bf16", "bf16 floor ms", "bf16/floor", "verdict")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    misses = 0
+    for (shape, batch, precision), bf16 in sorted(by_case.items()):
+        f32 = by_case.get((shape, batch, "f32"))
+        if precision != "bf16" or f32 is None:
+            continue
+        speedup = f32["odconv_ms"] / bf16["odconv_ms"]
+        wanted = MIN_BFLOAT16_SPEEDUP.get(batch)
+        miss = wanted is not None and not speedup >= wanted
+        misses += miss
+        print(f"| {shape} b{batch} | {f32['odconv_ms']:.4f} | {bf16['odconv_ms']:.4f} | {speedup:.2f} | "
+              f"{bf16['floor_ms']:.4f} | {bf16['odconv_ms'] / bf16['floor_ms']:.3f} | "
+              f"{('MISS: < %gx float32' % wanted) if miss else 'PASS' if wanted else '-'} |")
+    return misses
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--java", required=True, help="command line that runs odconv's CLI")
@@ -130,12 +156,15 @@ def main():
     parser.add_argument("--odconv", help="bench --json output (omit to check accuracy only)")
     parser.add_argument("--pytorch", help="pytorch_eager.py output")
     parser.add_argument("--pytorch-compiled", help="pytorch_eager.py --compile output (optional)")
+    parser.add_argument("--bfloat16", help="bench --precision f32,bf16 output (optional): bfloat16 against float32")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     accuracy = check_accuracy(args.java, args.work, args.device, [int(b) for b in args.batch.split(",")])
     inaccurate = sum(1 for error, tolerance in accuracy.values() if not error <= tolerance)
     misses = (print_table(args.odconv, args.pytorch, accuracy, args.pytorch_compiled) if args.odconv and args.pytorch
               else inaccurate)
+    if args.bfloat16:
+        misses += print_bfloat16_table(args.bfloat16)
     print(f"\ngpu_compare: {len(accuracy) - inaccurate}/{len(accuracy)} cases accurate, "
           f"{misses} case(s) missing a target")
     sys.exit(1 if misses or inaccurate else 0)

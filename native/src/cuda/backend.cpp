@@ -38,11 +38,17 @@ public:
                ", runtime " + cuda_version(runtime) + ", cuDNN " + api_.version_string();
     }
 
-    std::optional<std::string> unsupported_reason(int32_t, uint32_t flags) override {
-        if ((flags & ODCONV_FLAG_BFLOAT16) != 0)
-            return std::string("bfloat16 is not available on CUDA devices yet: CUDA layers compute in float32, or TF32 "
-                               "with ODCONV_FLAG_ALLOW_TF32");
-        return std::nullopt;
+    std::optional<std::string> unsupported_reason(int32_t device_index, uint32_t flags) override {
+        if ((flags & ODCONV_FLAG_BFLOAT16) == 0) return std::nullopt;
+        // cuDNN's bfloat16 convolutions run on the tensor cores of compute capability 8.0 (Ampere) and later.
+        int major = 0, minor = 0;
+        check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device_index),
+                   "cudaDeviceGetAttribute");
+        check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device_index),
+                   "cudaDeviceGetAttribute");
+        if (major >= 8) return std::nullopt;
+        return "bfloat16 needs a GPU of compute capability 8.0 (Ampere) or later; cuda:" + std::to_string(device_index) +
+               " is sm_" + std::to_string(major) + std::to_string(minor);
     }
 
     std::unique_ptr<Layer> create_layer(const odconv_config_t &config, const odconv_weights_t &weights,

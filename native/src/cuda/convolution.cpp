@@ -24,9 +24,11 @@ bool is_accurate(cudnn::ConvolutionFwdAlgo algo) {
 
 }  // namespace
 
-Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool allow_tf32)
-    : api_(api), allow_tf32_(allow_tf32) {
+Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, uint32_t flags)
+    : api_(api), allow_tf32_((flags & ODCONV_FLAG_ALLOW_TF32) != 0), bfloat16_((flags & ODCONV_FLAG_BFLOAT16) != 0) {
     const auto format = s.layout == ODCONV_LAYOUT_NHWC ? cudnn::TENSOR_NHWC : cudnn::TENSOR_NCHW;
+    // bfloat16: input, filter and output in bfloat16, products accumulated in float32 (the compute type).
+    const auto data = bfloat16_ ? cudnn::DATA_BFLOAT16 : cudnn::DATA_FLOAT;
     const int in_per_group = to_int(s.in_channels / s.groups, "input channels per group");
     try {
         cudnn::check(api_, api_.cudnnCreateTensorDescriptor(&x_desc_), "cudnnCreateTensorDescriptor");
@@ -34,12 +36,12 @@ Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool 
         cudnn::check(api_, api_.cudnnCreateFilterDescriptor(&w_desc_), "cudnnCreateFilterDescriptor");
         cudnn::check(api_, api_.cudnnCreateConvolutionDescriptor(&conv_desc_), "cudnnCreateConvolutionDescriptor");
         cudnn::check(api_,
-                     api_.cudnnSetTensor4dDescriptor(x_desc_, format, cudnn::DATA_FLOAT, to_int(s.batch, "batch"),
+                     api_.cudnnSetTensor4dDescriptor(x_desc_, format, data, to_int(s.batch, "batch"),
                                                      to_int(s.in_channels, "input channels"),
                                                      to_int(s.height, "height"), to_int(s.width, "width")),
                      "cudnnSetTensor4dDescriptor (input)");
         cudnn::check(api_,
-                     api_.cudnnSetFilter4dDescriptor(w_desc_, cudnn::DATA_FLOAT, format,
+                     api_.cudnnSetFilter4dDescriptor(w_desc_, data, format,
                                                      to_int(s.out_channels, "output channels"), in_per_group,
                                                      to_int(s.kernel_size, "kernel_size"),
                                                      to_int(s.kernel_size, "kernel_size")),
@@ -53,9 +55,10 @@ Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool 
         cudnn::check(api_, api_.cudnnSetConvolutionGroupCount(conv_desc_, to_int(s.groups, "groups")),
                      "cudnnSetConvolutionGroupCount");
         // FMA math keeps FP32 exact to PyTorch with TF32 off; DEFAULT lets cuDNN use TF32 tensor cores,
-        // as PyTorch does with allow_tf32.
+        // as PyTorch does with allow_tf32, and bfloat16 ones.
         cudnn::check(api_,
-                     api_.cudnnSetConvolutionMathType(conv_desc_, allow_tf32 ? cudnn::DEFAULT_MATH : cudnn::FMA_MATH),
+                     api_.cudnnSetConvolutionMathType(conv_desc_, allow_tf32_ || bfloat16_ ? cudnn::DEFAULT_MATH
+                                                                                          : cudnn::FMA_MATH),
                      "cudnnSetConvolutionMathType");
         int n = 0, c = 0, h = 0, w = 0;
         cudnn::check(api_, api_.cudnnGetConvolution2dForwardOutputDim(conv_desc_, x_desc_, w_desc_, &n, &c, &h, &w),
@@ -63,7 +66,7 @@ Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, bool 
         if (n != s.batch || c != s.out_channels || h != s.out_height || w != s.out_width)
             fail(ODCONV_STATUS_INTERNAL_ERROR, "cuDNN computes output ", n, "x", c, "x", h, "x", w, " where odconv expects ",
                  s.batch, "x", s.out_channels, "x", s.out_height, "x", s.out_width);
-        cudnn::check(api_, api_.cudnnSetTensor4dDescriptor(y_desc_, format, cudnn::DATA_FLOAT, n, c, h, w),
+        cudnn::check(api_, api_.cudnnSetTensor4dDescriptor(y_desc_, format, data, n, c, h, w),
                      "cudnnSetTensor4dDescriptor (output)");
     } catch (...) {
         release();  // the destructor does not run for a constructor that throws
@@ -83,7 +86,7 @@ void Convolution::release() noexcept {
     y_desc_ = x_desc_ = nullptr;
 }
 
-void Convolution::choose_algorithm(cudnn::Handle handle, const float *x, const float *w, float *y) {
+void Convolution::choose_algorithm(cudnn::Handle handle, const void *x, const void *w, void *y) {
     // The largest workspace any accurate candidate needs within the cap, so FindEx can try them all.
     size_t workspace = 0;
     for (int a = 0; a < cudnn::FWD_ALGO_COUNT; ++a) {
@@ -109,12 +112,13 @@ void Convolution::choose_algorithm(cudnn::Handle handle, const float *x, const f
     // Results come fastest first.
     for (int i = 0; i < returned; ++i) {
         const cudnn::ConvolutionFwdAlgoPerf &r = results[i];
-        // Find reports the math each result ran with. Without TF32 only FMA results qualify; with it, never
-        // ALLOW_CONVERSION, which may compute float32 in float16.
-        const bool qualifies = allow_tf32_ ? r.mathType != cudnn::TENSOR_OP_MATH_ALLOW_CONVERSION
-                                           : r.mathType == cudnn::FMA_MATH;
+        // Find reports the math each result ran with. Float32 without TF32: only FMA results qualify; with
+        // TF32 or in bfloat16, never ALLOW_CONVERSION, which may compute in float16.
+        const bool tensor_cores = allow_tf32_ || bfloat16_;
+        const bool qualifies = tensor_cores ? r.mathType != cudnn::TENSOR_OP_MATH_ALLOW_CONVERSION
+                                            : r.mathType == cudnn::FMA_MATH;
         if (r.status == cudnn::STATUS_SUCCESS && is_accurate(r.algo) && r.memory <= workspace && qualifies) {
-            if (allow_tf32_)  // run what was timed (as PyTorch does after cudnnFind)
+            if (tensor_cores)  // run what was timed (as PyTorch does after cudnnFind)
                 cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, r.mathType),
                              "cudnnSetConvolutionMathType");
             algo_ = r.algo;
@@ -123,12 +127,12 @@ void Convolution::choose_algorithm(cudnn::Handle handle, const float *x, const f
             return;
         }
     }
-    fail(ODCONV_STATUS_UNSUPPORTED, "cuDNN ", api_.version_string(),
-         " offers no accurate FP32 forward algorithm (implicit GEMM, GEMM, direct or Winograd) within ",
+    fail(ODCONV_STATUS_UNSUPPORTED, "cuDNN ", api_.version_string(), " offers no accurate ",
+         bfloat16_ ? "bfloat16" : "FP32", " forward algorithm (implicit GEMM, GEMM, direct or Winograd) within ",
          kMaxWorkspaceBytes >> 20, " MiB of workspace for this convolution");
 }
 
-void Convolution::run(cudnn::Handle handle, const float *x, const float *w, float *y, void *workspace) const {
+void Convolution::run(cudnn::Handle handle, const void *x, const void *w, void *y, void *workspace) const {
     if (!chosen_) fail(ODCONV_STATUS_INTERNAL_ERROR, "Convolution::run before choose_algorithm");
     const float one = 1.0f, zero = 0.0f;
     cudnn::check(api_,

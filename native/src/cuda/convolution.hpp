@@ -1,6 +1,7 @@
 // One cuDNN convolution: its descriptors, and the forward algorithm chosen for them by running cuDNN's
-// accurate FP32 candidates on real buffers. Immutable once chosen, so any number of threads may run it
-// at once, each with its own handle and workspace.
+// accurate candidates on real buffers. Float32 (FMA math, or TF32 tensor cores when allowed), or bfloat16
+// input, filter and output with float32 accumulation on tensor cores (ODCONV_FLAG_BFLOAT16). Immutable once
+// chosen, so any number of threads may run it at once, each with its own handle and workspace.
 #pragma once
 
 #include <cstdint>
@@ -22,26 +23,29 @@ constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
 
 class Convolution {
 public:
-    Convolution(const cudnn::Api &api, const ConvolutionShape &shape, bool allow_tf32);
+    // flags: odconv_layer_create's (ODCONV_FLAG_ALLOW_TF32, ODCONV_FLAG_BFLOAT16).
+    Convolution(const cudnn::Api &api, const ConvolutionShape &shape, uint32_t flags);
     ~Convolution();
     Convolution(const Convolution &) = delete;
     Convolution &operator=(const Convolution &) = delete;
 
     // Chooses the fastest algorithm among those that match PyTorch's FP32 results within 1e-4 (not FFT
     // or non-fused Winograd) and need at most kMaxWorkspaceBytes; runs them on x, w, y (y is overwritten)
-    // on the handle's stream, and waits.
-    void choose_algorithm(cudnn::Handle handle, const float *x, const float *w, float *y);
+    // on the handle's stream, and waits. Tensors hold elements of element_bytes() each.
+    void choose_algorithm(cudnn::Handle handle, const void *x, const void *w, void *y);
 
     size_t workspace_bytes() const { return workspace_bytes_; }
+    // 4 (float32) or 2 (bfloat16): the size of x's, w's and y's elements.
+    size_t element_bytes() const { return bfloat16_ ? 2 : 4; }
 
     // Enqueues y = conv(x, w) on the handle's stream; workspace holds workspace_bytes().
-    void run(cudnn::Handle handle, const float *x, const float *w, float *y, void *workspace) const;
+    void run(cudnn::Handle handle, const void *x, const void *w, void *y, void *workspace) const;
 
 private:
     void release() noexcept;
 
     const cudnn::Api &api_;
-    bool allow_tf32_;
+    bool allow_tf32_, bfloat16_;
     cudnn::TensorDescriptor x_desc_ = nullptr, y_desc_ = nullptr;
     cudnn::FilterDescriptor w_desc_ = nullptr;
     cudnn::ConvolutionDescriptor conv_desc_ = nullptr;

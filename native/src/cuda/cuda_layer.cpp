@@ -97,6 +97,7 @@ struct ExecutionContext {
     cudaStream_t own_stream = nullptr;
     cudaEvent_t done = nullptr;
     DeviceBuffer pooled, hidden, logits, attention, filters, workspace;
+    DeviceBuffer bfloat16_input, bfloat16_output;  // bfloat16 layers: the convolution's input and output
 
     struct CachedGraph {
         cudaGraphExec_t exec;
@@ -179,8 +180,8 @@ class CudaLayer final : public Layer {
 public:
     CudaLayer(const cudnn::Api &api, const odconv_config_t &config, const odconv_weights_t &weights,
               int32_t device_index, uint32_t flags)
-        : api_(api), config_(config), device_index_(device_index), allow_tf32_((flags & ODCONV_FLAG_ALLOW_TF32) != 0),
-          contexts_(api) {
+        : api_(api), config_(config), device_index_(device_index), flags_(flags),
+          bfloat16_((flags & ODCONV_FLAG_BFLOAT16) != 0), contexts_(api) {
         use_device(device_index);
         const FoldedParameters p = fold_parameters(config, weights);
         row_ = p.row;
@@ -244,15 +245,46 @@ private:
         return g;
     }
 
+    // Bytes per element of the convolution's input, filters and output: float32, or bfloat16.
+    size_t element_bytes() const { return bfloat16_ ? sizeof(uint16_t) : sizeof(float); }
+
     // Grows the context's scratch memory for a forward of this batch and plan (before any capture: a
     // graph must not contain allocations, and growing invalidates the context's graphs).
-    void prepare(ExecutionContext &c, int64_t batch, const Plan *plan) const {
+    void prepare(ExecutionContext &c, int64_t batch, int64_t pixels, const Plan &plan, bool with_workspace) const {
         c.ensure(c.pooled, sizeof(float) * batch * config_.in_planes);
         c.ensure(c.hidden, sizeof(float) * batch * width_);
         c.ensure(c.logits, sizeof(float) * batch * row_.length());
         c.ensure(c.attention, sizeof(float) * batch * row_.length());
-        c.ensure(c.filters, sizeof(float) * batch * filter_.elements());
-        if (plan != nullptr) c.ensure(c.workspace, std::max<size_t>(plan->convolution->workspace_bytes(), 1));
+        c.ensure(c.filters, element_bytes() * batch * filter_.elements());
+        if (bfloat16_) {
+            c.ensure(c.bfloat16_input, sizeof(uint16_t) * batch * config_.in_planes * pixels);
+            c.ensure(c.bfloat16_output, sizeof(uint16_t) * batch * config_.out_planes * plan.out_height * plan.out_width);
+        }
+        if (with_workspace) c.ensure(c.workspace, std::max<size_t>(plan.convolution->workspace_bytes(), 1));
+    }
+
+    // The convolution's operands for a forward: the caller's float32 tensors, or in bfloat16 the context's
+    // copies (the input rounded by enqueue_operands, the output turned into float32 by the epilogue).
+    struct Operands {
+        const char *x;
+        const char *w;
+        char *y;
+        size_t element_bytes;
+        const void *input_of(int64_t n, int64_t stride) const { return x + n * stride * element_bytes; }
+        const void *filter_of(int64_t n, int64_t stride) const { return w + n * stride * element_bytes; }
+        void *output_of(int64_t n, int64_t stride) const { return y + n * stride * element_bytes; }
+    };
+
+    // Enqueues the rounding of the input where the convolution is in bfloat16; returns the operands.
+    Operands enqueue_operands(ExecutionContext &c, cudaStream_t stream, int64_t input_elements, const float *input,
+                              float *output) const {
+        if (!bfloat16_) {
+            return Operands{reinterpret_cast<const char *>(input), static_cast<const char *>(c.filters.data()),
+                            reinterpret_cast<char *>(output), sizeof(float)};
+        }
+        enqueue_to_bfloat16(input, input_elements, static_cast<uint16_t *>(c.bfloat16_input.data()), stream);
+        return Operands{static_cast<const char *>(c.bfloat16_input.data()), static_cast<const char *>(c.filters.data()),
+                        static_cast<char *>(c.bfloat16_output.data()), sizeof(uint16_t)};
     }
 
     // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`.
@@ -263,15 +295,19 @@ private:
                                          head_bias_.floats(), config_.in_planes, width_, config_.temperature, row_};
         enqueue_attention(attention, c.pooled.floats(), batch, c.hidden.floats(), c.logits.floats(),
                           c.attention.floats(), stream);
-        enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
-                            c.filters.floats(), stream);
+        if (bfloat16_)
+            enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
+                                static_cast<uint16_t *>(c.filters.data()), stream);
+        else
+            enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
+                                c.filters.floats(), stream);
     }
 
     // The whole forward on `stream`: replayed as a CUDA graph when this context has run the same plan on
     // the same tensors before, otherwise launched kernel by kernel.
     void enqueue(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
                  int64_t width, int32_t layout, const float *input, float *output) {
-        prepare(c, batch, &plan);
+        prepare(c, batch, height * width, plan, true);
         if (!graphs_usable_.load(std::memory_order_relaxed)) {
             enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
             return;
@@ -357,17 +393,22 @@ private:
                          int64_t width, int32_t layout, const float *input, float *output) const {
         const int64_t pixels = height * width, out_pixels = plan.out_height * plan.out_width;
         enqueue_filters(c, stream, batch, pixels, layout, input);
-        const int64_t filter_elements = filter_.elements();
+        const int64_t in_stride = config_.in_planes * pixels, out_stride = config_.out_planes * out_pixels;
+        const Operands on = enqueue_operands(c, stream, batch * in_stride, input, output);
         if (plan.grouped_over_batch) {
-            plan.convolution->run(c.handle.get(), input, c.filters.floats(), output, c.workspace.data());
+            plan.convolution->run(c.handle.get(), on.x, on.w, on.y, c.workspace.data());
         } else {
-            const int64_t in_stride = config_.in_planes * pixels, out_stride = config_.out_planes * out_pixels;
             for (int64_t n = 0; n < batch; ++n)
-                plan.convolution->run(c.handle.get(), input + n * in_stride, c.filters.floats() + n * filter_elements,
-                                      output + n * out_stride, c.workspace.data());
+                plan.convolution->run(c.handle.get(), on.input_of(n, in_stride), on.filter_of(n, filter_.elements()),
+                                      on.output_of(n, out_stride), c.workspace.data());
         }
-        enqueue_epilogue(output, batch * config_.out_planes * out_pixels, config_.out_planes, out_pixels, layout,
-                         bn_shift_.floats(), config_.activation, stream);
+        const int64_t out_elements = batch * out_stride;
+        if (bfloat16_)
+            enqueue_epilogue(reinterpret_cast<const uint16_t *>(on.y), output, out_elements, config_.out_planes,
+                             out_pixels, layout, bn_shift_.floats(), config_.activation, stream);
+        else
+            enqueue_epilogue(output, out_elements, config_.out_planes, out_pixels, layout, bn_shift_.floats(),
+                             config_.activation, stream);
     }
 
     ConvolutionShape shape(int64_t batch, int64_t height, int64_t width, int32_t layout, const Plan &plan,
@@ -400,12 +441,14 @@ private:
         ExecutionContext &c = *context;
         const cudaStream_t stream = context.stream();
         const int64_t pixels = height * width;
-        prepare(c, batch, nullptr);
+        prepare(c, batch, pixels, *plan, false);
         enqueue_filters(c, stream, batch, pixels, layout, input);  // real filters, so timing sees real data
+        const int64_t in_stride = config_.in_planes * pixels;
+        const int64_t out_stride = config_.out_planes * plan->out_height * plan->out_width;
+        const Operands on = enqueue_operands(c, stream, batch * in_stride, input, output);
 
-        auto per_sample = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, false),
-                                                        allow_tf32_);
-        per_sample->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+        auto per_sample = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, false), flags_);
+        per_sample->choose_algorithm(c.handle.get(), on.x, on.w, on.y);
         plan->convolution = std::move(per_sample);
         if (layout == ODCONV_LAYOUT_NCHW && batch > 1) {
             // Choose by measurement: many small calls against one large grouped call.
@@ -413,9 +456,8 @@ private:
             // takes each sample: then per-sample it is.
             std::unique_ptr<Convolution> grouped;
             try {
-                grouped = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, true),
-                                                        allow_tf32_);
-                grouped->choose_algorithm(c.handle.get(), input, c.filters.floats(), output);
+                grouped = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, true), flags_);
+                grouped->choose_algorithm(c.handle.get(), on.x, on.w, on.y);
             } catch (const Error &) {
                 cudaGetLastError();
                 check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
@@ -423,16 +465,14 @@ private:
             }
             c.ensure(c.workspace, std::max({plan->convolution->workspace_bytes(), grouped->workspace_bytes(), size_t(1)}));
             constexpr int kRuns = 3;
-            const int64_t in_stride = config_.in_planes * pixels;
-            const int64_t out_stride = config_.out_planes * plan->out_height * plan->out_width;
             const Convolution &single = *plan->convolution;
             const float per_sample_ms = time_on_stream(stream, kRuns, [&] {
                 for (int64_t n = 0; n < batch; ++n)
-                    single.run(c.handle.get(), input + n * in_stride, c.filters.floats() + n * filter_.elements(),
-                               output + n * out_stride, c.workspace.data());
+                    single.run(c.handle.get(), on.input_of(n, in_stride), on.filter_of(n, filter_.elements()),
+                               on.output_of(n, out_stride), c.workspace.data());
             });
             const float grouped_ms = time_on_stream(stream, kRuns, [&] {
-                grouped->run(c.handle.get(), input, c.filters.floats(), output, c.workspace.data());
+                grouped->run(c.handle.get(), on.x, on.w, on.y, c.workspace.data());
             });
             if (grouped_ms < per_sample_ms) {
                 plan->convolution = std::move(grouped);
@@ -451,7 +491,8 @@ private:
     const cudnn::Api &api_;
     const odconv_config_t config_;
     const int32_t device_index_;
-    const bool allow_tf32_;
+    const uint32_t flags_;  // odconv_layer_create's, for the convolutions
+    const bool bfloat16_;
     math::AttentionRow row_{};
     math::FilterGeometry filter_{};
     int32_t width_ = 0;

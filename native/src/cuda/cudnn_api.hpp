@@ -26,7 +26,7 @@ using ConvolutionDescriptor = cudnnConvolutionStruct *;
 enum Status { STATUS_SUCCESS = 0, STATUS_NOT_SUPPORTED = 3000 };
 
 // cudnnDataType_t
-enum DataType { DATA_FLOAT = 0 };
+enum DataType { DATA_FLOAT = 0, DATA_BFLOAT16 = 9 };
 
 // cudnnTensorFormat_t; for filters NCHW means KCRS and NHWC means KRSC.
 enum TensorFormat { TENSOR_NCHW = 0, TENSOR_NHWC = 1 };

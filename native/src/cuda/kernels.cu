@@ -1,5 +1,7 @@
 #include "kernels.hpp"
 
+#include <cuda_bf16.h>
+
 #include <algorithm>
 
 #include "cuda_util.hpp"
@@ -133,23 +135,50 @@ __global__ void attention_per_sample(AttentionWeights w, const float *pooled, fl
         attention[n * length + i] = math::attention_value(w.row, z, i);
 }
 
+// A float as stored in a tensor of Element: itself, or rounded to bfloat16.
+__device__ inline float stored(float value, float *) { return value; }
+__device__ inline __nv_bfloat16 stored(float value, __nv_bfloat16 *) { return __float2bfloat16_rn(value); }
+__device__ inline float loaded(float value) { return value; }
+__device__ inline float loaded(__nv_bfloat16 value) { return __bfloat162float(value); }
+
+template <typename Element>
 __global__ void aggregate(math::FilterGeometry geometry, math::AttentionRow row, const float *bank,
-                          const float *attention, const float *bn_scale, int64_t batch, float *filters) {
+                          const float *attention, const float *bn_scale, int64_t batch, Element *filters) {
     const int64_t elements = geometry.elements();
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < batch * elements;
          i += int64_t(gridDim.x) * blockDim.x) {
         const int64_t n = i / elements;
-        filters[i] = math::aggregated_weight(geometry, row, bank, attention + n * row.length(), bn_scale, i % elements);
+        filters[i] = stored(math::aggregated_weight(geometry, row, bank, attention + n * row.length(), bn_scale,
+                                                    i % elements), filters);
     }
 }
 
-__global__ void epilogue(float *output, int64_t elements, int32_t channels, int64_t pixels, int32_t layout,
-                         const float *bias, int32_t activation) {
+__global__ void round_to_bfloat16(const float *in, int64_t elements, __nv_bfloat16 *out) {
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < elements; i += int64_t(gridDim.x) * blockDim.x)
+        out[i] = __float2bfloat16_rn(in[i]);
+}
+
+// output[i] = activate(convolved[i] + bias); convolved may be output itself (float32, in place).
+template <typename Element>
+__global__ void epilogue(const Element *convolved, float *output, int64_t elements, int32_t channels, int64_t pixels,
+                         int32_t layout, const float *bias, int32_t activation) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < elements;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float b = bias ? bias[math::channel_of(i, channels, pixels, layout)] : 0.0f;
-        output[i] = math::epilogue(output[i], b, activation);
+        output[i] = math::epilogue(loaded(convolved[i]), b, activation);
     }
+}
+
+__nv_bfloat16 *as_bfloat16(uint16_t *bits) { return reinterpret_cast<__nv_bfloat16 *>(bits); }
+const __nv_bfloat16 *as_bfloat16(const uint16_t *bits) { return reinterpret_cast<const __nv_bfloat16 *>(bits); }
+
+template <typename Element>
+void launch_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
+                        const float *attention, const float *bn_scale, int64_t batch, Element *filters,
+                        cudaStream_t stream) {
+    aggregate<<<blocks_for(batch * geometry.elements(), kThreads), kThreads, 0, stream>>>(geometry, row, bank, attention,
+                                                                                          bn_scale, batch, filters);
+    check_launch("aggregation kernel launch");
 }
 
 }  // namespace
@@ -182,16 +211,32 @@ void enqueue_attention(const AttentionWeights &w, const float *pooled, int64_t b
 void enqueue_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
                          const float *attention, const float *bn_scale, int64_t batch, float *filters,
                          cudaStream_t stream) {
-    aggregate<<<blocks_for(batch * geometry.elements(), kThreads), kThreads, 0, stream>>>(geometry, row, bank, attention,
-                                                                                          bn_scale, batch, filters);
-    check_launch("aggregation kernel launch");
+    launch_aggregation(geometry, row, bank, attention, bn_scale, batch, filters, stream);
+}
+
+void enqueue_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
+                         const float *attention, const float *bn_scale, int64_t batch, uint16_t *filters,
+                         cudaStream_t stream) {
+    launch_aggregation(geometry, row, bank, attention, bn_scale, batch, as_bfloat16(filters), stream);
+}
+
+void enqueue_to_bfloat16(const float *in, int64_t elements, uint16_t *out, cudaStream_t stream) {
+    round_to_bfloat16<<<blocks_for(elements, kThreads), kThreads, 0, stream>>>(in, elements, as_bfloat16(out));
+    check_launch("bfloat16 rounding kernel launch");
 }
 
 void enqueue_epilogue(float *output, int64_t elements, int32_t channels, int64_t pixels, int32_t layout,
                       const float *bias, int32_t activation, cudaStream_t stream) {
     if (bias == nullptr && activation == math::kIdentity) return;
-    epilogue<<<blocks_for(elements, kThreads), kThreads, 0, stream>>>(output, elements, channels, pixels, layout, bias,
-                                                                       activation);
+    epilogue<<<blocks_for(elements, kThreads), kThreads, 0, stream>>>(static_cast<const float *>(output), output, elements,
+                                                                       channels, pixels, layout, bias, activation);
+    check_launch("epilogue kernel launch");
+}
+
+void enqueue_epilogue(const uint16_t *convolved, float *output, int64_t elements, int32_t channels, int64_t pixels,
+                      int32_t layout, const float *bias, int32_t activation, cudaStream_t stream) {
+    epilogue<<<blocks_for(elements, kThreads), kThreads, 0, stream>>>(as_bfloat16(convolved), output, elements,
+                                                                       channels, pixels, layout, bias, activation);
     check_launch("epilogue kernel launch");
 }
 

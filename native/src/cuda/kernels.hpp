@@ -30,10 +30,21 @@ void enqueue_attention(const AttentionWeights &weights, const float *pooled, int
 void enqueue_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
                          const float *attention, const float *bn_scale, int64_t batch, float *filters,
                          cudaStream_t stream);
+// The same, each element rounded to bfloat16 (to nearest, ties to even) as it is stored: filters holds the
+// bfloat16 bit patterns.
+void enqueue_aggregation(const math::FilterGeometry &geometry, const math::AttentionRow &row, const float *bank,
+                         const float *attention, const float *bn_scale, int64_t batch, uint16_t *filters,
+                         cudaStream_t stream);
+
+// out[i] = in[i] rounded to bfloat16 (to nearest, ties to even), for `elements` values.
+void enqueue_to_bfloat16(const float *in, int64_t elements, uint16_t *out, cudaStream_t stream);
 
 // output[i] = activate(output[i] + bias[channel]) in place; bias may be null (0). A no-op for identity
 // without bias.
 void enqueue_epilogue(float *output, int64_t elements, int32_t channels, int64_t pixels, int32_t layout,
                       const float *bias, int32_t activation, cudaStream_t stream);
+// output[i] = activate(convolved[i] + bias[channel]), convolved in bfloat16, output in float32 (never a no-op).
+void enqueue_epilogue(const uint16_t *convolved, float *output, int64_t elements, int32_t channels, int64_t pixels,
+                      int32_t layout, const float *bias, int32_t activation, cudaStream_t stream);
 
 }  // namespace odconv::cuda

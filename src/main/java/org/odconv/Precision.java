@@ -14,7 +14,7 @@ public enum Precision {
      * bfloat16 convolution: the attention runs in float32, the per-sample kernel and the input are rounded to
      * bfloat16, products accumulate in float32, bias, BatchNorm and activation apply in float32. Within 1e-2
      * of PyTorch's float32 output ({@link #errorBound()}; docs/bfloat16.md). CPUs need AVX512-BF16, AMX-BF16 or AVX-NE-CONVERT
-     * ({@link Device#unsupportedReason(Precision)} tells); not yet on CUDA devices.
+     * ({@link Device#unsupportedReason(Precision)} tells), GPUs compute capability 8.0 or later.
      */
     BF16(odconv_h.ODCONV_FLAG_BFLOAT16());
 

@@ -2,7 +2,7 @@ package org.odconv;
 
 /**
  * A device cannot compute in the precision asked for: bfloat16 on a CPU without AVX512-BF16, AMX-BF16 or
- * AVX-NE-CONVERT, or on a CUDA device (the native status {@code ODCONV_STATUS_UNSUPPORTED} from
+ * AVX-NE-CONVERT, or on a GPU older than compute capability 8.0 (the native status {@code ODCONV_STATUS_UNSUPPORTED} from
  * {@code odconv_device_supports_flags}). The message names what the device lacks, e.g. "cpu cannot compute in
  * bf16: bfloat16 needs a CPU with AVX512-BF16 ...; oneDNN finds avx2 here". odconv never emulates it slowly instead.
  */
