@@ -226,9 +226,6 @@ std::optional<WeightRuns> WeightRuns::of(const dnnl::memory::desc &md, int32_t g
     const int kernel_area = kernel_size * kernel_size;
     const int64_t filter_size = int64_t(in_per_group) * kernel_area;
     w.pair_step = pairs ? kernel_area : 0;
-    w.plain_lane_step = w.lanes == Lanes::kGroups ? int64_t(out_per_group) * filter_size : filter_size;
-    w.plain_pair_step = pairs ? kernel_area : 0;
-    w.lane_extent = w.lanes == Lanes::kGroups ? groups : out_per_group;
     // Visit the first lane of every run: the element whose lane index is a multiple of the block (and, for
     // pairs, whose input channel is even).
     for (int32_t g = 0; g < groups; ++g) {
@@ -276,8 +273,6 @@ WeightRuns WeightRuns::plain(int32_t groups, int32_t out_per_group, int32_t in_p
     w.factor_index.resize(w.runs);
     w.lane_base.resize(w.runs);
     w.plain_first.resize(w.runs);
-    w.plain_lane_step = 1;
-    w.lane_extent = static_cast<int32_t>(w.run_length);
     for (int64_t r = 0; r < w.runs; ++r) {
         w.factor_index[r] = static_cast<int32_t>(r);  // the output channel
         w.lane_base[r] = static_cast<int32_t>((r / out_per_group) * w.run_length);
@@ -337,26 +332,36 @@ void WeightRuns::set_factors(const float *filter, const float *channel, const fl
 }
 
 void WeightRuns::scatter(const float *plain, float *dst) const {
-    const bool pairs = lanes == Lanes::kOutputChannelPairs;
-    const int64_t lanes_per_run = pairs ? run_length / 2 : run_length;
+    const int64_t filter_size = int64_t(in_per_group) * kernel_size * kernel_size;
     for (int64_t r = 0; r < runs; ++r) {
         float *out = dst + r * run_length;
         std::fill(out, out + run_length, 0.0f);
-        if (plain_first[r] < 0) continue;
-        // The run's first lane index along the lane dimension, to tell lanes of the last, padded block.
-        const int64_t first_lane = lanes == Lanes::kPlainRows ? 0
-                                   : lanes == Lanes::kGroups  ? lane_base[r]
-                                   : (pairs ? lane_base[r] / 2 : lane_base[r]) % lane_extent;
-        // A pair's second input channel is padding when the first is the last (an odd channel count).
-        const int64_t in_channel = pairs ? (plain_first[r] % plain_lane_step) / plain_pair_step : 0;
-        const bool second_of_pair_exists = pairs && in_channel + 1 < plain_lane_step / plain_pair_step;
-        for (int64_t l = 0; l < lanes_per_run && first_lane + l < lane_extent; ++l) {
-            const int64_t source = plain_first[r] + l * plain_lane_step;
-            if (pairs) {
-                out[2 * l] = plain[source];
-                if (second_of_pair_exists) out[2 * l + 1] = plain[source + plain_pair_step];
-            } else {
-                out[l] = plain[source];
+        const int64_t first = plain_first[r];
+        if (first < 0) continue;
+        // Lanes past the last channel (or group) of a padded block stay zero, as do the odd lanes of a pair
+        // whose first input channel is the group's last.
+        switch (lanes) {
+            case Lanes::kPlainRows:
+                std::copy(plain + first, plain + first + run_length, out);
+                break;
+            case Lanes::kGroups: {
+                const int64_t group_size = int64_t(out_per_group) * filter_size, g = first / group_size;
+                for (int64_t l = 0; l < run_length && g + l < groups; ++l) out[l] = plain[first + l * group_size];
+                break;
+            }
+            case Lanes::kOutputChannels: {
+                const int64_t o = (first / filter_size) % out_per_group;
+                for (int64_t l = 0; l < run_length && o + l < out_per_group; ++l) out[l] = plain[first + l * filter_size];
+                break;
+            }
+            case Lanes::kOutputChannelPairs: {
+                const int64_t o = (first / filter_size) % out_per_group;
+                const bool second_exists = (first % filter_size) / pair_step + 1 < in_per_group;
+                for (int64_t l = 0; 2 * l < run_length && o + l < out_per_group; ++l) {
+                    out[2 * l] = plain[first + l * filter_size];
+                    if (second_exists) out[2 * l + 1] = plain[first + l * filter_size + pair_step];
+                }
+                break;
             }
         }
     }

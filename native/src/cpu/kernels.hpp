@@ -41,15 +41,13 @@ struct WeightRuns {
     Lanes lanes = Lanes::kOutputChannels;
     int64_t run_length = 0;             // elements per run
     int64_t runs = 0;                   // layout size / run_length (padding included)
-    int32_t pair_step = 0;              // kOutputChannelPairs: run factor of the odd lanes' input channel
+    // kOutputChannelPairs: how far the odd lanes' input channel is from the even lanes', both among the run
+    // factors and in the plain filter (each [.., in, k * k]): k * k. 0 for the other kinds.
+    int32_t pair_step = 0;
     std::vector<int32_t> factor_index;  // per run, into the run factors
     std::vector<int32_t> lane_base;     // per run, into the lane factors
-    // Per run, the plain (g)oihw index of its first element and how far apart its lanes are there; -1 for
-    // runs of padding alone. Lanes past the layer's extent (padding of the last block) read zero.
+    // Per run, the plain (g)oihw index of its first element; -1 for runs of padding alone.
     std::vector<int64_t> plain_first;
-    int64_t plain_lane_step = 0;        // for kOutputChannelPairs: of each pair's first lane
-    int64_t plain_pair_step = 0;        // kOutputChannelPairs: from a pair's first lane to its second
-    int32_t lane_extent = 0;            // lanes (or lane pairs) that exist along the lane dimension
     int32_t groups = 0, out_per_group = 0, in_per_group = 0, kernel_size = 0;  // the layer's shape
 
     // Empty when the layout's innermost block is neither the output channel, an input-channel pair inside
