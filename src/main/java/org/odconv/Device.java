@@ -140,6 +140,18 @@ public record Device(Type type, int index) {
         return Optional.empty();
     }
 
+    /**
+     * Checks that layers on this device can compute in {@code precision}.
+     *
+     * @throws PrecisionUnavailableException naming what the device lacks (see {@link #unsupportedReason(Precision)})
+     * @throws DeviceUnavailableException    when CUDA cannot be used at all
+     */
+    public void requireSupport(Precision precision) {
+        unsupportedReason(precision).ifPresent(reason -> {
+            throw new PrecisionUnavailableException(this, precision, reason);
+        });
+    }
+
     /** "cpu" or "cuda:N", as {@link #parse(String)} reads it. */
     @Override
     public String toString() {

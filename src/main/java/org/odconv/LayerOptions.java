@@ -54,11 +54,7 @@ public record LayerOptions(Device device, boolean allowTf32, Precision precision
      * @throws PrecisionUnavailableException naming what the device lacks
      */
     int nativeFlags() {
-        if (precision != Precision.F32) {
-            device.unsupportedReason(precision).ifPresent(reason -> {
-                throw new PrecisionUnavailableException(device, precision, reason);
-            });
-        }
+        if (precision != Precision.F32) device.requireSupport(precision);
         return (allowTf32 ? odconv_h.ODCONV_FLAG_ALLOW_TF32() : 0) | precision.nativeFlag();
     }
 }

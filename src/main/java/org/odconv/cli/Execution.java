@@ -13,7 +13,6 @@ import org.odconv.Device;
 import org.odconv.DeviceUnavailableException;
 import org.odconv.LayerOptions;
 import org.odconv.Precision;
-import org.odconv.PrecisionUnavailableException;
 
 /**
  * How the commands that run layers run them: {@code --device}, {@code --precision}, {@code --tf32} and
@@ -57,9 +56,7 @@ final class Execution {
         Device usable = usable();
         List<LayerOptions> each = new ArrayList<>();
         for (Precision precision : precisions.stream().distinct().toList()) {
-            usable.unsupportedReason(precision).ifPresent(reason -> {
-                throw new PrecisionUnavailableException(usable, precision, reason);
-            });
+            usable.requireSupport(precision);
             each.add(new LayerOptions(usable, tf32, precision));
         }
         return each;
