@@ -87,8 +87,7 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
          * device, and when not float32, the precision (so float32 CPU rows keep the keys of older files).
          */
         public String key() {
-            return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
-                    + " " + layout + suffix();
+            return float32Key() + precisionSuffix();
         }
 
         /**
@@ -96,17 +95,21 @@ public record BenchmarkReport(Machine machine, List<Row> rows) {
          * float32, e.g. "S1 b1 nchw", "S1 b1 nchw cuda:0" or "S1 b1 nchw bf16"; files are matched by {@link #key()}.
          */
         public String label() {
-            return shape + " b" + batch + " " + layout + suffix();
+            return shape + " b" + batch + " " + layout + deviceSuffix() + precisionSuffix();
         }
 
         /** This row's case in float32 (its key when it is float32 already): how precisions are set side by side. */
         public String float32Key() {
             return in + "," + out + "," + k + "," + stride + "," + groups + "," + hw + "," + kernelNum + " b" + batch
-                    + " " + layout + (device.equals("cpu") ? "" : " " + device);
+                    + " " + layout + deviceSuffix();
         }
 
-        private String suffix() {
-            return (device.equals("cpu") ? "" : " " + device) + (precision.equals("f32") ? "" : " " + precision);
+        private String deviceSuffix() {
+            return device.equals("cpu") ? "" : " " + device;
+        }
+
+        private String precisionSuffix() {
+            return precision.equals("f32") ? "" : " " + precision;
         }
     }
 
