@@ -313,6 +313,42 @@ ODCONV_API odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batc
                                               float *output);
 
 /*
+ * A thread pool of the caller's, for odconv_layer_forward_on_pool: a host that runs its own pool (an
+ * inference runtime's intra-op pool, say) lends it to odconv instead of having odconv's OpenMP team compete
+ * with it for the same cores.
+ *
+ * One of odconv's tasks: index in [0, count) of the parallel_for call that hands it out.
+ */
+typedef void (*odconv_task_fn)(void *task_context, size_t index);
+
+typedef struct odconv_thread_pool {
+    /*
+     * Calls task(task_context, i) once for every i in [0, count), on any of the pool's threads (the calling
+     * thread included or not), in any order, concurrently or one after another, and returns when every call
+     * has returned. Tasks never throw, block on each other or call back into the pool. Required.
+     */
+    void (*parallel_for)(void *pool_context, odconv_task_fn task, void *task_context, size_t count);
+    /* Passed to parallel_for as is; BORROWED for the call to odconv_layer_forward_on_pool. May be NULL. */
+    void *pool_context;
+    /*
+     * How many tasks parallel_for runs at once (>= 1, at most odconv_layer_set_num_threads's limit). odconv
+     * splits each forward into about this many tasks per step.
+     */
+    int32_t threads;
+} odconv_thread_pool_t;
+
+/*
+ * odconv_layer_forward with the work spread over the caller's pool: every task runs on one thread, with no
+ * OpenMP team of odconv's, and the layer's thread count (odconv_layer_set_num_threads) does not apply.
+ * pool: BORROWED for the call only. Tensors, shapes and results as for odconv_layer_forward (equal to its
+ * output within float32 rounding). The first call for a given (height, width, layout, pool->threads) creates
+ * and caches the primitives it uses. CPU layers only: a CUDA layer fails with ODCONV_STATUS_UNSUPPORTED.
+ */
+ODCONV_API odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool,
+                                                      int64_t batch, int64_t height, int64_t width,
+                                                      odconv_layout layout, const float *input, float *output);
+
+/*
  * Devices
  *
  * The CPU backend is part of this library. The CUDA backend is a separate library, libodconv_cuda.so,

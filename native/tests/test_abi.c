@@ -3,6 +3,7 @@
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,8 +181,53 @@ static void to_nchw(const float *nhwc, float *nchw, int64_t n, int64_t c, int64_
             for (int64_t p = 0; p < h * w; ++p) nchw[(b * c + ch) * h * w + p] = nhwc[(b * h * w + p) * c + ch];
 }
 
+/* Thread pools of a caller's, for odconv_layer_forward_on_pool: one runs the tasks one after another, last first
+ * (any order must do); the other on `threads` threads at once (threads - 1 started per call, plus the caller's),
+ * taking indices from a shared counter. Both count the tasks they ran. */
+struct test_pool {
+    int threads;
+    atomic_long tasks_run;
+};
+
+static void serial_reversed(void *pool_context, odconv_task_fn task, void *task_context, size_t count) {
+    struct test_pool *pool = pool_context;
+    for (size_t i = count; i-- > 0;) {
+        task(task_context, i);
+        atomic_fetch_add(&pool->tasks_run, 1);
+    }
+}
+
+struct pool_call {
+    struct test_pool *pool;
+    odconv_task_fn task;
+    void *task_context;
+    size_t count;
+    atomic_size_t next;
+};
+
+static void *take_tasks(void *arg) {
+    struct pool_call *call = arg;
+    for (size_t i; (i = atomic_fetch_add(&call->next, 1)) < call->count;) {
+        call->task(call->task_context, i);
+        atomic_fetch_add(&call->pool->tasks_run, 1);
+    }
+    return NULL;
+}
+
+static void concurrent(void *pool_context, odconv_task_fn task, void *task_context, size_t count) {
+    struct test_pool *pool = pool_context;
+    struct pool_call call = {pool, task, task_context, count, 0};
+    pthread_t workers[16];
+    const int started = pool->threads - 1 < 16 ? pool->threads - 1 : 16;
+    for (int t = 0; t < started; ++t) pthread_create(&workers[t], NULL, take_tasks, &call);
+    take_tasks(&call);
+    for (int t = 0; t < started; ++t) pthread_join(workers[t], NULL);
+}
+
+/* The largest error of a forward against the double-precision reference, relative to max(1, max |expected|).
+ * With `pool`, the forward runs on it (odconv_layer_forward_on_pool) instead of odconv's own threads. */
 static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout,
-                            uint32_t flags) {
+                            uint32_t flags, const odconv_thread_pool_t *pool) {
     odconv_weights_t w = random_weights(&c);
     odconv_layer_t layer = NULL;
     odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, flags);
@@ -201,7 +247,8 @@ static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t
     else memcpy(in_layout, input, sizeof(float) * (size_t)in_count);
     for (int64_t i = 0; i < out_count; ++i) out_layout[i] = NAN;
     for (int repeat = 0; repeat < 2; ++repeat) {  /* the second call runs on the cached plan */
-        s = odconv_layer_forward(layer, batch, h, w_in, layout, in_layout, out_layout);
+        s = pool ? odconv_layer_forward_on_pool(layer, pool, batch, h, w_in, layout, in_layout, out_layout)
+                 : odconv_layer_forward(layer, batch, h, w_in, layout, in_layout, out_layout);
         CHECK(s == ODCONV_STATUS_SUCCESS, "forward: %s", odconv_last_error_message());
     }
     if (layout == ODCONV_LAYOUT_NHWC) to_nchw(out_layout, output, batch, c.out_planes, oh, ow);
@@ -242,6 +289,8 @@ static const struct { int in, out, k, stride, padding, dilation, groups, kn, has
         /* odd input channels per group: the last bfloat16 input-channel pair is half padding */
         {6, 20, 3, 1, 1, 1, 2, 4, 1, ODCONV_ACTIVATION_SILU, 2, 9, 8, 0, 1.0f},
         {35, 40, 1, 1, 0, 1, 1, 2, 0, ODCONV_ACTIVATION_IDENTITY, 1, 6, 6, 0, 1.0f},
+        /* more output rows than input rows: split over a pool, some bands move no input rows */
+        {8, 8, 3, 1, 2, 1, 1, 2, 1, ODCONV_ACTIVATION_SILU, 1, 2, 3, 0, 1.0f},
 };
 
 static odconv_config_t case_config(size_t i) {
@@ -256,10 +305,56 @@ static void test_forward_against_reference(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
         const odconv_config_t c = case_config(i);
         for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
-            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout, 0);
+            const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout, 0, NULL);
             CHECK(error <= 1e-5, "case %zu, layout %d: relative error %g", i, layout, error);
         }
     }
+}
+
+/* Every case on a caller's pool: serially with 3 tasks per step, and on 2 and 4 threads at once, so that
+ * samples run whole (batch >= threads) and split into bands of rows (batch < threads), with more bands than
+ * some outputs have rows. The same bound as odconv's own threads; the pool runs tasks whenever it has more
+ * than one thread. Then the arguments odconv_layer_forward_on_pool refuses. */
+static void test_forward_on_pool(void) {
+    struct test_pool serial = {3, 0}, two = {2, 0}, four = {4, 0};
+    const odconv_thread_pool_t pools[] = {{serial_reversed, &serial, 3}, {concurrent, &two, 2}, {concurrent, &four, 4}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+        const odconv_config_t c = case_config(i);
+        for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
+            for (size_t p = 0; p < sizeof pools / sizeof pools[0]; ++p) {
+                const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, 0, layout, 0, &pools[p]);
+                CHECK(error <= 1e-5, "case %zu, layout %d, pool of %d: relative error %g", i, layout,
+                      pools[p].threads, error);
+            }
+        }
+    }
+    CHECK(serial.tasks_run > 0 && two.tasks_run > 0 && four.tasks_run > 0, "tasks run: %ld, %ld, %ld",
+          (long)serial.tasks_run, (long)two.tasks_run, (long)four.tasks_run);
+
+    odconv_config_t c = default_config(8, 8, 3);
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = NULL;
+    CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "%s",
+          odconv_last_error_message());
+    float *input = random_buffer(8 * 5 * 5, -1, 1), output[8 * 5 * 5];
+    CHECK(odconv_layer_forward_on_pool(layer, NULL, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
+              ODCONV_STATUS_INVALID_ARGUMENT && strstr(odconv_last_error_message(), "pool is NULL"),
+          "NULL pool: %s", odconv_last_error_message());
+    const odconv_thread_pool_t no_function = {NULL, NULL, 2}, no_threads = {concurrent, &two, 0},
+                               too_many = {concurrent, &two, 1 << 30};
+    CHECK(odconv_layer_forward_on_pool(layer, &no_function, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
+              ODCONV_STATUS_INVALID_ARGUMENT && strstr(odconv_last_error_message(), "pool->parallel_for is NULL"),
+          "NULL parallel_for: %s", odconv_last_error_message());
+    CHECK(odconv_layer_forward_on_pool(layer, &no_threads, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
+              ODCONV_STATUS_INVALID_ARGUMENT && strstr(odconv_last_error_message(), "pool->threads = 0"),
+          "no threads: %s", odconv_last_error_message());
+    CHECK(odconv_layer_forward_on_pool(layer, &too_many, 1, 5, 5, ODCONV_LAYOUT_NCHW, input, output) ==
+              ODCONV_STATUS_INVALID_ARGUMENT, "2^30 threads accepted");
+    CHECK(odconv_layer_forward_on_pool(layer, &pools[1], 1, 5, 5, ODCONV_LAYOUT_NCHW, input, NULL) ==
+              ODCONV_STATUS_INVALID_ARGUMENT, "NULL output accepted");
+    free(input);
+    odconv_layer_destroy(layer);
+    free_weights(&w);
 }
 
 /* The documented bound of bfloat16 layers against float32 (docs/bfloat16.md): the largest error over the
@@ -300,8 +395,14 @@ static void test_bfloat16(void) {
         const odconv_config_t c = case_config(i);
         for (int32_t layout = ODCONV_LAYOUT_NCHW; layout <= ODCONV_LAYOUT_NHWC; ++layout) {
             const double error = forward_error(c, cases[i].n, cases[i].h, cases[i].w, cases[i].threads, layout,
-                                               ODCONV_FLAG_BFLOAT16);
+                                               ODCONV_FLAG_BFLOAT16, NULL);
             CHECK(error <= BFLOAT16_BOUND, "bfloat16 case %zu, layout %d: relative error %g", i, layout, error);
+            struct test_pool two = {2, 0};
+            const odconv_thread_pool_t pool = {concurrent, &two, 2};
+            const double on_pool = forward_error(c, cases[i].n, cases[i].h, cases[i].w, 0, layout,
+                                                 ODCONV_FLAG_BFLOAT16, &pool);
+            CHECK(on_pool <= BFLOAT16_BOUND, "bfloat16 case %zu, layout %d, on a pool: relative error %g", i, layout,
+                  on_pool);
             if (getenv("ODCONV_TEST_VERBOSE")) printf("bfloat16 case %zu, layout %d: %.3g\n", i, layout, error);
             worst = fmax(worst, error);
             least = fmin(least, error);
@@ -565,6 +666,7 @@ int main(int argc, char **argv) {
     test_layer_lifecycle_errors();
     test_abi_description();
     test_forward_against_reference();
+    test_forward_on_pool();
     test_bfloat16();
     test_concurrent_forwards();
     test_static_conv();

@@ -213,6 +213,20 @@ odconv_status odconv_layer_forward(odconv_layer_t layer, int64_t batch, int64_t 
     });
 }
 
+odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool, int64_t batch,
+                                          int64_t height, int64_t width, odconv_layout layout, const float *input,
+                                          float *output) {
+    return guard([&] {
+        require_non_null(layer, "layer");
+        require_non_null(pool, "pool");
+        if (pool->parallel_for == nullptr) invalid_argument("pool->parallel_for is NULL");
+        if (pool->threads < 1) invalid_argument("pool->threads = ", pool->threads, " must be >= 1");
+        odconv::check_thread_count(pool->threads);
+        odconv::validate_forward(layer->config, batch, height, width, layout, input, output);
+        layer->impl->forward_on_pool(*pool, batch, height, width, layout, input, output);
+    });
+}
+
 odconv_status odconv_layer_forward_async(odconv_layer_t layer, odconv_stream_t stream, int64_t batch, int64_t height,
                                          int64_t width, odconv_layout layout, const float *input, float *output) {
     return guard([&] {

@@ -27,6 +27,13 @@ public:
                                         "calling thread (use odconv_layer_forward)");
     }
 
+    // forward with the work split into tasks run by the caller's pool (CPU backends only).
+    virtual void forward_on_pool(const odconv_thread_pool_t &pool, int64_t batch, int64_t height, int64_t width,
+                                 int32_t layout, const float *input, float *output) {
+        fail(ODCONV_STATUS_UNSUPPORTED, "odconv_layer_forward_on_pool needs a CPU layer; a CUDA layer runs on its "
+                                        "GPU (use odconv_layer_forward)");
+    }
+
     void set_num_threads(int32_t n) { num_threads_.store(n, std::memory_order_relaxed); }
     int32_t num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
 

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -29,20 +30,6 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Everything one forward call writes besides the output, so that concurrent calls never share state.
-struct Workspace {
-    dnnl::stream stream;
-    memory src, dst, weights, plain_weights, conv_scratchpad, reorder_scratchpad;
-    std::unordered_map<int, memory> conv_args, reorder_args;
-    // The caller's tensors; src and dst are these same memories unless the convolution computes in another
-    // layout (see LayoutBridge).
-    memory user_src, user_dst;
-    std::unordered_map<int, memory> src_bridge_args, dst_bridge_args;
-    AttentionVectors attention;
-    std::vector<float> pool_partials;  // [nhwc_pool_chunks(pixels)][in_planes], NHWC pooling
-    std::vector<float> run_factors, lane_factors;
-};
-
 // The static parts of a layer that every plan reads: attention, folded BatchNorm, the layer's copy of the bank.
 struct LayerParameters {
     odconv_config_t config;
@@ -55,47 +42,34 @@ struct LayerParameters {
     memory::data_type compute_type;  // of the convolution's input and weights (see ODCONV_FLAG_BFLOAT16)
 };
 
-// The primitives for one input size, layout and thread count, the bank in the primitive's weight layout,
-// and a pool of workspaces.
+// What one forward call writes to build a sample's kernel: the attention, the aggregation's factors, the
+// kernel itself.
+struct KernelWorkspace {
+    AttentionVectors attention;
+    std::vector<float> run_factors, lane_factors;
+    memory weights, plain_weights, reorder_scratchpad;
+    std::unordered_map<int, memory> reorder_args;
+};
+
+// The per-sample kernel in one convolution's weight layout.
 //
 // Per sample, the kernel is sum_j kernel[j] * (bn_scale * bank_j), scaled by the filter attention per
 // output channel and by the channel and spatial attentions per input channel and tap; the BatchNorm scale
-// is folded into the stored bank once. The BatchNorm shift is the convolution's bias and the activation its
-// post-op: the primitive is the one a static convolution of this shape uses.
-class Plan {
+// is folded into the stored bank once. The aggregation writes the primitive's layout in one pass where
+// WeightRuns can walk it; otherwise it writes plain weights and a oneDNN reorder moves them.
+class KernelAggregation {
 public:
-    Plan(const LayerParameters &p, int64_t height, int64_t width, int32_t layout, int threads)
-        : p_(p), layout_(layout), threads_(threads) {
+    KernelAggregation(const LayerParameters &p, const memory::desc &weights_md) : p_(p), weights_md_(weights_md) {
         const odconv_config_t &c = p.config;
         const auto &engine = cpu_engine();
-        const int64_t out_height = output_extent(c, height, "height");
-        const int64_t out_width = output_extent(c, width, "width");
-        src_md_ = activation_desc(1, c.in_planes, height, width, layout);
-        dst_md_ = activation_desc(1, c.out_planes, out_height, out_width, layout);
-
-        dnnl::post_ops post_ops;
-        append_activation(post_ops, c);
-        dnnl::primitive_attr attr;
-        attr.set_post_ops(post_ops);
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-        const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
-        // In bfloat16 only the input and the weights are: oneDNN accumulates in float32 and writes float32.
-        conv_pd_ = convolution_pd(c, compute_desc(src_md_, layout, p.compute_type),
-                                  weights_desc(c, tag::any, p.compute_type), p.bn.present ? &bias_md : nullptr,
-                                  compute_desc(dst_md_, layout, memory::data_type::f32), attr);
-        conv_ = dnnl::convolution_forward(conv_pd_);
-        src_bridge_ = LayoutBridge(src_md_, conv_pd_.src_desc());
-        dst_bridge_ = LayoutBridge(conv_pd_.dst_desc(), dst_md_);
-        weights_md_ = conv_pd_.weights_desc();
-
         const int32_t groups = c.groups, out_per_group = c.out_planes / c.groups, in_per_group = c.in_planes / c.groups;
-        const memory::desc plain_md = weights_desc(c, tag::oihw, memory::data_type::f32);
         std::optional<WeightRuns> runs = WeightRuns::of(weights_md_, groups, out_per_group, in_per_group, c.kernel_size);
         if (!runs) {  // aggregate in plain layout, then let oneDNN reorder each call
             runs = WeightRuns::plain(groups, out_per_group, in_per_group, c.kernel_size);
             dnnl::primitive_attr reorder_attr;
             reorder_attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-            reorder_pd_ = dnnl::reorder::primitive_desc(engine, plain_md, engine, weights_md_, reorder_attr);
+            reorder_pd_ = dnnl::reorder::primitive_desc(
+                engine, weights_desc(c, tag::oihw, memory::data_type::f32), engine, weights_md_, reorder_attr);
             reorder_ = dnnl::reorder(reorder_pd_);
         }
         runs_ = std::move(*runs);
@@ -115,7 +89,141 @@ public:
             banks_.push_back(target);
         }
         for (const memory &bank : banks_) bank_pointers_.push_back(static_cast<const float *>(bank.get_data_handle()));
+    }
 
+    KernelWorkspace make_workspace() const {
+        const auto &engine = cpu_engine();
+        KernelWorkspace k;
+        k.attention = p_.attention.make_vectors();
+        k.run_factors.assign(runs_.run_factor_count(), 0.0f);
+        k.lane_factors.assign(runs_.lane_factor_count(), 0.0f);
+        k.weights = memory(weights_md_, engine);
+        // Padding elements of blocked layouts read as zero; the aggregation writes zeros there too.
+        std::memset(k.weights.get_data_handle(), 0, weights_md_.get_size());
+        if (reorder_) {
+            k.plain_weights = memory(reorder_pd_.src_desc(), engine);
+            k.reorder_scratchpad = memory(reorder_pd_.scratchpad_desc(), engine);
+            k.reorder_args = {{DNNL_ARG_FROM, k.plain_weights},
+                              {DNNL_ARG_TO, k.weights},
+                              {DNNL_ARG_SCRATCHPAD, k.reorder_scratchpad}};
+        }
+        return k;
+    }
+
+    // The attention of the sample whose means are in k.attention.pooled, and the aggregation's factors.
+    void attend(KernelWorkspace &k) const {
+        AttentionVectors &a = k.attention;
+        p_.attention.compute(a);
+        runs_.set_factors(a.filter.data(), a.channel.data(), a.spatial.data(), k.run_factors.data(),
+                          k.lane_factors.data());
+    }
+
+    // The whole kernel on an OpenMP team of up to `threads`, then the reorder if any.
+    void aggregate(KernelWorkspace &k, dnnl::stream &stream, int threads) const {
+        if (aggregates_bfloat16())
+            aggregate_kernel(inputs(k), runs_, static_cast<uint16_t *>(k.weights.get_data_handle()), threads);
+        else
+            aggregate_kernel(inputs(k), runs_, static_cast<float *>(target(k).get_data_handle()), threads);
+        finish(k, stream);
+    }
+
+    // Part `part` of `parts` on the calling thread; once every part is written, finish.
+    void aggregate_part(KernelWorkspace &k, int64_t part, int64_t parts) const {
+        if (aggregates_bfloat16())
+            aggregate_kernel_part(inputs(k), runs_, part, parts, static_cast<uint16_t *>(k.weights.get_data_handle()));
+        else
+            aggregate_kernel_part(inputs(k), runs_, part, parts, static_cast<float *>(target(k).get_data_handle()));
+    }
+
+    void finish(KernelWorkspace &k, dnnl::stream &stream) const {
+        if (reorder_) reorder_.execute(stream, k.reorder_args);
+    }
+
+private:
+    bool aggregates_bfloat16() const { return !reorder_ && p_.compute_type != memory::data_type::f32; }
+    const memory &target(const KernelWorkspace &k) const { return reorder_ ? k.plain_weights : k.weights; }
+    AggregationInputs inputs(const KernelWorkspace &k) const {
+        return {bank_pointers_.data(), k.attention.kernel.data(), k.run_factors.data(), k.lane_factors.data(),
+                p_.config.kernel_num};
+    }
+
+    const LayerParameters &p_;
+    memory::desc weights_md_;
+    WeightRuns runs_;
+    std::vector<memory> banks_;
+    std::vector<const float *> bank_pointers_;
+    dnnl::reorder::primitive_desc reorder_pd_;
+    dnnl::reorder reorder_;
+};
+
+// The primitive attributes every odconv convolution has: the activation as a post-op, a scratchpad of the
+// caller's.
+dnnl::primitive_attr convolution_attr(const odconv_config_t &c) {
+    dnnl::post_ops post_ops;
+    append_activation(post_ops, c);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post_ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+}
+
+// Runs body(i) for every i in [0, count) as tasks of the caller's pool, each on one thread; rethrows the
+// first failure once every task has returned (nothing may leave a task: the pool is C).
+template <typename Body>
+void run_tasks(const odconv_thread_pool_t &pool, size_t count, Body &&body) {
+    struct Context {
+        Body *body;
+        std::mutex mutex;
+        std::exception_ptr failure;
+    } context{&body, {}, {}};
+    const odconv_task_fn task = [](void *opaque, size_t index) {
+        Context &c = *static_cast<Context *>(opaque);
+        try {
+            ThreadCountScope one(1);  // oneDNN runs a primitive on its calling thread alone
+            (*c.body)(index);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(c.mutex);
+            if (!c.failure) c.failure = std::current_exception();
+        }
+    };
+    pool.parallel_for(pool.pool_context, task, &context, count);
+    if (context.failure) std::rethrow_exception(context.failure);
+}
+
+// Everything one forward call of a Plan writes besides the output, so that concurrent calls never share state.
+struct Workspace {
+    dnnl::stream stream;
+    memory src, dst, conv_scratchpad;
+    std::unordered_map<int, memory> conv_args;
+    // The caller's tensors; src and dst are these same memories unless the convolution computes in another
+    // layout (see LayoutBridge).
+    memory user_src, user_dst;
+    std::unordered_map<int, memory> src_bridge_args, dst_bridge_args;
+    KernelWorkspace kernel;
+    std::vector<float> pool_partials;  // [nhwc_pool_chunks(pixels)][in_planes], NHWC pooling
+};
+
+// The primitives for one input size, layout and thread count, the kernel aggregation for them, and a pool of
+// workspaces. The BatchNorm shift is the convolution's bias and the activation its post-op: the primitive is
+// the one a static convolution of this shape uses.
+class Plan {
+public:
+    Plan(const LayerParameters &p, int64_t height, int64_t width, int32_t layout, int threads)
+        : p_(p), layout_(layout), threads_(threads) {
+        const odconv_config_t &c = p.config;
+        const int64_t out_height = output_extent(c, height, "height");
+        const int64_t out_width = output_extent(c, width, "width");
+        src_md_ = activation_desc(1, c.in_planes, height, width, layout);
+        dst_md_ = activation_desc(1, c.out_planes, out_height, out_width, layout);
+        const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
+        // In bfloat16 only the input and the weights are: oneDNN accumulates in float32 and writes float32.
+        conv_pd_ = convolution_pd(c, compute_desc(src_md_, layout, p.compute_type),
+                                  weights_desc(c, tag::any, p.compute_type), p.bn.present ? &bias_md : nullptr,
+                                  compute_desc(dst_md_, layout, memory::data_type::f32), convolution_attr(c));
+        conv_ = dnnl::convolution_forward(conv_pd_);
+        src_bridge_ = LayoutBridge(src_md_, conv_pd_.src_desc());
+        dst_bridge_ = LayoutBridge(conv_pd_.dst_desc(), dst_md_);
+        kernel_.emplace(p, conv_pd_.weights_desc());
         src_stride_ = int64_t(c.in_planes) * height * width;
         dst_stride_ = int64_t(c.out_planes) * out_height * out_width;
         pixels_ = height * width;
@@ -152,26 +260,27 @@ public:
         if (failure) std::rethrow_exception(failure);
     }
 
+    // The same with each sample a task of the caller's pool (a single-thread plan).
+    void run_samples_on(const odconv_thread_pool_t &pool, int64_t batch, const float *input, float *output) {
+        run_tasks(pool, size_t(batch), [&](size_t n) {
+            std::unique_ptr<Workspace> workspace = acquire();
+            run_sample(*workspace, int64_t(n), input, output);
+            workspace->stream.wait();
+            release(std::move(workspace));
+        });
+    }
+
 private:
     void run_sample(Workspace &ws, int64_t n, const float *input, float *output) {
         const odconv_config_t &c = p_.config;
-        AttentionVectors &a = ws.attention;
-        const AggregationInputs aggregation{bank_pointers_.data(), a.kernel.data(), ws.run_factors.data(),
-                                            ws.lane_factors.data(), c.kernel_num};
         const float *x = input + n * src_stride_;
+        float *pooled = ws.kernel.attention.pooled.data();
         if (layout_ == ODCONV_LAYOUT_NHWC)
-            average_pool_nhwc(x, c.in_planes, pixels_, a.pooled.data(), ws.pool_partials.data(), threads_);
+            average_pool_nhwc(x, c.in_planes, pixels_, pooled, ws.pool_partials.data(), threads_);
         else
-            average_pool_nchw(x, c.in_planes, pixels_, a.pooled.data());
-        p_.attention.compute(a);
-        runs_.set_factors(a.filter.data(), a.channel.data(), a.spatial.data(), ws.run_factors.data(),
-                          ws.lane_factors.data());
-        if (reorder_ || p_.compute_type == memory::data_type::f32)
-            aggregate_kernel(aggregation, runs_, static_cast<float *>((reorder_ ? ws.plain_weights : ws.weights).get_data_handle()),
-                             threads_);
-        else
-            aggregate_kernel(aggregation, runs_, static_cast<uint16_t *>(ws.weights.get_data_handle()), threads_);
-        if (reorder_) reorder_.execute(ws.stream, ws.reorder_args);
+            average_pool_nchw(x, c.in_planes, pixels_, pooled);
+        kernel_->attend(ws.kernel);
+        kernel_->aggregate(ws.kernel, ws.stream, threads_);
         ws.user_src.set_data_handle(const_cast<float *>(x));
         ws.user_dst.set_data_handle(output + n * dst_stride_);
         if (src_bridge_.needed()) src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
@@ -181,7 +290,6 @@ private:
 
     std::unique_ptr<Workspace> acquire() {
         if (auto idle = idle_.take()) return idle;
-        const odconv_config_t &c = p_.config;
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->stream = dnnl::stream(engine);
@@ -191,26 +299,14 @@ private:
         ws->dst = dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : ws->user_dst;
         if (src_bridge_.needed()) ws->src_bridge_args = src_bridge_.args(ws->user_src, ws->src);
         if (dst_bridge_.needed()) ws->dst_bridge_args = dst_bridge_.args(ws->dst, ws->user_dst);
-        ws->weights = memory(weights_md_, engine);
-        // Padding elements of blocked layouts read as zero; the aggregation writes zeros there too.
-        std::memset(ws->weights.get_data_handle(), 0, weights_md_.get_size());
+        ws->kernel = kernel_->make_workspace();
         ws->conv_scratchpad = memory(conv_pd_.scratchpad_desc(), engine);
         ws->conv_args = {{DNNL_ARG_SRC, ws->src},
-                         {DNNL_ARG_WEIGHTS, ws->weights},
+                         {DNNL_ARG_WEIGHTS, ws->kernel.weights},
                          {DNNL_ARG_DST, ws->dst},
                          {DNNL_ARG_SCRATCHPAD, ws->conv_scratchpad}};
         if (p_.bn.present) ws->conv_args.emplace(DNNL_ARG_BIAS, p_.bias);
-        if (reorder_) {
-            ws->plain_weights = memory(reorder_pd_.src_desc(), engine);
-            ws->reorder_scratchpad = memory(reorder_pd_.scratchpad_desc(), engine);
-            ws->reorder_args = {{DNNL_ARG_FROM, ws->plain_weights},
-                                {DNNL_ARG_TO, ws->weights},
-                                {DNNL_ARG_SCRATCHPAD, ws->reorder_scratchpad}};
-        }
-        ws->attention = p_.attention.make_vectors();
-        ws->pool_partials.assign(size_t(nhwc_pool_chunks(pixels_)) * c.in_planes, 0.0f);
-        ws->run_factors.assign(runs_.run_factor_count(), 0.0f);
-        ws->lane_factors.assign(runs_.lane_factor_count(), 0.0f);
+        ws->pool_partials.assign(size_t(nhwc_pool_chunks(pixels_)) * p_.config.in_planes, 0.0f);
         return ws;
     }
 
@@ -219,16 +315,295 @@ private:
     const LayerParameters &p_;
     const int32_t layout_;
     const int threads_;
-    memory::desc src_md_, dst_md_, weights_md_;
+    memory::desc src_md_, dst_md_;
     dnnl::convolution_forward::primitive_desc conv_pd_;
     dnnl::convolution_forward conv_;
     LayoutBridge src_bridge_, dst_bridge_;
-    WeightRuns runs_;
-    std::vector<memory> banks_;
-    std::vector<const float *> bank_pointers_;
-    dnnl::reorder::primitive_desc reorder_pd_;
-    dnnl::reorder reorder_;
+    std::optional<KernelAggregation> kernel_;
     int64_t src_stride_, dst_stride_, pixels_;
+    IdlePool<Workspace> idle_;
+};
+
+// Buffers for the activations a BandedPlan keeps in the convolution's layout, shared by every layer's plans and
+// handed out most recently returned first: a runtime runs one node after another, so each node's buffers are
+// memory the node before it has just used, still in cache, rather than memory last touched a whole inference
+// ago (on the 2-core development machine, writing 800 kB into memory out of cache took 4x as long).
+class ScratchBuffers {
+public:
+    struct AlignedDelete {
+        void operator()(char *p) const { ::operator delete[](p, std::align_val_t(kAlignment)); }
+    };
+    struct Lease {
+        std::unique_ptr<char[], AlignedDelete> buffer;
+        size_t bytes = 0;
+    };
+
+    static ScratchBuffers &shared() {
+        static ScratchBuffers *buffers = new ScratchBuffers;  // never destroyed: plans may outlive static destructors
+        return *buffers;
+    }
+
+    Lease take(size_t bytes) {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (size_t i = idle_.size(); i-- > 0;) {
+                if (idle_[i].bytes >= bytes) {
+                    Lease lease = std::move(idle_[i]);
+                    idle_.erase(idle_.begin() + std::ptrdiff_t(i));
+                    return lease;
+                }
+            }
+        }
+        // Aligned as oneDNN aligns its own buffers.
+        const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+        return Lease{std::unique_ptr<char[], AlignedDelete>(
+                         static_cast<char *>(::operator new[](rounded, std::align_val_t(kAlignment)))),
+                     rounded};
+    }
+
+    void give(Lease lease) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        idle_.push_back(std::move(lease));
+        if (idle_.size() > kMaxIdle) idle_.erase(idle_.begin());  // the least recently used
+    }
+
+private:
+    static constexpr size_t kMaxIdle = 8;
+    static constexpr size_t kAlignment = 64;
+    std::mutex mutex_;
+    std::vector<Lease> idle_;
+};
+
+// A forward split into tasks of a caller's pool (odconv_layer_forward_on_pool), for batches too small to give
+// every thread whole samples: per sample, three rounds of `bands` tasks, each task on one thread:
+//   1. pool a share of the input's channels (NCHW) or pixels (NHWC), and move a band of its rows into the
+//      convolution's layout;
+//   then, on the calling thread, the attention;
+//   2. aggregate a share of the kernel;
+//   3. convolve a band of output rows, with a single-threaded primitive of the band's own (the layer's
+//      padding above and below only where the band meets the tensor's edge), and move them into the caller's
+//      layout.
+// The convolution computes in NHWC, where a band of rows is one contiguous stretch of memory. Pooling and
+// aggregation give the same bits as Plan's; the bands' convolutions agree with the whole one to float32
+// rounding.
+class BandedPlan {
+public:
+    BandedPlan(const LayerParameters &p, int64_t height, int64_t width, int32_t layout, int bands)
+        : p_(p), layout_(layout), height_(height), width_(width) {
+        const odconv_config_t &c = p.config;
+        out_height_ = output_extent(c, height, "height");
+        out_width_ = output_extent(c, width, "width");
+        const memory::desc user_src = activation_desc(1, c.in_planes, height, width, layout);
+        const memory::desc user_dst = activation_desc(1, c.out_planes, out_height_, out_width_, layout);
+        const memory::desc compute_src = compute_desc(user_src, ODCONV_LAYOUT_NHWC, p.compute_type);
+        const memory::desc compute_dst = compute_desc(user_dst, ODCONV_LAYOUT_NHWC, memory::data_type::f32);
+        move_src_ = user_src != compute_src;
+        move_dst_ = user_dst != compute_dst;
+        src_row_bytes_ = width * c.in_planes * int64_t(memory::data_type_size(p.compute_type));
+        dst_row_bytes_ = out_width_ * c.out_planes * int64_t(sizeof(float));
+        src_stride_ = int64_t(c.in_planes) * height * width;
+        dst_stride_ = int64_t(c.out_planes) * out_height_ * out_width_;
+
+        const memory::desc bias_md({c.out_planes}, memory::data_type::f32, tag::x);
+        const memory::desc *bias = p.bn.present ? &bias_md : nullptr;
+        const dnnl::primitive_attr attr = convolution_attr(c);
+        const memory::desc any_weights = weights_desc(c, tag::any, p.compute_type);
+        const auto whole = convolution_pd(c, compute_src, any_weights, bias, compute_dst, attr);
+        const int64_t extent = int64_t(c.kernel_size - 1) * c.dilation + 1;
+        bands = int(std::min<int64_t>(bands, out_height_));
+        for (int b = 0; b < bands; ++b) {
+            Band band;
+            band.out_first = out_height_ * b / bands;
+            band.out_last = out_height_ * (b + 1) / bands;
+            int64_t in_first = band.out_first * c.stride - c.padding;
+            int64_t in_last = (band.out_last - 1) * c.stride - c.padding + extent;
+            const int64_t top = std::max<int64_t>(0, -in_first), bottom = std::max<int64_t>(0, in_last - height);
+            in_first = std::max<int64_t>(0, in_first);
+            in_last = std::min(height, in_last);
+            if (in_last <= in_first) {  // a band of padding alone: one band, the whole convolution, instead
+                bands_.clear();
+                break;
+            }
+            band.in_first = in_first;
+            band.pd = convolution_pd(
+                c, memory::desc({1, c.in_planes, in_last - in_first, width}, p.compute_type, tag::nhwc), any_weights,
+                bias,
+                memory::desc({1, c.out_planes, band.out_last - band.out_first, out_width_}, memory::data_type::f32,
+                             tag::nhwc),
+                attr, top, bottom);
+            // Every band reads the one aggregated kernel, so all must want it in the same layout; and a band
+            // must not run slower code than the whole convolution would (oneDNN's reference kernels).
+            const bool same_weights = bands_.empty() || band.pd.weights_desc() == bands_.front().pd.weights_desc();
+            if (!same_weights || (is_reference(band.pd) && !is_reference(whole))) {
+                bands_.clear();
+                break;
+            }
+            bands_.push_back(std::move(band));
+        }
+        if (bands_.empty()) {
+            Band band;
+            band.out_first = 0;
+            band.out_last = out_height_;
+            band.in_first = 0;
+            band.pd = whole;
+            bands_.push_back(std::move(band));
+        }
+        kernel_.emplace(p, bands_.front().pd.weights_desc());
+        const int64_t count = int64_t(bands_.size());
+        for (int64_t b = 0; b < count; ++b) {
+            Band &band = bands_[b];
+            band.conv = dnnl::convolution_forward(band.pd);
+            // The rows this band moves into the convolution's layout, an even share; the convolution of any band
+            // reads its neighbours' too, so every move finishes before any convolution starts.
+            const int64_t move_first = height * b / count, move_last = height * (b + 1) / count;
+            if (move_src_ && move_last > move_first)
+                band.src_move = LayoutBridge(rows(user_src, move_first, move_last), rows(compute_src, move_first, move_last));
+            if (move_dst_)
+                band.dst_move = LayoutBridge(rows(compute_dst, band.out_first, band.out_last),
+                                             rows(user_dst, band.out_first, band.out_last));
+        }
+        compute_src_md_ = compute_src;
+        compute_dst_md_ = compute_dst;
+    }
+
+    void run(const odconv_thread_pool_t &pool, int64_t batch, const float *input, float *output) {
+        std::unique_ptr<Workspace> workspace = acquire();
+        for (int64_t n = 0; n < batch; ++n) run_sample(pool, *workspace, input + n * src_stride_, output + n * dst_stride_);
+        release(std::move(workspace));
+    }
+
+private:
+    struct Band {
+        int64_t out_first = 0, out_last = 0;  // output rows
+        int64_t in_first = 0;                 // the first input row its convolution reads
+        dnnl::convolution_forward::primitive_desc pd;
+        dnnl::convolution_forward conv;
+        LayoutBridge src_move, dst_move;      // not needed() where the layouts agree
+    };
+
+    // A move's memories and arguments. The memories see the whole tensors through the move's row views (the
+    // views carry the offsets); run_sample points them at the tensors.
+    struct BoundMove {
+        memory from, to;
+        std::unordered_map<int, memory> args;
+
+        static BoundMove of(const LayoutBridge &move) {
+            BoundMove bound;
+            if (!move.needed()) return bound;
+            bound.from = memory(move.from_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+            bound.to = memory(move.to_desc(), cpu_engine(), DNNL_MEMORY_NONE);
+            bound.args = move.args(bound.from, bound.to);
+            return bound;
+        }
+    };
+
+    struct BandWorkspace {
+        dnnl::stream stream;
+        memory conv_src, conv_dst, conv_scratchpad;
+        std::unordered_map<int, memory> conv_args;
+        BoundMove src_move, dst_move;
+    };
+
+    struct Workspace {
+        KernelWorkspace kernel;
+        std::vector<float> pool_partials;  // NHWC pooling, as in Plan
+        std::vector<BandWorkspace> bands;
+    };
+
+    static bool is_reference(const dnnl::convolution_forward::primitive_desc &pd) {
+        return std::string(pd.impl_info_str()).rfind("ref", 0) == 0;
+    }
+
+    // Rows [first, last) of a (1, C, H, W) tensor described by md, as a view into the whole of it.
+    static memory::desc rows(const memory::desc &md, int64_t first, int64_t last) {
+        const memory::dims dims = md.get_dims();
+        return md.submemory_desc({dims[0], dims[1], last - first, dims[3]}, {0, 0, first, 0});
+    }
+
+    void run_sample(const odconv_thread_pool_t &pool, Workspace &ws, const float *x, float *y) {
+        const odconv_config_t &c = p_.config;
+        const int64_t count = int64_t(bands_.size());
+        const int64_t pixels = height_ * width_, chunks = nhwc_pool_chunks(pixels);
+        // The whole tensors in the convolution's layout, where they are moved.
+        ScratchBuffers &scratch = ScratchBuffers::shared();
+        ScratchBuffers::Lease src_lease, dst_lease;
+        if (move_src_) src_lease = scratch.take(compute_src_md_.get_size());
+        if (move_dst_) dst_lease = scratch.take(compute_dst_md_.get_size());
+        char *src = move_src_ ? src_lease.buffer.get() : reinterpret_cast<char *>(const_cast<float *>(x));
+        char *dst = move_dst_ ? dst_lease.buffer.get() : reinterpret_cast<char *>(y);
+        for (int64_t b = 0; b < count; ++b) {
+            BandWorkspace &bw = ws.bands[b];
+            if (bands_[b].src_move.needed()) {
+                bw.src_move.from.set_data_handle(const_cast<float *>(x));
+                bw.src_move.to.set_data_handle(src);
+            }
+            if (bands_[b].dst_move.needed()) {
+                bw.dst_move.from.set_data_handle(dst);
+                bw.dst_move.to.set_data_handle(y);
+            }
+            bw.conv_src.set_data_handle(src + bands_[b].in_first * src_row_bytes_);
+            bw.conv_dst.set_data_handle(dst + bands_[b].out_first * dst_row_bytes_);
+        }
+        float *pooled = ws.kernel.attention.pooled.data();
+        run_tasks(pool, size_t(count), [&](size_t b) {
+            if (layout_ == ODCONV_LAYOUT_NHWC)
+                nhwc_pool_partials(x, c.in_planes, pixels, chunks * b / count, chunks * (b + 1) / count,
+                                   ws.pool_partials.data());
+            else
+                average_pool_nchw_channels(x, c.in_planes * b / count, c.in_planes * (b + 1) / count, pixels, pooled);
+            const Band &band = bands_[b];
+            if (band.src_move.needed()) band.src_move.reorder().execute(ws.bands[b].stream, ws.bands[b].src_move.args);
+        });
+        if (layout_ == ODCONV_LAYOUT_NHWC) nhwc_pool_finish(ws.pool_partials.data(), c.in_planes, pixels, pooled);
+        kernel_->attend(ws.kernel);
+        run_tasks(pool, size_t(count), [&](size_t b) { kernel_->aggregate_part(ws.kernel, int64_t(b), count); });
+        kernel_->finish(ws.kernel, ws.bands[0].stream);
+        run_tasks(pool, size_t(count), [&](size_t b) {
+            const Band &band = bands_[b];
+            BandWorkspace &bw = ws.bands[b];
+            band.conv.execute(bw.stream, bw.conv_args);
+            if (band.dst_move.needed()) band.dst_move.reorder().execute(bw.stream, bw.dst_move.args);
+        });
+        // The output's buffer last, so that the next node takes it first: its input is this node's output.
+        if (move_src_) scratch.give(std::move(src_lease));
+        if (move_dst_) scratch.give(std::move(dst_lease));
+    }
+
+    std::unique_ptr<Workspace> acquire() {
+        if (auto idle = idle_.take()) return idle;
+        const auto &engine = cpu_engine();
+        auto ws = std::make_unique<Workspace>();
+        ws->kernel = kernel_->make_workspace();
+        ws->pool_partials.assign(size_t(nhwc_pool_chunks(height_ * width_)) * p_.config.in_planes, 0.0f);
+        for (const Band &band : bands_) {
+            BandWorkspace bw;
+            bw.stream = dnnl::stream(engine);
+            bw.conv_src = memory(band.pd.src_desc(), engine, DNNL_MEMORY_NONE);
+            bw.conv_dst = memory(band.pd.dst_desc(), engine, DNNL_MEMORY_NONE);
+            bw.conv_scratchpad = memory(band.pd.scratchpad_desc(), engine);
+            bw.conv_args = {{DNNL_ARG_SRC, bw.conv_src},
+                            {DNNL_ARG_WEIGHTS, ws->kernel.weights},
+                            {DNNL_ARG_DST, bw.conv_dst},
+                            {DNNL_ARG_SCRATCHPAD, bw.conv_scratchpad}};
+            if (p_.bn.present) bw.conv_args.emplace(DNNL_ARG_BIAS, p_.bias);
+            bw.src_move = BoundMove::of(band.src_move);
+            bw.dst_move = BoundMove::of(band.dst_move);
+            ws->bands.push_back(std::move(bw));
+        }
+        return ws;
+    }
+
+    void release(std::unique_ptr<Workspace> ws) { idle_.give(std::move(ws)); }
+
+    const LayerParameters &p_;
+    const int32_t layout_;
+    const int64_t height_, width_;
+    int64_t out_height_ = 0, out_width_ = 0;
+    bool move_src_ = false, move_dst_ = false;
+    int64_t src_row_bytes_ = 0, dst_row_bytes_ = 0, src_stride_ = 0, dst_stride_ = 0;
+    memory::desc compute_src_md_, compute_dst_md_;
+    std::optional<KernelAggregation> kernel_;
+    std::vector<Band> bands_;
     IdlePool<Workspace> idle_;
 };
 
@@ -262,6 +637,20 @@ public:
         });
     }
 
+    void forward_on_pool(const odconv_thread_pool_t &pool, int64_t batch, int64_t height, int64_t width,
+                         int32_t layout, const float *input, float *output) override {
+        translating_onednn_errors([&] {
+            // Primitives are created, and the calling thread's share of the work runs, single-threaded.
+            ThreadCountScope one(1);
+            if (pool.threads == 1)
+                plan(height, width, layout, 1)->run(batch, input, output);
+            else if (samples_in_parallel(batch, pool.threads))
+                plan(height, width, layout, 1)->run_samples_on(pool, batch, input, output);
+            else
+                banded_plan(height, width, layout, pool.threads)->run(pool, batch, input, output);
+        });
+    }
+
 private:
     // Whole samples per thread when every thread gets about the same number of them (at most 25% idle time);
     // otherwise each sample is split over all threads.
@@ -281,10 +670,18 @@ private:
                                   [&] { return std::make_shared<Plan>(p_, height, width, layout, threads); });
     }
 
+    std::shared_ptr<BandedPlan> banded_plan(int64_t height, int64_t width, int32_t layout, int bands) {
+        std::lock_guard<std::mutex> lock(plans_mutex_);
+        return banded_plans_.get_or_make(std::make_tuple(height, width, layout, bands), [&] {
+            return std::make_shared<BandedPlan>(p_, height, width, layout, bands);
+        });
+    }
+
     LayerParameters p_;
     std::mutex plans_mutex_;
     // shared_ptr: a forward keeps its plan even if it is evicted meanwhile
     LruCache<PlanKey, std::shared_ptr<Plan>> plans_{kMaxPlans};
+    LruCache<PlanKey, std::shared_ptr<BandedPlan>> banded_plans_{kMaxPlans};
 };
 
 }  // namespace

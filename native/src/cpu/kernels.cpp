@@ -135,31 +135,45 @@ void aggregate_in_parallel(const AggregationInputs &in, const WeightRuns &runs, 
 }  // namespace
 
 void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled) {
-    const float inverse = 1.0f / static_cast<float>(pixels);
 #pragma omp parallel for if (channels * pixels >= kParallelThreshold) schedule(static)
-    for (int64_t c = 0; c < channels; ++c) pooled[c] = sum(x + c * pixels, pixels) * inverse;
+    for (int64_t c = 0; c < channels; ++c) average_pool_nchw_channels(x, c, c + 1, pixels, pooled);
+}
+
+void average_pool_nchw_channels(const float *x, int64_t first, int64_t last, int64_t pixels, float *pooled) {
+    const float inverse = 1.0f / static_cast<float>(pixels);
+    for (int64_t c = first; c < last; ++c) pooled[c] = sum(x + c * pixels, pixels) * inverse;
 }
 
 int64_t nhwc_pool_chunks(int64_t pixels) { return (pixels + kNhwcPoolChunkPixels - 1) / kNhwcPoolChunkPixels; }
 
-void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
-                       int max_threads) {
-    const float inverse = 1.0f / static_cast<float>(pixels);
-    const int64_t chunks = nhwc_pool_chunks(pixels);
-    // Fixed chunks, summed in a fixed order: the mean does not depend on how many threads ran, so neither
-    // does any output bit (a sample's result is the same in any batch, with any thread count).
-#pragma omp parallel for if (channels * pixels >= kParallelThreshold) num_threads(max_threads) schedule(static)
-    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+void nhwc_pool_partials(const float *x, int64_t channels, int64_t pixels, int64_t first_chunk, int64_t last_chunk,
+                        float *partials) {
+    for (int64_t chunk = first_chunk; chunk < last_chunk; ++chunk) {
         const int64_t first = chunk * kNhwcPoolChunkPixels, last = std::min(pixels, first + kNhwcPoolChunkPixels);
         float *acc = partials + chunk * channels;
         std::fill(acc, acc + channels, 0.0f);
         accumulate_rows(x + first * channels, last - first, channels, acc);
     }
+}
+
+void nhwc_pool_finish(const float *partials, int64_t channels, int64_t pixels, float *pooled) {
+    const float inverse = 1.0f / static_cast<float>(pixels);
+    const int64_t chunks = nhwc_pool_chunks(pixels);
     for (int64_t c = 0; c < channels; ++c) {
         float total = 0.0f;
         for (int64_t chunk = 0; chunk < chunks; ++chunk) total += partials[chunk * channels + c];
         pooled[c] = total * inverse;
     }
+}
+
+void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
+                       int max_threads) {
+    const int64_t chunks = nhwc_pool_chunks(pixels);
+    // Fixed chunks, summed in a fixed order: the mean does not depend on how many threads ran, so neither
+    // does any output bit (a sample's result is the same in any batch, with any thread count).
+#pragma omp parallel for if (channels * pixels >= kParallelThreshold) num_threads(max_threads) schedule(static)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) nhwc_pool_partials(x, channels, pixels, chunk, chunk + 1, partials);
+    nhwc_pool_finish(partials, channels, pixels, pooled);
 }
 
 WeightRuns WeightRuns::shaped(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size) {
@@ -373,6 +387,15 @@ void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float
 
 void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, uint16_t *dst, int max_threads) {
     aggregate_in_parallel(in, runs, dst, max_threads);
+}
+
+void aggregate_kernel_part(const AggregationInputs &in, const WeightRuns &runs, int64_t part, int64_t parts, float *dst) {
+    aggregate_runs(in, runs, runs.runs * part / parts, runs.runs * (part + 1) / parts, dst);
+}
+
+void aggregate_kernel_part(const AggregationInputs &in, const WeightRuns &runs, int64_t part, int64_t parts,
+                           uint16_t *dst) {
+    aggregate_runs(in, runs, runs.runs * part / parts, runs.runs * (part + 1) / parts, dst);
 }
 
 }  // namespace odconv::cpu

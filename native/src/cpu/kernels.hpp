@@ -19,6 +19,13 @@ int64_t nhwc_pool_chunks(int64_t pixels);
 void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled);
 void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
                        int max_threads);
+// The same in parts, for work spread over a caller's pool: channels [first, last) of NCHW; NHWC's chunks
+// [first_chunk, last_chunk) into their rows of `partials`, then, once every chunk is in, the rows in order.
+// The results are those of the functions above, bit for bit.
+void average_pool_nchw_channels(const float *x, int64_t first, int64_t last, int64_t pixels, float *pooled);
+void nhwc_pool_partials(const float *x, int64_t channels, int64_t pixels, int64_t first_chunk, int64_t last_chunk,
+                        float *partials);
+void nhwc_pool_finish(const float *partials, int64_t channels, int64_t pixels, float *pooled);
 
 // A weight layout read as contiguous runs, so that the per-sample kernel is one vectorizable pass:
 //   dst[run, lane] = lane_factor[lane_base[run] + lane] * run_factor[factor_index[run] + pair_step * (lane % 2)]
@@ -85,6 +92,11 @@ struct AggregationInputs {
 void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads);
 // The same, each element rounded to the nearest bfloat16 (ties to even) as it is stored.
 void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, uint16_t *dst, int max_threads);
+
+// Part `part` of `parts` (runs split evenly) of the same, on the calling thread.
+void aggregate_kernel_part(const AggregationInputs &in, const WeightRuns &runs, int64_t part, int64_t parts, float *dst);
+void aggregate_kernel_part(const AggregationInputs &in, const WeightRuns &runs, int64_t part, int64_t parts,
+                           uint16_t *dst);
 
 // float32 to bfloat16, round to nearest, ties to even; NaN stays NaN.
 inline uint16_t to_bfloat16(float value) {

@@ -65,7 +65,7 @@ std::optional<std::string> unsupported_reason(uint32_t flags) {
                                                : std::string());
 }
 
-LayoutBridge::LayoutBridge(const memory::desc &from, const memory::desc &to) {
+LayoutBridge::LayoutBridge(const memory::desc &from, const memory::desc &to) : from_(from), to_(to) {
     if (from == to) return;
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -95,19 +95,26 @@ void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &c) {
 dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &c, const memory::desc &src,
                                                          const memory::desc &weights, const memory::desc *bias,
                                                          const memory::desc &dst, const dnnl::primitive_attr &attr) {
+    return convolution_pd(c, src, weights, bias, dst, attr, c.padding, c.padding);
+}
+
+dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &c, const memory::desc &src,
+                                                         const memory::desc &weights, const memory::desc *bias,
+                                                         const memory::desc &dst, const dnnl::primitive_attr &attr,
+                                                         int64_t padding_top, int64_t padding_bottom) {
     const memory::dims strides{c.stride, c.stride};
     // Dilation means nothing to a 1x1 kernel; oneDNN 3.13's brgemm convolution crashes on some such
     // shapes (k 1, stride 2, padding 3, dilation 2, width 1), so it never sees one.
     const memory::dim dilation = c.kernel_size == 1 ? 0 : c.dilation - 1;
     const memory::dims dilates{dilation, dilation};
-    const memory::dims padding{c.padding, c.padding};
+    const memory::dims padding_l{padding_top, c.padding}, padding_r{padding_bottom, c.padding};
     const auto kind = dnnl::prop_kind::forward_inference;
     const auto algorithm = dnnl::algorithm::convolution_direct;
     const auto &engine = cpu_engine();
     auto pd = bias ? dnnl::convolution_forward::primitive_desc(engine, kind, algorithm, src, weights, *bias, dst,
-                                                               strides, dilates, padding, padding, attr)
+                                                               strides, dilates, padding_l, padding_r, attr)
                    : dnnl::convolution_forward::primitive_desc(engine, kind, algorithm, src, weights, dst, strides,
-                                                               dilates, padding, padding, attr);
+                                                               dilates, padding_l, padding_r, attr);
     // oneDNN 3.13's brgemm convolutions crash (read out of bounds) on some shapes whose padding is as wide as
     // the dilated kernel, so that whole output rows see only padding (found by RandomConfigurationTest,
     // e.g. k 2, stride 2, padding 3, dilation 2 on a width-1 input). Real networks never pad that much, so

@@ -59,10 +59,13 @@ public:
 
     bool needed() const { return bool(reorder_); }
     const dnnl::reorder &reorder() const { return reorder_; }
+    const dnnl::memory::desc &from_desc() const { return from_; }
+    const dnnl::memory::desc &to_desc() const { return to_; }
     // The reorder's arguments from `from` to `to`, with a scratchpad of its own.
     std::unordered_map<int, dnnl::memory> args(const dnnl::memory &from, const dnnl::memory &to) const;
 
 private:
+    dnnl::memory::desc from_, to_;
     dnnl::reorder::primitive_desc pd_;
     dnnl::reorder reorder_;
 };
@@ -79,6 +82,13 @@ dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &
                                                          const dnnl::memory::desc &weights,
                                                          const dnnl::memory::desc *bias, const dnnl::memory::desc &dst,
                                                          const dnnl::primitive_attr &attr);
+// The same over a band of rows: the input rows the band reads, with `padding_top` and `padding_bottom` rows of
+// zeros above and below them instead of the layer's padding (which still applies left and right).
+dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &config, const dnnl::memory::desc &src,
+                                                         const dnnl::memory::desc &weights,
+                                                         const dnnl::memory::desc *bias, const dnnl::memory::desc &dst,
+                                                         const dnnl::primitive_attr &attr, int64_t padding_top,
+                                                         int64_t padding_bottom);
 
 // Eval-mode BatchNorm as y = x * scale + shift; identity when the layer has none.
 struct FoldedBatchNorm {

@@ -244,6 +244,12 @@ static void expect_status(odconv_status got, odconv_status want, const char *wha
     }
 }
 
+static void never_called(void *pool_context, odconv_task_fn task, void *task_context, size_t count) {
+    (void)pool_context; (void)task; (void)task_context; (void)count;
+    fprintf(stderr, "FAIL: a CUDA layer ran tasks on a caller's pool\n");
+    abort();
+}
+
 static void check_refusals(void) {
     test_case t;
     memset(&t, 0, sizeof t);
@@ -258,6 +264,9 @@ static void check_refusals(void) {
                   ODCONV_STATUS_INVALID_ARGUMENT, "host input to a CUDA layer");
     expect_status(odconv_layer_forward(gpu, 1, 4, 4, ODCONV_LAYOUT_NCHW, d_in, host_out),
                   ODCONV_STATUS_INVALID_ARGUMENT, "host output of a CUDA layer");
+    const odconv_thread_pool_t pool = {never_called, NULL, 2};
+    expect_status(odconv_layer_forward_on_pool(gpu, &pool, 1, 4, 4, ODCONV_LAYOUT_NCHW, d_in, d_out),
+                  ODCONV_STATUS_UNSUPPORTED, "a caller's thread pool for a CUDA layer");
     expect_status(odconv_copy(host_out, host_in, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL), ODCONV_STATUS_INVALID_ARGUMENT,
                   "host memory as the device side of a copy");
     expect_status(odconv_copy(d_out, d_in, 16, ODCONV_COPY_HOST_TO_DEVICE, NULL), ODCONV_STATUS_INVALID_ARGUMENT,

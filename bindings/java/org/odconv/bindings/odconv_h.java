@@ -1294,6 +1294,73 @@ public class odconv_h {
         }
     }
 
+    private static class odconv_layer_forward_on_pool {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_LONG,
+            odconv_h.C_INT,
+            odconv_h.C_POINTER,
+            odconv_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = odconv_h.findOrThrow("odconv_layer_forward_on_pool");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
+     * }
+     */
+    public static FunctionDescriptor odconv_layer_forward_on_pool$descriptor() {
+        return odconv_layer_forward_on_pool.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
+     * }
+     */
+    public static MethodHandle odconv_layer_forward_on_pool$handle() {
+        return odconv_layer_forward_on_pool.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
+     * }
+     */
+    public static MemorySegment odconv_layer_forward_on_pool$address() {
+        return odconv_layer_forward_on_pool.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern odconv_status odconv_layer_forward_on_pool(odconv_layer_t layer, const odconv_thread_pool_t *pool, int64_t batch, int64_t height, int64_t width, odconv_layout layout, const float *input, float *output)
+     * }
+     */
+    public static int odconv_layer_forward_on_pool(MemorySegment layer, MemorySegment pool, long batch, long height, long width, int layout, MemorySegment input, MemorySegment output) {
+        var mh$ = odconv_layer_forward_on_pool.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("odconv_layer_forward_on_pool", layer, pool, batch, height, width, layout, input, output);
+            }
+            return (int)mh$.invokeExact(layer, pool, batch, height, width, layout, input, output);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class odconv_device_count {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             odconv_h.C_INT,
