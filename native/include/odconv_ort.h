@@ -33,10 +33,12 @@
  * session creation; an input of the wrong rank, channels or size fails the run. Either way ONNX Runtime
  * reports an error that names the node; nothing is thrown across the boundary and nothing aborts.
  *
- * Threads: each node's forward runs on the calling ONNX Runtime thread plus an OpenMP team of odconv's. Its
- * size is the session configuration entry "odconv.num_threads" (ODCONV_ORT_NUM_THREADS_KEY) when the options
- * hold it at registration, else OpenMP's default (OMP_NUM_THREADS or the number of cores). Set it to the
- * session's intra-op thread count; OdconvOrt.register(options, threads) in Java does both.
+ * Threads: each node's forward runs as tasks on the session's own intra-op pool (KernelContext_ParallelFor),
+ * each task on one thread, like ONNX Runtime's own operators: no pool of odconv's competes with ONNX
+ * Runtime's for the cores. A node splits each step of its work into as many tasks as the session
+ * configuration entry "odconv.num_threads" (ODCONV_ORT_NUM_THREADS_KEY) says when the options hold it at
+ * registration, else one per processor (ONNX Runtime's default pool size). Set it to the session's
+ * intra-op thread count; OdconvOrt.register(options, threads) in Java does both.
  */
 #ifndef ODCONV_ORT_H
 #define ODCONV_ORT_H

@@ -319,11 +319,9 @@ public:
         }
         if (odconv_layer_create(&layer_, &config_, &weights, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS)
             fail(kInvalidArgument, node_, ": ", odconv_last_error_message());
-        if (num_threads > 0 && odconv_layer_set_num_threads(layer_, num_threads) != ODCONV_STATUS_SUCCESS) {
-            const std::string message = odconv_last_error_message();
-            odconv_layer_destroy(layer_);
-            fail(kInvalidArgument, node_, ": ", message);
-        }
+        // Tasks per step: the session's intra-op thread count as odconv.num_threads states it, else one per
+        // processor (ONNX Runtime's own default is one thread per core).
+        tasks_ = num_threads > 0 ? num_threads : max_threads() / kThreadsPerProcessor;
     }
 
     ~Kernel() { odconv_layer_destroy(layer_); }
@@ -346,14 +344,37 @@ public:
         void *in_data = nullptr, *out_data = nullptr;
         check(api_, fn<api::GetTensorMutableData>(api_)(const_cast<OrtValue *>(input), &in_data), node_);
         check(api_, fn<api::GetTensorMutableData>(api_)(output, &out_data), node_);
-        if (odconv_layer_forward(layer_, batch, height, width, ODCONV_LAYOUT_NCHW, static_cast<const float *>(in_data),
-                                 static_cast<float *>(out_data)) != ODCONV_STATUS_SUCCESS)
+        // odconv's work runs as tasks on the session's own intra-op pool: a second pool of odconv's would
+        // compete with ORT's threads for the same cores (docs/onnx-runtime.md, Threads).
+        IntraOpPool intra_op{api_, context, {}};
+        const odconv_thread_pool_t pool{parallel_for, &intra_op, tasks_};
+        if (odconv_layer_forward_on_pool(layer_, &pool, batch, height, width, ODCONV_LAYOUT_NCHW,
+                                         static_cast<const float *>(in_data),
+                                         static_cast<float *>(out_data)) != ODCONV_STATUS_SUCCESS)
             fail(kRuntimeException, node_, ": ", odconv_last_error_message());
+        if (!intra_op.failure.empty()) fail(kRuntimeException, node_, ": ", intra_op.failure);
     }
 
     const OrtApi *api() const { return api_; }
 
 private:
+    struct IntraOpPool {
+        const OrtApi *api;
+        OrtKernelContext *context;
+        std::string failure;  // what ORT said when it could not run the tasks
+    };
+
+    // odconv_thread_pool_t.parallel_for on ORT's pool. Should ORT refuse to run the tasks, compute() reports
+    // what it said (the output is then not written).
+    static void parallel_for(void *pool_context, odconv_task_fn task, void *task_context, size_t count) {
+        IntraOpPool &pool = *static_cast<IntraOpPool *>(pool_context);
+        OrtStatus *status = fn<api::KernelContext_ParallelFor>(pool.api)(pool.context, task, count, 0, task_context);
+        if (status == nullptr) return;
+        if (pool.failure.empty())
+            pool.failure = std::string("ONNX Runtime's KernelContext_ParallelFor: ") + fn<api::GetErrorMessage>(pool.api)(status);
+        fn<api::ReleaseStatus>(pool.api)(status);
+    }
+
     // The shape the graph declares for X, where it declares one: a wrong rank, channel count or a size too
     // small for the kernel fails the session's creation rather than its first run.
     void check_declared_input(const OrtKernelInfo *info) const {
@@ -374,6 +395,7 @@ private:
     std::string node_;
     odconv_config_t config_{};
     odconv_layer_t layer_ = nullptr;
+    int32_t tasks_ = 1;
 };
 
 // The operator: one per registered thread count (they differ in nothing else), alive for the process.
@@ -495,7 +517,7 @@ OrtCustomOpDomain *domain_for(const OrtApi *api, int32_t num_threads) {
 // Marks session options that hold the org.odconv domain.
 constexpr const char *kRegisteredKey = "odconv.registered";
 
-// The "odconv.num_threads" session configuration entry, or 0 (OpenMP's default) when the options lack it.
+// The "odconv.num_threads" session configuration entry, or 0 (one task per processor) when the options lack it.
 int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) {
     const std::string context = "odconv: session configuration entry " ODCONV_ORT_NUM_THREADS_KEY;
     int present = 0;
@@ -509,7 +531,7 @@ int32_t configured_threads(const OrtApi *api, const OrtSessionOptions *options) 
     const int32_t limit = max_threads();  // odconv_layer_set_num_threads's, so a session fails here, not per node
     if (value.empty() || *end != '\0' || threads < 0 || threads > limit) {
         fail(kInvalidArgument, context, " = \"", value, "\" is not a thread count in [0, ", limit,
-             "] (0: OpenMP's default; at most ", kThreadsPerProcessor, " per processor this process may run on)");
+             "] (0: one per processor; at most ", kThreadsPerProcessor, " per processor this process may run on)");
     }
     return static_cast<int32_t>(threads);
 }

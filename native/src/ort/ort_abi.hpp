@@ -166,6 +166,11 @@ using SetSymbolicDimensions =
 // Copies the attribute's value into data (len bytes); *out receives the bytes it needs.
 using ReadOpAttr = ApiFunction<272, OrtStatus *(*)(const OrtOpAttr *attr, OpAttrType type, void *data, size_t len,
                                                    size_t *out)>;
+// Calls fn(usr_data, i) for every i in [0, total) on the session's intra-op pool (num_batch 0: ORT chooses the
+// batching) and returns when all have returned.
+using KernelContext_ParallelFor =
+    ApiFunction<274, OrtStatus *(*)(const OrtKernelContext *context, void (*fn)(void *, size_t), size_t total,
+                                    size_t num_batch, void *usr_data)>;
 }  // namespace api
 
 // The function in an OrtApi slot: fn<api::GetErrorMessage>(table)(status).

@@ -28,7 +28,7 @@ final class OnnxCommand extends Subcommand {
     Path output;
 
     @Option(names = "--threads", defaultValue = "0",
-            description = "Threads for ONNX Runtime's operators and odconv's alike; 0: ONNX Runtime's and OpenMP's defaults.")
+            description = "Threads for ONNX Runtime's operators and odconv's alike; 0: ONNX Runtime's default, one per core.")
     int threads;
 
     @Option(names = "--iterations", defaultValue = "0", description = "Time this many runs after a warm-up and print the median.")

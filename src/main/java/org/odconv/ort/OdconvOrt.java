@@ -22,7 +22,7 @@ import org.odconv.OdconvException;
  * <pre>{@code
  * OrtEnvironment env = OdconvOrt.environment();             // not OrtEnvironment.getEnvironment(): see there
  * try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
- *     OdconvOrt.register(options, 2);                       // 2 threads for ORT's ops and for odconv's
+ *     OdconvOrt.register(options, 2);                       // 2 threads, for ORT's ops and odconv's alike
  *     try (OrtSession session = env.createSession("model.onnx", options)) { ... }
  * }
  * }</pre>
@@ -31,20 +31,21 @@ import org.odconv.OdconvException;
  * the jar's natives, extracted once). ONNX Runtime Java ({@code com.microsoft.onnxruntime:onnxruntime}, 1.17
  * or newer) is an optional dependency of odconv: declare it to use this class.
  *
- * <p>Threads: ONNX Runtime's intra-op pool runs the ordinary operators, an OpenMP team of odconv's runs each
- * ODConv node, one after the other. {@link #register(OrtSession.SessionOptions, int)} sizes both alike and
- * stops ONNX Runtime's idle workers from spinning, which otherwise take the cores odconv's team needs while it
- * runs (measured in docs/onnx-runtime.md).
+ * <p>Threads: ODConv nodes run on the session's own intra-op pool, as tasks handed to it (ONNX Runtime's
+ * {@code KernelContext_ParallelFor}), like ONNX Runtime's own operators: no second pool competes for the cores.
+ * {@link #register(OrtSession.SessionOptions, int)} sets the pool's size and tells odconv how many tasks to
+ * split each node into (measured in docs/onnx-runtime.md).
  */
 public final class OdconvOrt {
     /** The ONNX domain of odconv's operator. */
     public static final String DOMAIN = "org.odconv";
     /** The operator type of an ODConv layer. */
     public static final String OP_TYPE = "ODConv2d";
-    /** The session configuration entry that sets each ODConv node's thread count (0: OpenMP's default). */
+    /**
+     * The session configuration entry that says how many threads the session's intra-op pool has, which is how
+     * many tasks odconv splits each ODConv node into (0: one per processor, ONNX Runtime's own default).
+     */
     public static final String NUM_THREADS_KEY = "odconv.num_threads";
-    /** ONNX Runtime's session configuration entry for its intra-op workers' spinning. */
-    static final String ORT_SPINNING_KEY = "session.intra_op.allow_spinning";
     static final String LIBRARY_FILE = "libodconv_ort.so";
 
     /**
@@ -126,9 +127,10 @@ public final class OdconvOrt {
     }
 
     /**
-     * Registers odconv's operator with {@code options}. Each ODConv node uses the thread count of the
-     * options' {@value #NUM_THREADS_KEY} entry, when set before this call, else OpenMP's default; prefer
-     * {@link #register(OrtSession.SessionOptions, int)}, which sets it.
+     * Registers odconv's operator with {@code options}. Each ODConv node splits its work into as many tasks
+     * for the session's intra-op pool as the options' {@value #NUM_THREADS_KEY} entry says, when set before
+     * this call, else one per processor; prefer {@link #register(OrtSession.SessionOptions, int)}, which sets it
+     * to the pool's size.
      *
      * @param options the session options; sessions created from them afterwards can run ODConv2d nodes
      * @throws OrtException   when ONNX Runtime refuses the library (a runtime older than 1.17, for one)
@@ -139,8 +141,8 @@ public final class OdconvOrt {
     }
 
     /**
-     * Runs the session on {@code threads} threads: sets ONNX Runtime's intra-op thread count and each ODConv
-     * node's to {@code threads}, turns ONNX Runtime's idle spinning off, then registers odconv's operator.
+     * Runs the session on {@code threads} threads: sets ONNX Runtime's intra-op thread count to {@code threads},
+     * and odconv's split of each ODConv node to match, then registers odconv's operator.
      *
      * @param options the session options
      * @param threads the thread count, at least 1
@@ -152,7 +154,6 @@ public final class OdconvOrt {
         if (threads < 1) throw new IllegalArgumentException("threads = " + threads + " must be at least 1");
         options.setIntraOpNumThreads(threads);
         options.addConfigEntry(NUM_THREADS_KEY, Integer.toString(threads));
-        options.addConfigEntry(ORT_SPINNING_KEY, "0");
         register(options);
     }
 
