@@ -11,15 +11,16 @@
  * ODConv layer of either variant (YOLO-style with a trailing BatchNorm and activation, or the official
  * OSVAI one without), in inference mode.
  *
- *   input 0   X: float32 [N, in_planes, H, W] (NCHW); any N, H and W (H and W large enough for the kernel).
+ *   input 0   X: float32 [N, in_planes, H, W] (NCHW), or [N, H, W, in_planes] with layout "NHWC"; any N, H and
+ *             W (H and W large enough for the kernel).
  *   input 1.. the layer's parameters, float32, in the order of the odconv_weights_t fields (odconv.h), the
  *             ones the configuration lacks left out (no filter head when depthwise, no spatial head when
  *             kernel_size is 1, no kernel head when kernel_num is 1, no bn_* when batch_norm is 0). Each
  *             must be a constant initializer of the shape odconv_weights_t gives; the kernel reads them
  *             once, when ONNX Runtime creates it, and keeps copies (odconv_layer_create's contract).
  *             This is the order of the PyTorch module's state_dict() (num_batches_tracked left out).
- *   output 0  Y: float32 [N, out_planes, H_out, W_out], H_out = (H + 2 * padding - dilation * (kernel_size - 1)
- *             - 1) / stride + 1, likewise W_out.
+ *   output 0  Y: float32 [N, out_planes, H_out, W_out] ([N, H_out, W_out, out_planes] with layout "NHWC"),
+ *             H_out = (H + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1, likewise W_out.
  *
  *   attributes (int unless noted; the odconv_config_t fields):
  *     in_planes, out_planes, kernel_size, attention_channels   required (attention_channels is the width A
@@ -28,6 +29,9 @@
  *     batch_norm = 0          1: a trailing BatchNorm follows the convolution (the bn_* inputs are present)
  *     activation = "identity" (string) "identity", "relu" or "silu", after the BatchNorm
  *     temperature = 1.0, bn_eps = 1e-5, attention_bn_eps = 1e-5 (float)
+ *     layout = "NCHW"         (string) "NCHW" or "NHWC": how X and Y hold their elements. The exporter writes
+ *                             NHWC nodes between Transposes from and to NCHW, which ONNX Runtime folds into
+ *                             the reorders around its own blocked-layout convolutions.
  *
  * Errors: a node with a wrong attribute, input count, parameter shape or a non-constant parameter fails
  * session creation; an input of the wrong rank, channels or size fails the run. Either way ONNX Runtime

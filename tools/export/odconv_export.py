@@ -29,7 +29,7 @@ An ``--output`` ending in ``.onnx`` exports the whole model instead, to ONNX, ev
 ``org.odconv::ODConv2d`` node (odconv_onnx.py, ``export_onnx``); it needs the input shape to trace with::
 
     python3 tools/export/odconv_export.py --model model.pt --output model.onnx --input-shape 1,3,640,640 \
-        [--opset 17] [--output-names a,b] [--path DIR ...] [--import MODULE ...]
+        [--opset 17] [--output-names a,b] [--channels-first] [--path DIR ...] [--import MODULE ...]
 
 Only PyTorch is needed (and NumPy, which PyTorch uses to hand over the bytes).
 """
@@ -525,6 +525,9 @@ def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--input-shape", metavar="N,C,H,W",
                         help=".onnx: the shape of the input to trace with (required; the batch stays dynamic)")
     parser.add_argument("--opset", type=int, metavar="N", help=".onnx: the ai.onnx opset version (default: 17)")
+    parser.add_argument("--channels-first", action="store_const", const=True,
+                        help=".onnx: each odconv node in NCHW, with no Transposes around it (default: NHWC between "
+                             "two Transposes, which ONNX Runtime folds into its own reorders)")
     parser.add_argument("--output-names", metavar="A,B",
                         help=".onnx: comma-separated names of the model's outputs (default: output, or "
                              "output0, output1, ...)")
@@ -567,7 +570,8 @@ def _check_options(args: argparse.Namespace, onnx: bool) -> None:
         _input_shape(args.input_shape)
     else:
         given = [option for option, value in (("--input-shape", args.input_shape), ("--opset", args.opset),
-                                              ("--output-names", args.output_names)) if value is not None]
+                                              ("--output-names", args.output_names),
+                                              ("--channels-first", args.channels_first)) if value is not None]
         if given:
             raise _UsageError(f"{', '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to an .onnx output; "
                               f"--output {args.output} is written as an odconv safetensors file")
@@ -585,7 +589,7 @@ def _export_onnx_file(model: nn.Module, args: argparse.Namespace) -> List[ODConv
     example = torch.randn(_input_shape(args.input_shape), generator=torch.Generator().manual_seed(0))
     output_names = _comma_list(args.output_names) if args.output_names is not None else None
     exported = export_onnx(model, example, args.output, opset=args.opset if args.opset is not None else 17,
-                           output_names=output_names)
+                           output_names=output_names, channels_last=not args.channels_first)
     return [layer for layer in layers if layer.name in exported]
 
 

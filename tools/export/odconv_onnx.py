@@ -38,6 +38,8 @@ __all__ = ["DOMAIN", "OP_TYPE", "OP_VERSION", "export_onnx", "node_attributes", 
 DOMAIN = "org.odconv"
 OP_TYPE = "ODConv2d"
 OP_VERSION = 1
+TO_NHWC = (0, 2, 3, 1)
+TO_NCHW = (0, 3, 1, 2)
 
 
 def torchscript_exporter() -> Dict[str, object]:
@@ -78,7 +80,7 @@ def _tracing_suspended():
         torch._C._set_tracing_state(state)
 
 
-def _node_function(module: nn.Module, attributes: Dict[str, object]) -> type:
+def _node_function(module: nn.Module, attributes: Dict[str, object], channels_last: bool) -> type:
     """An autograd Function for one ODConv module: the module's own forward while tracing, one
     org.odconv::ODConv2d node in the ONNX graph. Only tensors go through apply() (the tracer records nothing
     else), so the module and its attributes are held by the class."""
@@ -93,7 +95,14 @@ def _node_function(module: nn.Module, attributes: Dict[str, object]) -> type:
         def symbolic(g, x, *parameters):
             # No output type: torch.onnx's shape inference, which knows no org.odconv op, would replace it
             # anyway; ONNX Runtime gets the output shape from the operator's own inference.
-            return g.op(f"{DOMAIN}::{OP_TYPE}", x, *parameters, **_typed(attributes))
+            if not channels_last:
+                return g.op(f"{DOMAIN}::{OP_TYPE}", x, *parameters, **_typed(attributes))
+            # The node in NHWC between two Transposes: ONNX Runtime folds the first into the reorder out of its
+            # blocked layout and pushes the second into the next reorder into it, so that neither it nor odconv
+            # moves the activations to NCHW and back.
+            nhwc = g.op("Transpose", x, perm_i=list(TO_NHWC))
+            y = g.op(f"{DOMAIN}::{OP_TYPE}", nhwc, *parameters, **_typed({**attributes, "layout": "NHWC"}))
+            return g.op("Transpose", y, perm_i=list(TO_NCHW))
 
     return ODConv2dNode
 
@@ -111,7 +120,7 @@ _MISSING = object()
 
 
 @contextlib.contextmanager
-def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer]):
+def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer], channels_last: bool):
     """While active, each ODConv module of ``layers`` runs through _ODConv2dNode."""
     modules = dict(model.named_modules())
     patched = []
@@ -121,7 +130,7 @@ def _as_onnx_nodes(model: nn.Module, layers: List[ODConvLayer]):
             prefix = layer.name + "."
             state = module.state_dict(keep_vars=True)  # the Parameters themselves, so they become initializers
             parameters = tuple(state[name[len(prefix):]] for name, _ in layer.tensors)
-            forward = _node_forward(_node_function(module, node_attributes(layer)), parameters)
+            forward = _node_forward(_node_function(module, node_attributes(layer), channels_last), parameters)
 
             own = module.__dict__.get("forward", _MISSING)  # a forward set on the instance goes back as it was
             module._odconv_module_forward = module.forward
@@ -193,14 +202,18 @@ def _eval_mode(model: nn.Module):
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, opset: int = 17,
-                input_name: str = "input", output_names: Optional[Sequence[str]] = None) -> List[str]:
+                input_name: str = "input", output_names: Optional[Sequence[str]] = None,
+                channels_last: bool = True) -> List[str]:
     """Exports ``model`` to the ONNX file ``path``, each ODConv module as one ``org.odconv::ODConv2d`` node.
 
     ``example_input``: one input tensor (NCHW) to trace with; its batch size does not matter, the file's batch
     dimension is dynamic. ``output_names``: one name per model output (default ``output``, or ``output0``,
     ``output1``, ... when the model returns several; ValueError when the count differs). The graph is the
     model in eval mode (BatchNorms use their running statistics), whatever its mode; afterwards every module's
-    train/eval flag is as it was and nothing of the model has changed. Raises UnsupportedModuleError (a
+    train/eval flag is as it was and nothing of the model has changed. ``channels_last`` (default): each node
+    takes and gives NHWC (its ``layout`` attribute), between a Transpose from NCHW and one back, which ONNX
+    Runtime folds into the reorders out of and into its blocked layout around its own convolutions, so that
+    neither it nor odconv moves the activations to NCHW and back; ``False``: each node NCHW, nothing around it. Raises UnsupportedModuleError (a
     ValueError) naming ODConv modules the operator cannot represent, as export_odconv does; nothing is written
     then. The file is written atomically. Returns the names of the ODConv modules exported as odconv nodes, in
     model order.
@@ -221,7 +234,7 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, ops
         fd, tmp = tempfile.mkstemp(prefix=".odconv-export-", suffix=".onnx", dir=directory)
         os.close(fd)
         try:
-            with _as_onnx_nodes(model, layers), _initializers_merged_only_when_shared(), \
+            with _as_onnx_nodes(model, layers, channels_last), _initializers_merged_only_when_shared(), \
                     _export_warnings_silenced(), torch.no_grad():
                 torch.onnx.export(model, (example_input,), tmp, opset_version=opset, input_names=[input_name],
                                   output_names=output_names, dynamic_axes=dynamic, do_constant_folding=True,

@@ -51,7 +51,7 @@ for _p in (str(TOOLS), str(HERE)):
 
 import odconv_export  # noqa: E402
 from odconv_export import UnsupportedModuleError, find_odconv_layers  # noqa: E402
-from odconv_onnx import DOMAIN, OP_TYPE, OP_VERSION, export_onnx  # noqa: E402
+from odconv_onnx import DOMAIN, OP_TYPE, OP_VERSION, TO_NCHW, TO_NHWC, export_onnx  # noqa: E402
 from odconv_reference.modules import ODConv2d as SeedODConv2d  # noqa: E402  (the YOLO-style seed module)
 from odconv_reference.modules import OsvaiODConv2d, randomize  # noqa: E402  (the official OSVAI module)
 from odconv_reference.yolo_net import YoloODConvNet  # noqa: E402
@@ -134,6 +134,17 @@ def odconv_nodes(model_proto):
     return [n for n in model_proto.graph.node if (n.domain, n.op_type) == (DOMAIN, OP_TYPE)]
 
 
+def wrapping_transposes(model_proto, node):
+    """The Transposes that feed an NHWC ODConv node and read its output (each None where there is none)."""
+    producer = next((n for n in model_proto.graph.node if node.input[0] in n.output), None)
+    consumers = [n for n in model_proto.graph.node if node.output[0] in n.input]
+    return producer, consumers[0] if len(consumers) == 1 else None
+
+
+def perm(node):
+    return tuple(helper.get_attribute_value(next(a for a in node.attribute if a.name == "perm")))
+
+
 def dims(value_info):
     return [d.dim_param or d.dim_value for d in value_info.type.tensor_type.shape.dim]
 
@@ -189,7 +200,11 @@ class YoloNetTest(unittest.TestCase):
         for name, node in self.nodes.items():
             scope = "/" + name.replace(".", "/") + "/"
             with self.subTest(layer=name):
-                others = [n.name for n in self.model.graph.node if n is not node and n.name.startswith(scope)]
+                to_nhwc, to_nchw = wrapping_transposes(self.model, node)
+                self.assertEqual((to_nhwc.op_type, perm(to_nhwc)), ("Transpose", TO_NHWC))
+                self.assertEqual((to_nchw.op_type, perm(to_nchw)), ("Transpose", TO_NCHW))
+                others = [n.name for n in self.model.graph.node
+                          if n not in (node, to_nhwc, to_nchw) and n.name.startswith(scope)]
                 self.assertEqual(others, [], "ops of the ODConv decomposition left in the module's scope")
                 readers = [n.name for n in self.model.graph.node if n is not node
                            and any(i.startswith(name + ".") for i in n.input)]
@@ -243,6 +258,7 @@ class YoloNetTest(unittest.TestCase):
             expected = expected_attributes(self.modules[name])
             actual = node_attributes(node)
             with self.subTest(layer=name):
+                self.assertEqual(actual.pop("layout"), "NHWC")
                 self.assertEqual(set(actual), set(expected))
                 for key, value in expected.items():
                     if isinstance(value, float):
@@ -313,14 +329,25 @@ class SingleLayerTest(TempDir):
         names = export_onnx(model, x, str(path), **kwargs)
         return names, onnx.load(str(path))
 
-    def check_single(self, layer, x):
-        names, model = self.export(layer, x)
+    def check_single(self, layer, x, channels_last=True):
+        """By default the node takes NHWC between a Transpose from the input and one to the output; with
+        channels_last=False it is the graph's one node, NCHW."""
+        names, model = self.export(layer, x, channels_last=channels_last)
         self.assertEqual(names, ["odconv"])
         onnx.checker.check_model(model)
-        self.assertEqual([(n.domain, n.op_type) for n in model.graph.node], [(DOMAIN, OP_TYPE)])
-        node = model.graph.node[0]
         expected = state_tensors(layer)
-        self.assertEqual(list(node.input), ["input"] + [key for key, _ in expected])
+        if channels_last:
+            self.assertEqual([(n.domain, n.op_type) for n in model.graph.node],
+                             [("", "Transpose"), (DOMAIN, OP_TYPE), ("", "Transpose")])
+            to_nhwc, node, to_nchw = model.graph.node
+            self.assertEqual((list(to_nhwc.input), perm(to_nhwc)), (["input"], TO_NHWC))
+            self.assertEqual((list(to_nchw.input), list(to_nchw.output), perm(to_nchw)),
+                             ([node.output[0]], ["output"], TO_NCHW))
+            self.assertEqual(list(node.input), [to_nhwc.output[0]] + [key for key, _ in expected])
+        else:
+            self.assertEqual([(n.domain, n.op_type) for n in model.graph.node], [(DOMAIN, OP_TYPE)])
+            node = model.graph.node[0]
+            self.assertEqual(list(node.input), ["input"] + [key for key, _ in expected])
         initializers = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
         self.assertEqual(set(initializers), {key for key, _ in expected})
         for key, tensor in expected:
@@ -329,6 +356,8 @@ class SingleLayerTest(TempDir):
         self.assertEqual(dims(model.graph.input[0])[0], "batch")
         self.assertEqual(dims(model.graph.output[0])[0], "batch")
         attributes = node_attributes(node)
+        self.assertEqual(attributes.pop("layout", "NCHW"), "NHWC" if channels_last else "NCHW")
+        self.assertEqual(set(attributes), set(expected_attributes(layer)))
         for key, value in expected_attributes(layer).items():
             if isinstance(value, float):
                 self.assertEqual(np.float32(attributes[key]), np.float32(value), key)
@@ -361,6 +390,11 @@ class SingleLayerTest(TempDir):
                 attributes = self.check_single(layer.eval(), torch.randn(2, 16, 9, 9))
                 self.assertEqual((attributes["batch_norm"], attributes["activation"]), (0, "identity"))
                 self.assertEqual(np.float32(attributes["temperature"]), np.float32(0.5))
+
+    def test_channels_first_on_request(self):
+        layer = single_seed_layer()
+        attributes = self.check_single(layer, torch.randn(1, 16, 12, 12), channels_last=False)
+        self.assertEqual(attributes["kernel_num"], 2)
 
     def test_a_forward_set_on_the_instance_is_put_back(self):
         layer = single_seed_layer()
@@ -514,7 +548,7 @@ class CommandLineTest(TempDir):
         model = self.save_net({"epoch": 3, "model": copy.deepcopy(net).half()})  # as YOLOv5 saves them
         out = self.dir / "net.onnx"
         result = self.cli("--model", model, "--output", out, "--input-shape", "2,3,32,32", "--path", TOOLS,
-                          "--output-names", "p8, p16", "--opset", "13")
+                          "--output-names", "p8, p16", "--opset", "13", "--channels-first")
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(len(result.stdout.splitlines()), len(YOLO_NET_LAYERS))
         if onnx is None:
@@ -523,6 +557,8 @@ class CommandLineTest(TempDir):
         self.assertEqual([o.name for o in graph.graph.output], ["p8", "p16"])
         self.assertEqual({op.domain or "ai.onnx": op.version for op in graph.opset_import},
                          {"ai.onnx": 13, DOMAIN: 1})
+        self.assertFalse([n for n in graph.graph.node if n.op_type == "Transpose"], "--channels-first: no Transposes")
+        self.assertFalse([a for n in odconv_nodes(graph) for a in n.attribute if a.name == "layout"])
         initializers = {t.name: numpy_helper.to_array(t) for t in graph.graph.initializer}
         self.assertEqual(initializers["down1.weight"].dtype, np.float32)
         self.assertTrue(np.array_equal(initializers["down1.weight"],
@@ -547,6 +583,8 @@ class CommandLineTest(TempDir):
             (["--output", out, "--input-shape", "1,3,64"], ["--input-shape '1,3,64' is not N,C,H,W"]),
             (["--output", out, "--input-shape", "1,3,0,64"], ["is not N,C,H,W"]),
             (["--output", self.dir / "net.safetensors", "--opset", "17"], ["--opset only applies to an .onnx"]),
+            (["--output", self.dir / "net.safetensors", "--channels-first"],
+             ["--channels-first only applies to an .onnx"]),
             (["--output", self.dir / "net.safetensors", "--input-shape", "1,3,64,64", "--output-names", "a"],
              ["--input-shape, --output-names only apply to an .onnx"]),
         ]

@@ -2,12 +2,13 @@
 """Writes the ONNX Runtime fixtures of the Java tests (src/test/resources/onnx/) from PyTorch.
 
 - ``yolo.onnx``: YoloODConvNet (tools/odconv_reference/yolo_net.py, width 8) exported with ``export_onnx``: seven
-  ODConv nodes of both families among ordinary layers; inputs ``input_b1`` / ``input_b5`` and PyTorch's
+  ODConv nodes of both families among ordinary layers, each in NHWC between two Transposes (the default); inputs ``input_b1`` / ``input_b5`` and PyTorch's
   outputs ``expected_b1`` / ``expected_b5`` (tensors ``p8``, ``p16``), batch 1 and 5 from the one file.
 - ``yolo_static.onnx``: its static twin (every ODConv a Conv2d+BN+activation) exported the ordinary way, which
   stock ONNX Runtime runs; ``expected_static_b5`` for ``input_b5``.
 - ``single.onnx``: one YOLO-style ODConv layer (stride 2, groups 2, dilation 2, kernel_num 4, temperature 1.5,
-  eps 1e-3) whose input has no declared shape, so that the operator itself sees every input: inputs
+  eps 1e-3), exported with ``channels_last=False`` (one NCHW node, nothing around it), whose input has no
+  declared shape, so that the operator itself sees every input: inputs
   ``single_a`` / ``single_b`` at two spatial sizes, outputs ``single_a_expected`` / ``single_b_expected``
   (tensor ``output``).
 - ``single_declared.onnx``: single.onnx with its input shape declared (for the operator's shape inference).
@@ -75,7 +76,7 @@ def single(generator):
             m.eps = 1e-3
     layer.eval()
     path = os.path.join(OUT, "single.onnx")
-    export_onnx(layer, torch.randn(1, 8, 16, 16, generator=generator), path)
+    export_onnx(layer, torch.randn(1, 8, 16, 16, generator=generator), path, channels_last=False)
     model = onnx.load(path)
     # No declared shape: ONNX Runtime passes any tensor through, and the operator must judge it.
     model.graph.input[0].type.tensor_type.ClearField("shape")
@@ -152,6 +153,7 @@ def bad_declared_channels(model):
 BAD_MODELS = {
     "bad_stride0": bad_attribute("stride", 0),
     "bad_activation": bad_attribute("activation", "gelu"),
+    "bad_layout": bad_attribute("layout", "NCWH"),
     "bad_temperature_type": bad_attribute("temperature", 2),
     "bad_missing_in_planes": bad_attribute("in_planes", None),
     "bad_missing_input": bad_drop_last_input,

@@ -195,6 +195,36 @@ int32_t activation_named(const std::string &name, const std::string &node) {
     fail(kInvalidArgument, node, ": attribute activation = \"", name, "\" is not one of \"identity\", \"relu\", \"silu\"");
 }
 
+// The node's `layout` attribute: how X and Y hold their elements.
+int32_t read_layout(const Attributes &attributes, const std::string &node) {
+    const std::optional<std::string> name = attributes.text("layout");
+    if (!name) {
+        if (attributes.integer("layout") || attributes.real("layout"))
+            fail(kInvalidArgument, node, ": attribute layout must be of type string");
+        return ODCONV_LAYOUT_NCHW;
+    }
+    if (*name == "NCHW") return ODCONV_LAYOUT_NCHW;
+    if (*name == "NHWC") return ODCONV_LAYOUT_NHWC;
+    fail(kInvalidArgument, node, ": attribute layout = \"", *name, "\" is not one of \"NCHW\", \"NHWC\"");
+}
+
+// Where a layout keeps the channels, height and width of a rank-4 tensor.
+struct Axes {
+    int channels, height, width;
+};
+Axes axes_of(int32_t layout) { return layout == ODCONV_LAYOUT_NHWC ? Axes{3, 1, 2} : Axes{1, 2, 3}; }
+
+// Y's dimensions for X's (known ones).
+std::vector<int64_t> output_dims(const odconv_config_t &c, int32_t layout, const std::vector<int64_t> &x) {
+    const Axes a = axes_of(layout);
+    std::vector<int64_t> y(4);
+    y[0] = x[0];
+    y[a.channels] = c.out_planes;
+    y[a.height] = output_extent(c, x[a.height], "height");
+    y[a.width] = output_extent(c, x[a.width], "width");
+    return y;
+}
+
 // The layer configuration a node's attributes describe; `node` prefixes every message. An attribute of
 // another type than its field's is an error, never read as absent (a temperature written as the int 2 would
 // otherwise silently become the default 1).
@@ -261,13 +291,16 @@ std::string node_label(const OrtApi *api, const OrtKernelInfo *info) {
 // What makes an X of these dimensions (-1: unknown, passes) unfit for the configuration, as the end of a
 // sentence that names the tensor and its shape; nothing when it fits. Running, creating the kernel and shape
 // inference all judge X by this.
-std::optional<std::string> input_problem(const odconv_config_t &c, const std::vector<int64_t> &dims) {
-    if (dims.size() != 4) return ", expected rank 4 [N, " + std::to_string(c.in_planes) + ", H, W]";
-    if (dims[1] >= 0 && dims[1] != c.in_planes) return ", expected " + std::to_string(c.in_planes) + " channels";
-    for (int axis = 2; axis < 4; ++axis) {
+std::optional<std::string> input_problem(const odconv_config_t &c, int32_t layout, const std::vector<int64_t> &dims) {
+    const Axes a = axes_of(layout);
+    const std::string channels = std::to_string(c.in_planes);
+    if (dims.size() != 4)
+        return ", expected rank 4 " + (layout == ODCONV_LAYOUT_NHWC ? "[N, H, W, " + channels + "]" : "[N, " + channels + ", H, W]");
+    if (dims[a.channels] >= 0 && dims[a.channels] != c.in_planes) return ", expected " + channels + " channels";
+    for (const int axis : {a.height, a.width}) {
         if (dims[axis] < 0) continue;
         try {
-            output_extent(c, dims[axis], axis == 2 ? "height" : "width");
+            output_extent(c, dims[axis], axis == a.height ? "height" : "width");
         } catch (const std::exception &e) {
             return std::string(": ") + e.what();
         }
@@ -281,6 +314,7 @@ public:
     Kernel(const OrtApi *api, const OrtKernelInfo *info, int32_t num_threads) : api_(api), node_(node_label(api, info)) {
         KernelInfoAttributes attributes(api, info);
         config_ = read_config(attributes, node_);
+        layout_ = read_layout(attributes, node_);
 
         check_declared_input(info);
         size_t inputs = 0;
@@ -332,13 +366,13 @@ public:
         const OrtValue *input = nullptr;
         check(api_, fn<api::KernelContext_GetInput>(api_)(context, 0, &input), node_ + ": input 0 (X)");
         const TensorShape x = value_shape(api_, input, node_ + ": input 0 (X)");
-        if (const auto problem = input_problem(config_, x.dims))
+        if (const auto problem = input_problem(config_, layout_, x.dims))
             fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), *problem);
-        const int64_t batch = x.dims[0], height = x.dims[2], width = x.dims[3];
-        const int64_t out_dims[4] = {batch, config_.out_planes, output_extent(config_, height, "height"),
-                                     output_extent(config_, width, "width")};
+        const Axes a = axes_of(layout_);
+        const int64_t batch = x.dims[0], height = x.dims[a.height], width = x.dims[a.width];
+        const std::vector<int64_t> out_dims = output_dims(config_, layout_, x.dims);
         OrtValue *output = nullptr;
-        check(api_, fn<api::KernelContext_GetOutput>(api_)(context, 0, out_dims, 4, &output), node_ + ": output 0");
+        check(api_, fn<api::KernelContext_GetOutput>(api_)(context, 0, out_dims.data(), 4, &output), node_ + ": output 0");
         if (batch == 0) return;  // an empty batch has an empty output, nothing to compute
 
         void *in_data = nullptr, *out_data = nullptr;
@@ -348,7 +382,7 @@ public:
         // compete with ORT's threads for the same cores (docs/onnx-runtime.md, Threads).
         IntraOpPool intra_op{api_, context, {}};
         const odconv_thread_pool_t pool{parallel_for, &intra_op, tasks_};
-        if (odconv_layer_forward_on_pool(layer_, &pool, batch, height, width, ODCONV_LAYOUT_NCHW,
+        if (odconv_layer_forward_on_pool(layer_, &pool, batch, height, width, odconv_layout(layout_),
                                          static_cast<const float *>(in_data),
                                          static_cast<float *>(out_data)) != ODCONV_STATUS_SUCCESS)
             fail(kRuntimeException, node_, ": ", odconv_last_error_message());
@@ -387,13 +421,14 @@ private:
         if (tensor == nullptr) return;
         const TensorShape x = read_shape(api_, tensor, where);
         if (x.dims.empty()) return;  // no declared shape
-        if (const auto problem = input_problem(config_, x.dims))
+        if (const auto problem = input_problem(config_, layout_, x.dims))
             fail(kInvalidGraph, where, " is declared with shape ", x.str(), *problem);
     }
 
     const OrtApi *api_;
     std::string node_;
     odconv_config_t config_{};
+    int32_t layout_ = ODCONV_LAYOUT_NCHW;
     odconv_layer_t layer_ = nullptr;
     int32_t tasks_ = 1;
 };
@@ -421,25 +456,27 @@ OrtStatus *infer_output_shape(const OrtCustomOp *op, OrtShapeInferContext *conte
     const OrtApi *api = self(op).api;
     try {
         const std::string node = ODCONV_ORT_OP_TYPE " node";
-        const odconv_config_t c = read_config(ShapeInferenceAttributes(api, context), node);
+        const ShapeInferenceAttributes attributes(api, context);
+        const odconv_config_t c = read_config(attributes, node);
+        const int32_t layout = read_layout(attributes, node);
+        const Axes a = axes_of(layout);
         OrtTensorTypeAndShapeInfo *info = nullptr;
         check(api, fn<api::ShapeInferContext_GetInputTypeShape>(api)(context, 0, &info), node);
         const TensorShape x = read_shape(api, info, node);
-        if (input_problem(c, x.dims)) return nullptr;
+        if (input_problem(c, layout, x.dims)) return nullptr;
         std::vector<const char *> symbols(x.dims.size(), nullptr);
         check(api, fn<api::GetSymbolicDimensions>(api)(info, symbols.data(), symbols.size()), node);
         // Only a fully known shape, or one whose batch alone is a named symbol (carried over), is worth
         // stating: an output height of a symbolic input height has no symbol of its own.
         const bool named_batch = x.dims[0] < 0 && symbols[0] != nullptr && symbols[0][0] != '\0';
-        if ((x.dims[0] < 0 && !named_batch) || x.dims[2] < 0 || x.dims[3] < 0) return nullptr;
-        const int64_t out[4] = {x.dims[0], c.out_planes, output_extent(c, x.dims[2], "height"),
-                                output_extent(c, x.dims[3], "width")};
+        if ((x.dims[0] < 0 && !named_batch) || x.dims[a.height] < 0 || x.dims[a.width] < 0) return nullptr;
+        const std::vector<int64_t> out = output_dims(c, layout, x.dims);
         OrtTensorTypeAndShapeInfo *result = nullptr;
         check(api, fn<api::CreateTensorTypeAndShapeInfo>(api)(&result), node);
         std::unique_ptr<OrtTensorTypeAndShapeInfo, void (*)(OrtTensorTypeAndShapeInfo *)> owned(
             result, fn<api::ReleaseTensorTypeAndShapeInfo>(api));
         check(api, fn<api::SetTensorElementType>(api)(result, kElementFloat), node);
-        check(api, fn<api::SetDimensions>(api)(result, out, 4), node);
+        check(api, fn<api::SetDimensions>(api)(result, out.data(), 4), node);
         if (named_batch) {
             const char *out_symbols[4] = {symbols[0], "", "", ""};
             check(api, fn<api::SetSymbolicDimensions>(api)(result, out_symbols, 4), node);

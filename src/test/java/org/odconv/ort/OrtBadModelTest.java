@@ -25,6 +25,7 @@ class OrtBadModelTest {
     @CsvSource(delimiter = '|', value = {
         "bad_stride0           | " + NODE + ": attribute stride = 0 is out of range [1, ",
         "bad_activation        | " + NODE + ": attribute activation = \"gelu\" is not one of \"identity\", \"relu\", \"silu\"",
+        "bad_layout            | " + NODE + ": attribute layout = \"NCWH\" is not one of \"NCHW\", \"NHWC\"",
         "bad_missing_in_planes | " + NODE + ": required int attribute 'in_planes' is missing",
         "bad_temperature_type  | " + NODE + ": attribute temperature must be of type float",
         "bad_missing_input     | " + NODE + ": has 18 inputs, expected 19 for its attributes: X, then weight, attention_fc_weight,",
