@@ -156,17 +156,6 @@ private:
     dnnl::reorder reorder_;
 };
 
-// The primitive attributes every odconv convolution has: the activation as a post-op, a scratchpad of the
-// caller's.
-dnnl::primitive_attr convolution_attr(const odconv_config_t &c) {
-    dnnl::post_ops post_ops;
-    append_activation(post_ops, c);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(post_ops);
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    return attr;
-}
-
 // Runs body(i) for every i in [0, count) as tasks of the caller's pool, each on one thread; rethrows the
 // first failure once every task has returned (nothing may leave a task: the pool is C).
 template <typename Body>

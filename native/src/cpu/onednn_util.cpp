@@ -85,11 +85,16 @@ memory::desc weights_desc(const odconv_config_t &c, tag format, memory::data_typ
     return memory::desc(dims, type, format);
 }
 
-void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &c) {
+dnnl::primitive_attr convolution_attr(const odconv_config_t &c) {
+    dnnl::post_ops post_ops;
     if (c.activation == ODCONV_ACTIVATION_RELU)
         post_ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     else if (c.activation == ODCONV_ACTIVATION_SILU)
         post_ops.append_eltwise(dnnl::algorithm::eltwise_swish, 1.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post_ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
 }
 
 dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &c, const memory::desc &src,

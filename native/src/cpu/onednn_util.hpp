@@ -74,8 +74,9 @@ private:
 dnnl::memory::desc weights_desc(const odconv_config_t &config, dnnl::memory::format_tag tag,
                                 dnnl::memory::data_type type);
 
-// Appends the configuration's activation (nothing for identity).
-void append_activation(dnnl::post_ops &post_ops, const odconv_config_t &config);
+// The attributes of every odconv convolution, layers and the static floor alike: the configuration's
+// activation as a post-op (none for identity), and a scratchpad of the caller's.
+dnnl::primitive_attr convolution_attr(const odconv_config_t &config);
 
 // A forward-inference direct convolution of this configuration's geometry.
 dnnl::convolution_forward::primitive_desc convolution_pd(const odconv_config_t &config, const dnnl::memory::desc &src,

@@ -24,17 +24,12 @@ public:
         const memory::desc dst_md = activation_desc(batch, c.out_planes, output_extent(c, height, "height"),
                                                     output_extent(c, width, "width"), layout);
         const memory::desc bias_md({c.out_planes}, memory::data_type::f32, memory::format_tag::x);
-        dnnl::post_ops post_ops;
-        append_activation(post_ops, c);
-        dnnl::primitive_attr attr;
-        attr.set_post_ops(post_ops);
-        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         // Computing in oneDNN's preferred layout, reordering from and to NCHW, and in the layer's types, as
         // odconv's layers do.
         const memory::data_type type = compute_type(flags);
         const auto pd = convolution_pd(c, compute_desc(src_md, layout, type), weights_desc(c, memory::format_tag::any, type),
                                        bias ? &bias_md : nullptr, compute_desc(dst_md, layout, memory::data_type::f32),
-                                       attr);
+                                       convolution_attr(c));
         conv_ = dnnl::convolution_forward(pd);
         src_bridge_ = LayoutBridge(src_md, pd.src_desc());
         dst_bridge_ = LayoutBridge(pd.dst_desc(), dst_md);
