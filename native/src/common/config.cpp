@@ -95,12 +95,14 @@ int64_t checked_mul(int64_t a, int64_t b, const char *what) {
     return a * b;
 }
 
-int32_t max_threads() {
+int32_t allowed_processors() {
     cpu_set_t allowed;
     const long processors = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? CPU_COUNT(&allowed)
                                                                                    : sysconf(_SC_NPROCESSORS_ONLN);
-    return kThreadsPerProcessor * int32_t(std::max(1L, processors));
+    return int32_t(std::max(1L, processors));
 }
+
+int32_t max_threads() { return kThreadsPerProcessor * allowed_processors(); }
 
 void check_thread_count(int32_t n) {
     if (n < 0) invalid_argument("num_threads = ", n, " must be >= 0");

@@ -32,6 +32,8 @@ constexpr int64_t kMaxElements = int64_t(1) << 40;
 // Thread counts: 0 (OpenMP's default) up to kThreadsPerProcessor times the processors this process may run
 // on. OpenMP accepts any count, and libgomp takes the process down creating tens of thousands of threads.
 constexpr int32_t kThreadsPerProcessor = 4;
+// The processors this process may run on (its CPU affinity), at least 1.
+int32_t allowed_processors();
 int32_t max_threads();
 // Throws invalid_argument naming the limit when n is outside [0, max_threads()].
 void check_thread_count(int32_t n);

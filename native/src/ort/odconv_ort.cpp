@@ -355,7 +355,7 @@ public:
             fail(kInvalidArgument, node_, ": ", odconv_last_error_message());
         // Tasks per step: the session's intra-op thread count as odconv.num_threads states it, else one per
         // processor (ONNX Runtime's own default is one thread per core).
-        tasks_ = num_threads > 0 ? num_threads : max_threads() / kThreadsPerProcessor;
+        tasks_ = num_threads > 0 ? num_threads : allowed_processors();
     }
 
     ~Kernel() { odconv_layer_destroy(layer_); }
