@@ -195,17 +195,21 @@ int32_t activation_named(const std::string &name, const std::string &node) {
     fail(kInvalidArgument, node, ": attribute activation = \"", name, "\" is not one of \"identity\", \"relu\", \"silu\"");
 }
 
+// A string attribute, `fallback` when the node lacks it; one of another type is an error, as in read_config.
+std::string text_attribute(const Attributes &attributes, const char *name, const char *fallback,
+                           const std::string &node) {
+    std::optional<std::string> value = attributes.text(name);
+    if (!value && (attributes.integer(name) || attributes.real(name)))
+        fail(kInvalidArgument, node, ": attribute ", name, " must be of type string");
+    return value.value_or(fallback);
+}
+
 // The node's `layout` attribute: how X and Y hold their elements.
 int32_t read_layout(const Attributes &attributes, const std::string &node) {
-    const std::optional<std::string> name = attributes.text("layout");
-    if (!name) {
-        if (attributes.integer("layout") || attributes.real("layout"))
-            fail(kInvalidArgument, node, ": attribute layout must be of type string");
-        return ODCONV_LAYOUT_NCHW;
-    }
-    if (*name == "NCHW") return ODCONV_LAYOUT_NCHW;
-    if (*name == "NHWC") return ODCONV_LAYOUT_NHWC;
-    fail(kInvalidArgument, node, ": attribute layout = \"", *name, "\" is not one of \"NCHW\", \"NHWC\"");
+    const std::string name = text_attribute(attributes, "layout", "NCHW", node);
+    if (name == "NCHW") return ODCONV_LAYOUT_NCHW;
+    if (name == "NHWC") return ODCONV_LAYOUT_NHWC;
+    fail(kInvalidArgument, node, ": attribute layout = \"", name, "\" is not one of \"NCHW\", \"NHWC\"");
 }
 
 // Where a layout keeps the channels, height and width of a rank-4 tensor.
@@ -248,11 +252,6 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
         if (!value) require_type(name, "float", attributes.integer(name) || attributes.text(name));
         return value.value_or(fallback);
     };
-    auto text = [&](const char *name, const char *fallback) {
-        std::optional<std::string> value = attributes.text(name);
-        if (!value) require_type(name, "string", attributes.integer(name) || attributes.real(name));
-        return value.value_or(fallback);
-    };
 
     odconv_config_t c{};
     c.in_planes = int32("in_planes", std::nullopt);
@@ -273,7 +272,7 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
     c.temperature = real("temperature", 1.0f);
     c.bn_eps = real("bn_eps", 1e-5f);
     c.attention_bn_eps = real("attention_bn_eps", 1e-5f);
-    c.activation = activation_named(text("activation", "identity"), node);
+    c.activation = activation_named(text_attribute(attributes, "activation", "identity", node), node);
     if (odconv_config_validate(&c) != ODCONV_STATUS_SUCCESS) {
         std::string message = odconv_last_error_message();
         if (message.rfind("config.", 0) == 0) message = "attribute " + message.substr(7);
