@@ -15,6 +15,8 @@ constexpr int64_t kParallelThreshold = 1 << 14;
 // 16 floats, one AVX-512 register (two AVX2 or four SSE registers in the other clones); alignment 4, so
 // loads through it need no alignment.
 typedef float v16 __attribute__((vector_size(64), aligned(4)));
+// 8 floats, one AVX2 register, for loops whose lengths are multiples of 8.
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
 
 inline float horizontal_sum(v16 v) {
     float total = 0.0f;
@@ -103,6 +105,27 @@ __attribute__((always_inline)) inline void aggregate_lanes(const AggregationInpu
 // Runs [first, last) of the aggregated kernel.
 ODCONV_MULTIVERSION void aggregate_runs(const AggregationInputs &in, const WeightRuns &runs, int64_t first,
                                         int64_t last, float *dst) {
+    if (runs.pair_step == 0 && runs.run_length % 8 == 0) {
+        // float32 layouts: one factor per run and runs of whole 8-lane vectors, each vector summed over the
+        // banks in registers and stored once. The general loop below makes a pass over the run per bank: on
+        // 16-lane runs of 4 banks it took twice as long (half of a 128x64x3x3 kernel on one thread: 38-41
+        // against 18-20 µs; 1x1 256 to 128: 16-18 against 8-10).
+        const int64_t length = runs.run_length;
+        const int32_t kernel_num = in.kernel_num;
+        for (int64_t r = first; r < last; ++r) {
+            const int64_t begin = r * length;
+            const float *lanes = in.lane_factors + runs.lane_base[r];
+            const float run_factor = in.run_factors[runs.factor_index[r]];
+            float *out = dst + begin;
+            for (int64_t l = 0; l < length; l += 8) {
+                v8 acc = in.kernel[0] * *reinterpret_cast<const v8 *>(in.banks[0] + begin + l);
+                for (int32_t j = 1; j < kernel_num; ++j)
+                    acc += in.kernel[j] * *reinterpret_cast<const v8 *>(in.banks[j] + begin + l);
+                *reinterpret_cast<v8 *>(out + l) = acc * (run_factor * *reinterpret_cast<const v8 *>(lanes + l));
+            }
+        }
+        return;
+    }
     for (int64_t r = first; r < last; ++r) aggregate_lanes(in, runs, r, 0, runs.run_length, dst + r * runs.run_length);
 }
 

@@ -61,13 +61,13 @@ Offset vnni(const Shape &s, int64_t pairs, int64_t b) {
     };
 }
 
-// OIhw16i16o and its grouped form: [16i][16o] blocks, the output channel innermost.
-Offset blocked16(const Shape &s) {
-    const int64_t in_blocks = round_up(s.in_per_group, 16) / 16, out_blocks = round_up(s.out_per_group, 16) / 16;
+// OIhw<b>i<b>o and its grouped form: [b i][b o] blocks, the output channel innermost.
+Offset blocked(const Shape &s, int64_t b) {
+    const int64_t in_blocks = round_up(s.in_per_group, b) / b, out_blocks = round_up(s.out_per_group, b) / b;
     const int64_t k = s.kernel_size;
     return [=](int64_t g, int64_t o, int64_t i, int64_t h, int64_t w) {
-        const int64_t outer = (((g * out_blocks + o / 16) * in_blocks + i / 16) * k + h) * k + w;
-        return outer * 256 + (i % 16) * 16 + o % 16;
+        const int64_t outer = (((g * out_blocks + o / b) * in_blocks + i / b) * k + h) * k + w;
+        return outer * b * b + (i % b) * b + o % b;
     };
 }
 
@@ -183,14 +183,17 @@ int main() {
                      vnni(s, 16, 16));
         check_layout(("bf16 OIhw16i64o2i " + shape).c_str(), s, bf16, tag::OIhw16i64o2i, Lanes::kOutputChannelPairs,
                      vnni(s, 16, 64));
-        check_layout(("f32 OIhw16i16o " + shape).c_str(), s, f32, tag::OIhw16i16o, Lanes::kOutputChannels, blocked16(s));
+        check_layout(("f32 OIhw16i16o " + shape).c_str(), s, f32, tag::OIhw16i16o, Lanes::kOutputChannels, blocked(s, 16));
+        // Runs of 8 lanes (AVX2's layouts), and of 4: the aggregation's vector loop and its general one.
+        check_layout(("f32 OIhw8i8o " + shape).c_str(), s, f32, tag::OIhw8i8o, Lanes::kOutputChannels, blocked(s, 8));
+        check_layout(("f32 OIhw4i4o " + shape).c_str(), s, f32, tag::OIhw4i4o, Lanes::kOutputChannels, blocked(s, 4));
     }
     for (const Shape s : {Shape{2, 10, 3, 3}, Shape{4, 16, 16, 1}}) {
         const std::string shape = std::to_string(s.groups) + "x" + std::to_string(s.out_per_group) + "x" +
                                   std::to_string(s.in_per_group) + "x" + std::to_string(s.kernel_size);
         check_layout(("bf16 gOIhw8i16o2i " + shape).c_str(), s, bf16, tag::gOIhw8i16o2i, Lanes::kOutputChannelPairs,
                      vnni(s, 8, 16));
-        check_layout(("f32 gOIhw16i16o " + shape).c_str(), s, f32, tag::gOIhw16i16o, Lanes::kOutputChannels, blocked16(s));
+        check_layout(("f32 gOIhw16i16o " + shape).c_str(), s, f32, tag::gOIhw16i16o, Lanes::kOutputChannels, blocked(s, 16));
     }
     for (const Shape s : {Shape{32, 1, 1, 3}, Shape{40, 1, 1, 5}}) {
         const std::string shape = std::to_string(s.groups) + "x" + std::to_string(s.kernel_size);
