@@ -10,15 +10,18 @@ on the CPU, at the same thread count, on the same random input per input size an
       exported by plain torch.onnx.export (batch dynamic, as (a)), `onnx --plain`: the cost floor;
   (d) PyTorch eager on the ODConv model, timed in this process (no_grad, torch.set_num_threads).
 
-Each time is the median of --iterations runs after a warm-up; the ONNX Runtime runs are one after another, one
-process each. With --profile, (a) and (c) run once more each under ONNX Runtime's profiler (`onnx --profile`), and
-the script prints where their time goes: microseconds per run by operator type, ORT's NCHWc reorders included
-(profiled runs are slower than timed ones; the split is what counts). Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
+Each measurement is the median of --iterations runs after a warm-up, one process per ONNX Runtime run. The four
+are measured --rounds times, alternating (a), (b), (c), (d) within each round, and each figure is the median of its
+rounds: on a shared machine a process can run 1.5x slower than one minutes before it, and alternating gives each
+way the same share of slow minutes. With --profile, (a) and (c) run once more each under ONNX Runtime's profiler
+(`onnx --profile`), and the script prints where their time goes: microseconds per run by operator type, ORT's
+NCHWc reorders included, and per ODConv layer, its node against the twin's nodes for the same module (profiled runs
+are slower than timed ones; the split is what counts). Once per size and batch, (a)'s outputs are checked against PyTorch's (max abs error
 <= 1e-4 * max(1, max|expected|), odconv_reference/accuracy.py). Targets: a/c <= 1.10 (every case), b/a >= 2 and d/a >= 2 (batch 1).
 
     /usr/bin/python3 tools/bench/whole_network.py [--sizes 160,320] [--batches 1,8] [--threads 2] [--width 32]
-        [--iterations 100] [--work target/whole-network] [--java "JAVA -jar target/odconv.jar"] [--json FILE]
-        [--profile]
+        [--iterations 100] [--rounds 3] [--work target/whole-network] [--java "JAVA -jar target/odconv.jar"]
+        [--json FILE] [--profile]
 
 Needs target/odconv.jar (./mvnw -B -q -DskipTests -Dfuzz.skip package) and PyTorch. Exit status 1 on an
 accuracy failure or a failed command; a missed speed target is only reported (exit 0).
@@ -30,6 +33,7 @@ import copy
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -74,9 +78,9 @@ def plain_export(model, example, path, dynamic_batch):
                           output_names=OUTPUTS, do_constant_folding=True, **kwargs)
 
 
-def odconv_export(model, example, path):
+def odconv_export(model, example, path, output_names=OUTPUTS):
     with quiet_exporter():
-        export_onnx(model, example, path, opset=OPSET, output_names=OUTPUTS)
+        export_onnx(model, example, path, opset=OPSET, output_names=output_names)
 
 
 def run_onnx(args, model, inputs, json_path, plain=False, output=None, profile=None):
@@ -96,27 +100,66 @@ def run_onnx(args, model, inputs, json_path, plain=False, output=None, profile=N
         return json.load(f)
 
 
-def microseconds_by_operator(profile_path):
-    """{operator type: microseconds per run} from an ONNX Runtime profile, most expensive first."""
+def node_times(profile_path):
+    """[(node name, operator type, median microseconds per run)] from an ONNX Runtime profile, in the order the
+    nodes ran; the median of the node's runs, as a preempted run on a shared machine can take 10x the others."""
     with open(profile_path) as f:
         events = json.load(f)
-    runs = sum(1 for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
-    totals = {}
+    durations, types = {}, {}
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
-            op = e["args"]["op_name"]
-            totals[op] = totals.get(op, 0.0) + e["dur"] / runs
+            name = e["name"][:-len("_kernel_time")]
+            durations.setdefault(name, []).append(e["dur"])
+            types[name] = e["args"]["op_name"]
+    return [(name, types[name], statistics.median(d)) for name, d in durations.items()]
+
+
+def microseconds_by_operator(nodes):
+    """{operator type: microseconds per run} of node_times' list, most expensive first."""
+    totals = {}
+    for _, op, us in nodes:
+        totals[op] = totals.get(op, 0.0) + us
     return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
-def print_profile(size, batch, by_operator):
-    """Side by side: (a)'s and (c)'s microseconds per run by operator type."""
+# Nodes ONNX Runtime adds to move tensors between layouts: NCHWc reorders around its own convolutions, and the
+# Transposes of the exporter's NHWC nodes that it could not fold.
+LAYOUT_MOVES = ("ReorderInput", "ReorderOutput", "Transpose")
+
+
+def microseconds_by_layer(odconv_nodes, twin_nodes):
+    """Per ODConv layer: its node's time in (a), the other nodes (a) runs under the layer's module name (Transposes
+    left unfolded), and the time (c) spends in the twin's nodes for the same module (Conv, activation)."""
+    def under(nodes, prefix, exclude=None):
+        return sum(us for name, _, us in nodes if name.startswith(prefix) and name != exclude)
+
+    layers = []
+    for name, op, us in odconv_nodes:
+        if op != "ODConv2d":
+            continue
+        module = name.rsplit("/", 1)[0] + "/"  # "/down1/ODConv2d" -> "/down1/"
+        layers.append({"layer": module.strip("/"), "odconv_us": us, "odconv_moves_us": under(odconv_nodes, module, name),
+                       "twin_us": under(twin_nodes, module)})
+    return layers
+
+
+def print_profile(size, batch, profile):
+    """Side by side: (a)'s and (c)'s microseconds per run by operator type, then per ODConv layer."""
+    by_operator = profile["us_by_operator"]
     operators = list(dict.fromkeys([*by_operator["a"], *by_operator["c"]]))
     print(f"\n{size} b{batch}, profiled, microseconds per run:\n\n| operator | (a) odconv op | (c) static twin |")
     print("|---|---|---|")
     for op in operators:
         print(f"| {op} | {by_operator['a'].get(op, 0):.0f} | {by_operator['c'].get(op, 0):.0f} |")
-    print(f"| total | {sum(by_operator['a'].values()):.0f} | {sum(by_operator['c'].values()):.0f} |", flush=True)
+    print(f"| total | {sum(by_operator['a'].values()):.0f} | {sum(by_operator['c'].values()):.0f} |")
+    moves = [sum(by_operator[key].get(op, 0) for op in LAYOUT_MOVES) for key in "ac"]
+    print(f"| of which layout moves ({', '.join(LAYOUT_MOVES)}) | {moves[0]:.0f} | {moves[1]:.0f} |")
+    print("\n| layer | (a) ODConv2d node | (a) Transposes under it | (c) twin's Conv + activation | node / twin |")
+    print("|---|---|---|---|---|")
+    for layer in profile["us_by_layer"]:
+        print(f"| {layer['layer']} | {layer['odconv_us']:.0f} | {layer['odconv_moves_us']:.0f} | "
+              f"{layer['twin_us']:.0f} | {layer['odconv_us'] / layer['twin_us']:.2f} |")
+    print(flush=True)
 
 
 def max_error(output_path, expected):
@@ -152,31 +195,40 @@ def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
     decomposed = prefix + "-decomposed.onnx"
     plain_export(model, x, decomposed, dynamic_batch=False)
 
-    a = run_onnx(args, odconv_onnx, inputs, prefix + "-a.json", output=prefix + "-odconv-output.safetensors")
-    error, tolerance = max_error(prefix + "-odconv-output.safetensors", expected)
-    b = run_onnx(args, decomposed, inputs, prefix + "-b.json", plain=True)
-    c = run_onnx(args, static_onnx, inputs, prefix + "-c.json", plain=True)
+    rounds = {key: [] for key in "abcd"}
     warmup = max(3, min(50, args.iterations // 5))  # as the onnx command's
-    d_median, d_p10, d_p90 = median_ms(model, x, warmup, args.iterations)
+    for round_index in range(args.rounds):
+        output = prefix + "-odconv-output.safetensors" if round_index == 0 else None
+        rounds["a"].append(run_onnx(args, odconv_onnx, inputs, prefix + "-a.json", output=output))
+        if round_index == 0:
+            error, tolerance = max_error(output, expected)
+        rounds["b"].append(run_onnx(args, decomposed, inputs, prefix + "-b.json", plain=True))
+        rounds["c"].append(run_onnx(args, static_onnx, inputs, prefix + "-c.json", plain=True))
+        d_median, d_p10, d_p90 = median_ms(model, x, warmup, args.iterations)
+        rounds["d"].append({"median_ms": d_median, "p10_ms": d_p10, "p90_ms": d_p90})
 
     row = {"size": size, "batch": batch, "max_error": error, "tolerance": tolerance,
-           "accurate": error <= tolerance, "odconv_nodes": a["odconv_nodes"]}
-    for key, result in (("a", a), ("b", b), ("c", c)):
-        row.update({f"{key}_ms": result["median_ms"], f"{key}_p10_ms": result["p10_ms"],
-                    f"{key}_p90_ms": result["p90_ms"]})
-    row.update({"d_ms": d_median, "d_p10_ms": d_p10, "d_p90_ms": d_p90})
+           "accurate": error <= tolerance, "odconv_nodes": rounds["a"][0]["odconv_nodes"], "rounds": args.rounds}
+    for key, results in rounds.items():
+        # The round whose median is the median of the rounds' medians, with its own p10 and p90.
+        middle = sorted(results, key=lambda r: r["median_ms"])[len(results) // 2]
+        row.update({f"{key}_ms": middle["median_ms"], f"{key}_p10_ms": middle["p10_ms"],
+                    f"{key}_p90_ms": middle["p90_ms"], f"{key}_round_ms": [r["median_ms"] for r in results]})
     row.update({"a_over_c": row["a_ms"] / row["c_ms"], "b_over_a": row["b_ms"] / row["a_ms"],
                 "d_over_a": row["d_ms"] / row["a_ms"]})
     if args.profile:
         for key, model_path, plain in (("a", odconv_onnx, False), ("c", static_onnx, True)):
             run_onnx(args, model_path, inputs, f"{prefix}-{key}-profiled.json", plain=plain,
                      profile=f"{prefix}-{key}-profile.json")
-        row["us_by_operator"] = {key: microseconds_by_operator(f"{prefix}-{key}-profile.json") for key in "ac"}
+        nodes = {key: node_times(f"{prefix}-{key}-profile.json") for key in "ac"}
+        row["profile"] = {"us_by_operator": {key: microseconds_by_operator(nodes[key]) for key in "ac"},
+                          "us_by_layer": microseconds_by_layer(nodes["a"], nodes["c"])}
+    per_round = "; ".join(f"({key}) " + "/".join(f"{ms:.2f}" for ms in row[f"{key}_round_ms"]) for key in "abcd")
     print(f"{size} b{batch}: (a) {row['a_ms']:.2f} ms, (b) {row['b_ms']:.2f} ms, (c) {row['c_ms']:.2f} ms, "
           f"(d) {row['d_ms']:.2f} ms; max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})"
-          f"{'' if row['accurate'] else ' INACCURATE'}", flush=True)
+          f"{'' if row['accurate'] else ' INACCURATE'}\n  rounds, ms: {per_round}", flush=True)
     if args.profile:
-        print_profile(size, batch, row["us_by_operator"])
+        print_profile(size, batch, row["profile"])
     return row
 
 
@@ -212,6 +264,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="for ONNX Runtime, odconv and PyTorch alike")
     parser.add_argument("--width", type=int, default=32, help="YoloODConvNet's channel width")
     parser.add_argument("--iterations", type=int, default=100, help="timed runs per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measurements of each of (a)-(d), alternating; each figure is the median of its rounds")
     parser.add_argument("--work", default=os.path.join(REPO, "target", "whole-network"),
                         help="folder for the models, inputs and outputs")
     parser.add_argument("--java", default=DEFAULT_JAVA, help="command line that runs odconv.jar")
@@ -219,13 +273,15 @@ def main():
     parser.add_argument("--profile", action="store_true",
                         help="also profile (a) and (c) in ONNX Runtime and print their time by operator type")
     args = parser.parse_args()
+    if args.rounds < 1 or args.iterations < 1:
+        parser.error("--rounds and --iterations must be at least 1")
     sizes = [int(s) for s in args.sizes.split(",")]
     batches = [int(b) for b in args.batches.split(",")]
     os.makedirs(args.work, exist_ok=True)
     torch.set_num_threads(args.threads)
     machine = {"cpu": cpu_name(), "threads": args.threads, "torch": torch.__version__}
     print(f"{machine['cpu']}; threads {args.threads}; PyTorch {torch.__version__}; YoloODConvNet width {args.width};"
-          f" {args.iterations} iterations\n", flush=True)
+          f" {args.iterations} iterations, {args.rounds} rounds\n", flush=True)
 
     start = time.monotonic()
     model, twin = build_models(args.width)
@@ -242,7 +298,8 @@ def main():
 
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "width": args.width, "iterations": args.iterations, "opset": OPSET,
+            json.dump({"machine": machine, "width": args.width, "iterations": args.iterations, "rounds": args.rounds,
+                       "opset": OPSET,
                        "results": rows}, f, indent=2)
     inaccurate = [f"{r['size']} b{r['batch']}" for r in rows if not r["accurate"]]
     if inaccurate:
