@@ -291,6 +291,9 @@ static const struct { int in, out, k, stride, padding, dilation, groups, kn, has
         {35, 40, 1, 1, 0, 1, 1, 2, 0, ODCONV_ACTIVATION_IDENTITY, 1, 6, 6, 0, 1.0f},
         /* more output rows than input rows: split over a pool, some bands move no input rows */
         {8, 8, 3, 1, 2, 1, 1, 2, 1, ODCONV_ACTIVATION_SILU, 1, 2, 3, 0, 1.0f},
+        /* a kernel larger than the input: split over a pool of 3 or 4 by output channels (in NHWC), into slices of
+         * 16 and one of the rest; case 0 splits so on a pool of 2 */
+        {48, 72, 3, 2, 1, 1, 1, 3, 1, ODCONV_ACTIVATION_SILU, 2, 7, 6, 0, 1.0f},
 };
 
 static odconv_config_t case_config(size_t i) {
@@ -312,8 +315,8 @@ static void test_forward_against_reference(void) {
 }
 
 /* Every case on a caller's pool: serially with 3 tasks per step, and on 2 and 4 threads at once, so that
- * samples run whole (batch >= threads) and split into bands of rows (batch < threads), with more bands than
- * some outputs have rows. The same bound as odconv's own threads; the pool runs tasks whenever it has more
+ * samples run whole (batch >= threads) and split (batch < threads) into bands of rows, with more bands than
+ * some outputs have rows, or into slices of output channels. The same bound as odconv's own threads; the pool runs tasks whenever it has more
  * than one thread. Then the arguments odconv_layer_forward_on_pool refuses. */
 static void test_forward_on_pool(void) {
     struct test_pool serial = {3, 0}, two = {2, 0}, four = {4, 0};
