@@ -642,7 +642,8 @@ public:
         const memory::desc src = activation_desc(1, c.in_planes, height, width, layout);
         const memory::desc user_dst = activation_desc(1, c.out_planes, out_height, out_width, layout);
         const dnnl::primitive_attr attr = convolution_attr(c);
-        // Slices start at multiples of kSliceAlignment channels: whole blocks of every float32 weight layout.
+        // Slices start at multiples of kSliceAlignment output channels, so that most weight layouts split into
+        // whole blocks.
         const int32_t blocks = c.out_planes / kSliceAlignment;
         size_t dst_bytes = 0;
         for (int s = 0; s < slices; ++s) {
@@ -684,7 +685,8 @@ public:
     }
 
 private:
-    // 16 channels: whole output-channel blocks of oneDNN's float32 weight layouts on AVX2 (8) and AVX-512 (16).
+    // Whole blocks of oneDNN's float32 weight layouts of 8 and 16 output channels; in others (AVX2's brgemm
+    // kernels also block by 24) a slice pads its last block, as the whole layer does.
     static constexpr int32_t kSliceAlignment = 16;
     static constexpr size_t kDstAlignment = 64;
 
