@@ -38,7 +38,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from whole_network import (DEFAULT_JAVA, LAYOUT_MOVES, OPSET, build_models, node_times, odconv_export,  # noqa: E402
-                           quiet_exporter, write_safetensors)
+                           quiet_exporter)
+from odconv_export import write_safetensors  # noqa: E402  (tools/export, on the path whole_network sets)
 from pytorch_eager import cpu_name  # noqa: E402
 
 

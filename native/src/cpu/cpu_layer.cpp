@@ -190,13 +190,38 @@ void run_tasks(const odconv_thread_pool_t &pool, size_t count, Body &&body) {
     if (context.failure) std::rethrow_exception(context.failure);
 }
 
+// A convolution's memories and arguments for one workspace of a plan: input and output the plan's own buffers
+// where it gives them, else views a run points at the tensors; the weights are the kernel the workspace's
+// aggregation writes; the bias (empty without BatchNorm) is the layer's, or the part of it for the
+// convolution's channels.
+struct BoundConvolution {
+    dnnl::stream stream;
+    memory src, dst, scratchpad;
+    std::unordered_map<int, memory> args;
+
+    static BoundConvolution of(const dnnl::convolution_forward::primitive_desc &pd, const memory &weights,
+                               const memory &bias, memory src = memory(), memory dst = memory()) {
+        const auto &engine = cpu_engine();
+        BoundConvolution bound;
+        bound.stream = dnnl::stream(engine);
+        bound.src = src ? src : memory(pd.src_desc(), engine, DNNL_MEMORY_NONE);
+        bound.dst = dst ? dst : memory(pd.dst_desc(), engine, DNNL_MEMORY_NONE);
+        bound.scratchpad = memory(pd.scratchpad_desc(), engine);
+        bound.args = {{DNNL_ARG_SRC, bound.src},
+                      {DNNL_ARG_WEIGHTS, weights},
+                      {DNNL_ARG_DST, bound.dst},
+                      {DNNL_ARG_SCRATCHPAD, bound.scratchpad}};
+        if (bias) bound.args.emplace(DNNL_ARG_BIAS, bias);
+        return bound;
+    }
+};
+
 // Everything one forward call of a Plan writes besides the output, so that concurrent calls never share state.
 struct Workspace {
-    dnnl::stream stream;
-    memory src, dst, conv_scratchpad;
-    std::unordered_map<int, memory> conv_args;
-    // The caller's tensors; src and dst are these same memories unless the convolution computes in another
-    // layout (see LayoutBridge).
+    // Its src and dst are user_src and user_dst unless the convolution computes in another layout (see
+    // LayoutBridge).
+    BoundConvolution conv;
+    // The caller's tensors.
     memory user_src, user_dst;
     std::unordered_map<int, memory> src_bridge_args, dst_bridge_args;
     KernelWorkspace kernel;
@@ -233,7 +258,7 @@ public:
     void run(int64_t batch, const float *input, float *output) {
         std::unique_ptr<Workspace> workspace = acquire();
         for (int64_t n = 0; n < batch; ++n) run_sample(*workspace, n, input, output);
-        workspace->stream.wait();
+        workspace->conv.stream.wait();
         release(std::move(workspace));
     }
 
@@ -250,7 +275,7 @@ public:
                 std::unique_ptr<Workspace> workspace = acquire();
                 for (int64_t n = omp_get_thread_num(); n < batch; n += omp_get_num_threads())
                     run_sample(*workspace, n, input, output);
-                workspace->stream.wait();
+                workspace->conv.stream.wait();
                 release(std::move(workspace));
             } catch (...) {  // nothing may leave an OpenMP region: rethrown below
                 std::lock_guard<std::mutex> lock(failure_mutex);
@@ -265,7 +290,7 @@ public:
         run_tasks(pool, size_t(batch), [&](size_t n) {
             std::unique_ptr<Workspace> workspace = acquire();
             run_sample(*workspace, int64_t(n), input, output);
-            workspace->stream.wait();
+            workspace->conv.stream.wait();
             release(std::move(workspace));
         });
     }
@@ -280,32 +305,26 @@ private:
         else
             average_pool_nchw(x, c.in_planes, pixels_, pooled);
         kernel_->attend(ws.kernel);
-        kernel_->aggregate(ws.kernel, ws.stream, threads_);
+        kernel_->aggregate(ws.kernel, ws.conv.stream, threads_);
         ws.user_src.set_data_handle(const_cast<float *>(x));
         ws.user_dst.set_data_handle(output + n * dst_stride_);
-        if (src_bridge_.needed()) src_bridge_.reorder().execute(ws.stream, ws.src_bridge_args);
-        conv_.execute(ws.stream, ws.conv_args);
-        if (dst_bridge_.needed()) dst_bridge_.reorder().execute(ws.stream, ws.dst_bridge_args);
+        if (src_bridge_.needed()) src_bridge_.reorder().execute(ws.conv.stream, ws.src_bridge_args);
+        conv_.execute(ws.conv.stream, ws.conv.args);
+        if (dst_bridge_.needed()) dst_bridge_.reorder().execute(ws.conv.stream, ws.dst_bridge_args);
     }
 
     std::unique_ptr<Workspace> acquire() {
         if (auto idle = idle_.take()) return idle;
         const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
-        ws->stream = dnnl::stream(engine);
         ws->user_src = memory(src_md_, engine, DNNL_MEMORY_NONE);
         ws->user_dst = memory(dst_md_, engine, DNNL_MEMORY_NONE);
-        ws->src = src_bridge_.needed() ? memory(conv_pd_.src_desc(), engine) : ws->user_src;
-        ws->dst = dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : ws->user_dst;
-        if (src_bridge_.needed()) ws->src_bridge_args = src_bridge_.args(ws->user_src, ws->src);
-        if (dst_bridge_.needed()) ws->dst_bridge_args = dst_bridge_.args(ws->dst, ws->user_dst);
         ws->kernel = kernel_->make_workspace();
-        ws->conv_scratchpad = memory(conv_pd_.scratchpad_desc(), engine);
-        ws->conv_args = {{DNNL_ARG_SRC, ws->src},
-                         {DNNL_ARG_WEIGHTS, ws->kernel.weights},
-                         {DNNL_ARG_DST, ws->dst},
-                         {DNNL_ARG_SCRATCHPAD, ws->conv_scratchpad}};
-        if (p_.bn.present) ws->conv_args.emplace(DNNL_ARG_BIAS, p_.bias);
+        ws->conv = BoundConvolution::of(conv_pd_, ws->kernel.weights, p_.bias,
+                                        src_bridge_.needed() ? memory(conv_pd_.src_desc(), engine) : ws->user_src,
+                                        dst_bridge_.needed() ? memory(conv_pd_.dst_desc(), engine) : ws->user_dst);
+        if (src_bridge_.needed()) ws->src_bridge_args = src_bridge_.args(ws->user_src, ws->conv.src);
+        if (dst_bridge_.needed()) ws->dst_bridge_args = dst_bridge_.args(ws->conv.dst, ws->user_dst);
         ws->pool_partials.assign(size_t(nhwc_pool_chunks(pixels_)) * p_.config.in_planes, 0.0f);
         return ws;
     }
@@ -503,9 +522,7 @@ private:
     };
 
     struct BandWorkspace {
-        dnnl::stream stream;
-        memory conv_src, conv_dst, conv_scratchpad;
-        std::unordered_map<int, memory> conv_args;
+        BoundConvolution conv;
         BoundMove src_move, dst_move;
     };
 
@@ -542,8 +559,8 @@ private:
                 bw.dst_move.from.set_data_handle(dst);
                 bw.dst_move.to.set_data_handle(y);
             }
-            bw.conv_src.set_data_handle(src + bands_[b].in_first * src_row_bytes_);
-            bw.conv_dst.set_data_handle(dst + bands_[b].out_first * dst_row_bytes_);
+            bw.conv.src.set_data_handle(src + bands_[b].in_first * src_row_bytes_);
+            bw.conv.dst.set_data_handle(dst + bands_[b].out_first * dst_row_bytes_);
         }
         float *pooled = ws.kernel.attention.pooled.data();
         run_tasks(pool, size_t(count), [&](size_t b) {
@@ -553,17 +570,17 @@ private:
             else
                 average_pool_nchw_channels(x, c.in_planes * b / count, c.in_planes * (b + 1) / count, pixels, pooled);
             const Band &band = bands_[b];
-            if (band.src_move.needed()) band.src_move.reorder().execute(ws.bands[b].stream, ws.bands[b].src_move.args);
+            if (band.src_move.needed()) band.src_move.reorder().execute(ws.bands[b].conv.stream, ws.bands[b].src_move.args);
         });
         if (layout_ == ODCONV_LAYOUT_NHWC) nhwc_pool_finish(ws.pool_partials.data(), c.in_planes, pixels, pooled);
         kernel_->attend(ws.kernel);
         run_tasks(pool, size_t(count), [&](size_t b) { kernel_->aggregate_part(ws.kernel, int64_t(b), count); });
-        kernel_->finish(ws.kernel, ws.bands[0].stream);
+        kernel_->finish(ws.kernel, ws.bands[0].conv.stream);
         run_tasks(pool, size_t(count), [&](size_t b) {
             const Band &band = bands_[b];
             BandWorkspace &bw = ws.bands[b];
-            band.conv.execute(bw.stream, bw.conv_args);
-            if (band.dst_move.needed()) band.dst_move.reorder().execute(bw.stream, bw.dst_move.args);
+            band.conv.execute(bw.conv.stream, bw.conv.args);
+            if (band.dst_move.needed()) band.dst_move.reorder().execute(bw.conv.stream, bw.dst_move.args);
         });
         // The output's buffer last, so that the next node takes it first: its input is this node's output.
         if (move_src_) scratch.give(std::move(src_lease));
@@ -572,21 +589,12 @@ private:
 
     std::unique_ptr<Workspace> acquire() {
         if (auto idle = idle_.take()) return idle;
-        const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->kernel = kernel_->make_workspace();
         ws->pool_partials.assign(size_t(nhwc_pool_chunks(height_ * width_)) * p_.config.in_planes, 0.0f);
         for (const Band &band : bands_) {
             BandWorkspace bw;
-            bw.stream = dnnl::stream(engine);
-            bw.conv_src = memory(band.pd.src_desc(), engine, DNNL_MEMORY_NONE);
-            bw.conv_dst = memory(band.pd.dst_desc(), engine, DNNL_MEMORY_NONE);
-            bw.conv_scratchpad = memory(band.pd.scratchpad_desc(), engine);
-            bw.conv_args = {{DNNL_ARG_SRC, bw.conv_src},
-                            {DNNL_ARG_WEIGHTS, ws->kernel.weights},
-                            {DNNL_ARG_DST, bw.conv_dst},
-                            {DNNL_ARG_SCRATCHPAD, bw.conv_scratchpad}};
-            if (p_.bn.present) bw.conv_args.emplace(DNNL_ARG_BIAS, p_.bias);
+            bw.conv = BoundConvolution::of(band.pd, ws->kernel.weights, p_.bias);
             bw.src_move = BoundMove::of(band.src_move);
             bw.dst_move = BoundMove::of(band.dst_move);
             ws->bands.push_back(std::move(bw));
@@ -702,9 +710,7 @@ private:
 
     struct SliceWorkspace {
         KernelWorkspace kernel;
-        dnnl::stream stream;
-        memory conv_src, conv_dst, conv_scratchpad;
-        std::unordered_map<int, memory> conv_args;
+        BoundConvolution conv;
         BoundMove dst_move;
     };
 
@@ -722,8 +728,8 @@ private:
         for (size_t s = 0; s < count; ++s) {
             SliceWorkspace &sw = ws.slices[s];
             char *dst = dst_lease.buffer.get() + slices_[s].dst_offset;
-            sw.conv_src.set_data_handle(const_cast<float *>(x));
-            sw.conv_dst.set_data_handle(dst);
+            sw.conv.src.set_data_handle(const_cast<float *>(x));
+            sw.conv.dst.set_data_handle(dst);
             sw.dst_move.from.set_data_handle(dst);
             sw.dst_move.to.set_data_handle(y);
         }
@@ -739,30 +745,21 @@ private:
             const Slice &slice = slices_[s];
             SliceWorkspace &sw = ws.slices[s];
             slice.kernel->aggregate_part(sw.kernel, 0, 1);
-            slice.kernel->finish(sw.kernel, sw.stream);
-            slice.conv.execute(sw.stream, sw.conv_args);
-            slice.dst_move.reorder().execute(sw.stream, sw.dst_move.args);
+            slice.kernel->finish(sw.kernel, sw.conv.stream);
+            slice.conv.execute(sw.conv.stream, sw.conv.args);
+            slice.dst_move.reorder().execute(sw.conv.stream, sw.dst_move.args);
         });
         scratch.give(std::move(dst_lease));
     }
 
     std::unique_ptr<Workspace> acquire() {
         if (auto idle = idle_.take()) return idle;
-        const auto &engine = cpu_engine();
         auto ws = std::make_unique<Workspace>();
         ws->pool_partials.assign(size_t(nhwc_pool_chunks(height_ * width_)) * p_.config.in_planes, 0.0f);
         for (const Slice &slice : slices_) {
             SliceWorkspace sw;
             sw.kernel = slice.kernel->make_workspace();
-            sw.stream = dnnl::stream(engine);
-            sw.conv_src = memory(slice.pd.src_desc(), engine, DNNL_MEMORY_NONE);
-            sw.conv_dst = memory(slice.pd.dst_desc(), engine, DNNL_MEMORY_NONE);
-            sw.conv_scratchpad = memory(slice.pd.scratchpad_desc(), engine);
-            sw.conv_args = {{DNNL_ARG_SRC, sw.conv_src},
-                            {DNNL_ARG_WEIGHTS, sw.kernel.weights},
-                            {DNNL_ARG_DST, sw.conv_dst},
-                            {DNNL_ARG_SCRATCHPAD, sw.conv_scratchpad}};
-            if (p_.bn.present) sw.conv_args.emplace(DNNL_ARG_BIAS, slice.bias);
+            sw.conv = BoundConvolution::of(slice.pd, sw.kernel.weights, slice.bias);
             sw.dst_move = BoundMove::of(slice.dst_move);
             ws->slices.push_back(std::move(sw));
         }
