@@ -559,6 +559,32 @@ static void test_no_growth_over_cycles(void) {
     free_weights(&w);
 }
 
+/* A layer run at many input sizes holds one copy of its bank per kernel layout its plans use, not one per plan:
+ * plans are per input size, and each new size's growth must stay well under the bank's own size. */
+static void test_plans_share_the_bank(void) {
+    odconv_config_t c = default_config(64, 64, 3);
+    c.kernel_num = 16;  /* a bank of 2.4 MB, large against a plan's own buffers */
+    odconv_weights_t w = random_weights(&c);
+    const size_t bank_bytes = sizeof(float) * 16 * 64 * 64 * 3 * 3;
+    enum { FIRST = 20, SIZES = 12, STEP = 2 };
+    const int last = FIRST + STEP * (SIZES - 1);
+    float *input = random_buffer(64 * last * last, -1, 1), *output = malloc(sizeof(float) * 64 * last * last);
+    odconv_layer_t layer = NULL;
+    int failed = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS;
+    failed |= odconv_layer_forward(layer, 1, FIRST, FIRST, ODCONV_LAYOUT_NHWC, input, output) != ODCONV_STATUS_SUCCESS;
+    const size_t before = native_memory_in_use();
+    for (int size = FIRST + STEP; size <= last; size += STEP)
+        failed |= odconv_layer_forward(layer, 1, size, size, ODCONV_LAYOUT_NHWC, input, output) != ODCONV_STATUS_SUCCESS;
+    const size_t grown = native_memory_in_use() - before;
+    CHECK(!failed, "forwards failed: %s", odconv_last_error_message());
+    /* A copy of the bank per plan would be (SIZES - 1) bank sizes and more. */
+    CHECK(grown < (SIZES - 1) * bank_bytes / 2, "%d more input sizes grew native memory by %zu bytes, a bank is %zu",
+          SIZES - 1, grown, bank_bytes);
+    odconv_layer_destroy(layer);
+    free(input); free(output);
+    free_weights(&w);
+}
+
 /* Devices: the CPU is always device 0; CUDA calls either work (a GPU machine with the CUDA backend) or
  * fail with ODCONV_STATUS_DEVICE_UNAVAILABLE and a message saying what is missing, never anything worse. */
 static void test_devices(void) {
@@ -675,5 +701,6 @@ int main(int argc, char **argv) {
     test_static_conv();
     test_devices();
     test_no_growth_over_cycles();
+    test_plans_share_the_bank();
     return finish();
 }

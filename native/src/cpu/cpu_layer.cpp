@@ -30,7 +30,45 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// The static parts of a layer that every plan reads: attention, folded BatchNorm, the layer's copy of the bank.
+// The bank (or the part of it for some output channels) in the order an aggregation reads it, BatchNorm scale
+// folded in: one float32 copy of it per kernel, as large as the part of the layer's bank it covers.
+struct BankSet {
+    std::vector<memory> banks;            // one per kernel of the bank
+    std::vector<const float *> pointers;  // their data
+};
+
+// A layer's bank sets, one per aggregation layout and output channels, shared by every plan that aggregates in
+// that layout: plans are per input size, layout and thread count, and a set per plan made a layer hold up to
+// dozens of copies of its bank when it ran at many input sizes. A set lives while a plan uses it.
+class BankSets {
+public:
+    // The set for kernels in `layout` and output channels [out_first, out_first + out_count), made by make() if
+    // no plan holds one.
+    template <typename Make>
+    std::shared_ptr<const BankSet> get(const memory::desc &layout, int32_t out_first, int32_t out_count, Make &&make) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [](const Entry &e) { return e.set.expired(); }),
+                       entries_.end());
+        for (const Entry &e : entries_)
+            if (e.out_first == out_first && e.out_count == out_count && e.layout == layout)
+                if (auto set = e.set.lock()) return set;
+        std::shared_ptr<const BankSet> set = make();
+        entries_.push_back({layout, out_first, out_count, set});
+        return set;
+    }
+
+private:
+    struct Entry {
+        memory::desc layout;  // the kernel's layout the set's order follows
+        int32_t out_first, out_count;
+        std::weak_ptr<const BankSet> set;
+    };
+    std::mutex mutex_;
+    std::vector<Entry> entries_;
+};
+
+// The static parts of a layer that every plan reads: attention, folded BatchNorm, the layer's copy of the bank and
+// the sets laid out from it.
 struct LayerParameters {
     odconv_config_t config;
     // [kernel_num, out, in / groups, k, k], copied at creation: once the layer exists it reads none of the
@@ -40,6 +78,7 @@ struct LayerParameters {
     FoldedBatchNorm bn;
     memory bias;        // [out] BatchNorm shift, the convolution's bias (empty without BatchNorm)
     memory::data_type compute_type;  // of the convolution's input and weights (see ODCONV_FLAG_BFLOAT16)
+    mutable BankSets bank_sets;      // for the plans' aggregations; internally synchronized
 };
 
 // What one forward call writes to build a sample's kernel: the attention, the aggregation's factors, the
@@ -79,20 +118,26 @@ public:
         runs_ = std::move(*runs);
 
         // The bank, BatchNorm scale folded in, in float32 in the layout the aggregation writes (whatever type it
-        // writes), so that only the aggregated kernel is ever rounded.
-        const int64_t filter_size = int64_t(in_per_group) * c.kernel_size * c.kernel_size;
-        const memory::desc bank_md({runs_.runs * runs_.run_length}, memory::data_type::f32, tag::x);
-        std::vector<float> scaled(size_t(c.out_planes) * filter_size);
-        for (int32_t j = 0; j < c.kernel_num; ++j) {
-            const float *bank = p.bank.data() + (int64_t(j) * p.config.out_planes + out_first) * filter_size;
-            for (int32_t o = 0; o < c.out_planes; ++o)
-                for (int64_t t = 0; t < filter_size; ++t)
-                    scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[out_first + o];
-            memory target(bank_md, engine);
-            runs_.scatter(scaled.data(), static_cast<float *>(target.get_data_handle()));
-            banks_.push_back(target);
-        }
-        for (const memory &bank : banks_) bank_pointers_.push_back(static_cast<const float *>(bank.get_data_handle()));
+        // writes), so that only the aggregated kernel is ever rounded. The layout and the output channels decide
+        // it, so plans that agree on both share it.
+        const memory::desc aggregated_md = reorder_ ? reorder_pd_.src_desc() : weights_md_;
+        bank_set_ = p.bank_sets.get(aggregated_md, out_first, c.out_planes, [&] {
+            auto set = std::make_shared<BankSet>();
+            const int64_t filter_size = int64_t(in_per_group) * c.kernel_size * c.kernel_size;
+            const memory::desc bank_md({runs_.runs * runs_.run_length}, memory::data_type::f32, tag::x);
+            std::vector<float> scaled(size_t(c.out_planes) * filter_size);
+            for (int32_t j = 0; j < c.kernel_num; ++j) {
+                const float *bank = p.bank.data() + (int64_t(j) * p.config.out_planes + out_first) * filter_size;
+                for (int32_t o = 0; o < c.out_planes; ++o)
+                    for (int64_t t = 0; t < filter_size; ++t)
+                        scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[out_first + o];
+                memory target(bank_md, engine);
+                runs_.scatter(scaled.data(), static_cast<float *>(target.get_data_handle()));
+                set->banks.push_back(target);
+                set->pointers.push_back(static_cast<const float *>(target.get_data_handle()));
+            }
+            return set;
+        });
     }
 
     KernelWorkspace make_workspace() const {
@@ -153,7 +198,7 @@ private:
     bool aggregates_bfloat16() const { return !reorder_ && p_.compute_type != memory::data_type::f32; }
     const memory &target(const KernelWorkspace &k) const { return reorder_ ? k.plain_weights : k.weights; }
     AggregationInputs inputs(const KernelWorkspace &k) const {
-        return {bank_pointers_.data(), k.attention.kernel.data(), k.run_factors.data(), k.lane_factors.data(),
+        return {bank_set_->pointers.data(), k.attention.kernel.data(), k.run_factors.data(), k.lane_factors.data(),
                 p_.config.kernel_num};
     }
 
@@ -161,8 +206,7 @@ private:
     memory::desc weights_md_;
     int32_t out_first_;
     WeightRuns runs_;
-    std::vector<memory> banks_;
-    std::vector<const float *> bank_pointers_;
+    std::shared_ptr<const BankSet> bank_set_;
     dnnl::reorder::primitive_desc reorder_pd_;
     dnnl::reorder reorder_;
 };
@@ -788,7 +832,7 @@ class CpuLayer final : public Layer {
 public:
     CpuLayer(const odconv_config_t &c, const odconv_weights_t &w, uint32_t flags)
         : p_{c, std::vector<float>(w.weight, w.weight + bank_size(c)), Attention(c, w),
-             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory(), compute_type(flags)} {
+             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory(), compute_type(flags), {}} {
         if (p_.bn.present) {
             p_.bias = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
             std::copy(p_.bn.shift.begin(), p_.bn.shift.end(), static_cast<float *>(p_.bias.get_data_handle()));
