@@ -271,8 +271,10 @@ ODCONV_API odconv_status odconv_config_parameter_shape(const odconv_config_t *co
 /*
  * Creates a layer on a device: ODCONV_DEVICE_CPU with index 0 is always there; see "Devices" below for CUDA.
  * *layer receives the handle (NULL on failure). config: copied. weights: host memory, BORROWED for the call
- * only on every device (see odconv_weights_t): the layer keeps its own copies, the kernel bank as given and the
- * attention parameters pre-folded (uploaded to a CUDA device). flags: 0 or a combination of ODCONV_FLAG_ALLOW_TF32
+ * only on every device (see odconv_weights_t): the layer keeps its own copies, the attention parameters
+ * pre-folded and the kernel bank (on a CPU, as given until the first forward lays it out in its convolution's
+ * weight layout, then in that layout alone, plus one copy per other weight layout its input sizes need; on a
+ * CUDA device, uploaded). flags: 0 or a combination of ODCONV_FLAG_ALLOW_TF32
  * and ODCONV_FLAG_BFLOAT16; ODCONV_STATUS_UNSUPPORTED when the device cannot run them (see
  * odconv_device_supports_flags).
  */

@@ -226,14 +226,10 @@ static void concurrent(void *pool_context, odconv_task_fn task, void *task_conte
 
 /* The largest error of a forward against the double-precision reference, relative to max(1, max |expected|).
  * With `pool`, the forward runs on it (odconv_layer_forward_on_pool) instead of odconv's own threads. */
-static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout,
-                            uint32_t flags, const odconv_thread_pool_t *pool) {
-    odconv_weights_t w = random_weights(&c);
-    odconv_layer_t layer = NULL;
-    odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, flags);
-    CHECK(s == ODCONV_STATUS_SUCCESS, "create: %s", odconv_last_error_message());
-    if (s != ODCONV_STATUS_SUCCESS) { free_weights(&w); return INFINITY; }
-    odconv_layer_set_num_threads(layer, threads);
+static double layer_error(odconv_layer_t layer, const odconv_config_t *config, const odconv_weights_t *weights,
+                          int64_t batch, int64_t h, int64_t w_in, int32_t layout, const odconv_thread_pool_t *pool) {
+    const odconv_config_t c = *config;
+    odconv_status s;
     int64_t oh = 0, ow = 0;
     odconv_layer_output_shape(layer, h, w_in, &oh, &ow);
     const int64_t in_count = batch * c.in_planes * h * w_in, out_count = batch * c.out_planes * oh * ow;
@@ -254,7 +250,7 @@ static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t
     if (layout == ODCONV_LAYOUT_NHWC) to_nchw(out_layout, output, batch, c.out_planes, oh, ow);
     else memcpy(output, out_layout, sizeof(float) * (size_t)out_count);
     free(in_layout); free(out_layout);
-    reference_forward(&c, &w, batch, h, w_in, input, expected);
+    reference_forward(&c, weights, batch, h, w_in, input, expected);
     double scale = 1.0;
     for (int64_t i = 0; i < out_count; ++i) scale = fmax(scale, fabs(expected[i]));
     max_error = 0;
@@ -264,9 +260,21 @@ static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t
         if (isinf(max_error)) break;
     }
     free(input); free(output); free(expected);
+    return max_error;
+}
+
+static double forward_error(odconv_config_t c, int64_t batch, int64_t h, int64_t w_in, int threads, int32_t layout,
+                            uint32_t flags, const odconv_thread_pool_t *pool) {
+    odconv_weights_t w = random_weights(&c);
+    odconv_layer_t layer = NULL;
+    odconv_status s = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, flags);
+    CHECK(s == ODCONV_STATUS_SUCCESS, "create: %s", odconv_last_error_message());
+    if (s != ODCONV_STATUS_SUCCESS) { free_weights(&w); return INFINITY; }
+    odconv_layer_set_num_threads(layer, threads);
+    const double error = layer_error(layer, &c, &w, batch, h, w_in, layout, pool);
     odconv_layer_destroy(layer);
     free_weights(&w);
-    return max_error;
+    return error;
 }
 
 /* Every configuration family the layer supports: k 1 to 5, strides, dilation, groups, depthwise, kernel_num 1 to 4,
@@ -559,20 +567,57 @@ static void test_no_growth_over_cycles(void) {
     free_weights(&w);
 }
 
-/* A layer run at many input sizes holds one copy of its bank per kernel layout its plans use, not one per plan:
- * plans are per input size, and each new size's growth must stay well under the bank's own size. */
+/* One layer through every kind of plan in turn (its own threads, one and two; a pool, whole samples, bands of
+ * rows, slices of output channels; both layouts), each against the reference: the plans after the first lay
+ * the bank out from the first one's layout (the layer's copy from creation is gone by then), or share it. */
+static void test_one_layer_many_plans(void) {
+    struct test_pool two = {2, 0}, four = {4, 0};
+    const odconv_thread_pool_t pools[] = {{concurrent, &two, 2}, {concurrent, &four, 4}};
+    const size_t chosen[] = {0, 5, 9, 16};  /* plain, groups, groups of 32 channels, slices on a pool of 4 */
+    for (size_t k = 0; k < sizeof chosen / sizeof chosen[0]; ++k) {
+        const size_t i = chosen[k];
+        const odconv_config_t c = case_config(i);
+        odconv_weights_t w = random_weights(&c);
+        odconv_layer_t layer = NULL;
+        CHECK(odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) == ODCONV_STATUS_SUCCESS, "create: %s",
+              odconv_last_error_message());
+        for (int32_t layout = ODCONV_LAYOUT_NHWC; layout >= ODCONV_LAYOUT_NCHW; --layout) {
+            for (int threads = 1; threads <= 2; ++threads) {
+                odconv_layer_set_num_threads(layer, threads);
+                const double error = layer_error(layer, &c, &w, cases[i].n, cases[i].h, cases[i].w, layout, NULL);
+                CHECK(error <= 1e-5, "case %zu, layout %d, %d threads after other plans: relative error %g", i,
+                      layout, threads, error);
+            }
+            for (size_t p = 0; p < sizeof pools / sizeof pools[0]; ++p)
+                for (int64_t batch = 1; batch <= 4; batch += 3) {
+                    const double error = layer_error(layer, &c, &w, batch, cases[i].h + 1, cases[i].w, layout, &pools[p]);
+                    CHECK(error <= 1e-5, "case %zu, layout %d, batch %lld, pool of %d after other plans: relative "
+                          "error %g", i, layout, (long long)batch, pools[p].threads, error);
+                }
+        }
+        odconv_layer_destroy(layer);
+        free_weights(&w);
+    }
+}
+
+/* A layer holds its bank once when its plans share a kernel layout: the copy made at creation goes once the
+ * first plan has laid the bank out, and plans of other input sizes share that layout rather than each laying
+ * out their own (plans are per input size), so each new size's growth stays well under the bank's size. */
 static void test_plans_share_the_bank(void) {
     odconv_config_t c = default_config(64, 64, 3);
-    c.kernel_num = 16;  /* a bank of 2.4 MB, large against a plan's own buffers */
+    c.kernel_num = 32;  /* a bank of 4.7 MB, large against a plan's own buffers */
     odconv_weights_t w = random_weights(&c);
-    const size_t bank_bytes = sizeof(float) * 16 * 64 * 64 * 3 * 3;
+    const size_t bank_bytes = sizeof(float) * 32 * 64 * 64 * 3 * 3;
     enum { FIRST = 20, SIZES = 12, STEP = 2 };
     const int last = FIRST + STEP * (SIZES - 1);
     float *input = random_buffer(64 * last * last, -1, 1), *output = malloc(sizeof(float) * 64 * last * last);
+    const size_t at_start = native_memory_in_use();
     odconv_layer_t layer = NULL;
     int failed = odconv_layer_create(&layer, &c, &w, ODCONV_DEVICE_CPU, 0, 0) != ODCONV_STATUS_SUCCESS;
     failed |= odconv_layer_forward(layer, 1, FIRST, FIRST, ODCONV_LAYOUT_NHWC, input, output) != ODCONV_STATUS_SUCCESS;
     const size_t before = native_memory_in_use();
+    CHECK(before - at_start < bank_bytes + bank_bytes / 2, "a layer and its first plan hold %zu bytes, a bank is %zu",
+          before - at_start, bank_bytes);
     for (int size = FIRST + STEP; size <= last; size += STEP)
         failed |= odconv_layer_forward(layer, 1, size, size, ODCONV_LAYOUT_NHWC, input, output) != ODCONV_STATUS_SUCCESS;
     const size_t grown = native_memory_in_use() - before;
@@ -696,6 +741,7 @@ int main(int argc, char **argv) {
     test_abi_description();
     test_forward_against_reference();
     test_forward_on_pool();
+    test_one_layer_many_plans();
     test_bfloat16();
     test_concurrent_forwards();
     test_static_conv();

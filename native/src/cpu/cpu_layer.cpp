@@ -30,6 +30,13 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
+// Elements of the kernel bank (odconv_weights_t.weight), as the parameter table shapes it.
+int64_t bank_size(const odconv_config_t &c) {
+    for (int32_t i = 0; i < kParameterCount; ++i)
+        if (std::strcmp(kParameters[i].name, "weight") == 0) return kParameters[i].shape(c).element_count();
+    return 0;  // unreachable: every layer has a weight
+}
+
 // The bank (or the part of it for some output channels) in the order an aggregation reads it, BatchNorm scale
 // folded in: one float32 copy of it per kernel, as large as the part of the layer's bank it covers.
 struct BankSet {
@@ -37,48 +44,91 @@ struct BankSet {
     std::vector<const float *> pointers;  // their data
 };
 
-// A layer's bank sets, one per aggregation layout and output channels, shared by every plan that aggregates in
-// that layout: plans are per input size, layout and thread count, and a set per plan made a layer hold up to
-// dozens of copies of its bank when it ran at many input sizes. A set lives while a plan uses it.
+// A layer's kernel bank, as the plans' aggregations read it: one set per aggregation layout and output channels,
+// shared by every plan that aggregates in that layout (plans are per input size, layout and thread count; a set
+// per plan made a layer hold up to dozens of copies of its bank when it ran at many input sizes). The layer's
+// copy of the bank, made at creation, lasts until the first set of the whole bank is laid out; that set then
+// stays for the layer's life and the other layouts are laid out from it, so a layer whose plans share a layout
+// holds its bank once. Other sets live while a plan uses them.
 class BankSets {
 public:
-    // The set for kernels in `layout` and output channels [out_first, out_first + out_count), made by make() if
-    // no plan holds one.
-    template <typename Make>
-    std::shared_ptr<const BankSet> get(const memory::desc &layout, int32_t out_first, int32_t out_count, Make &&make) {
+    // bank: [kernel_num, out, in / groups, k, k], copied.
+    BankSets(const odconv_config_t &c, const float *bank)
+        : config_(c), copied_(bank, bank + bank_size(c)) {}
+
+    // The set for the aggregation `runs` of kernels in `layout`, for output channels [out_first, out_first +
+    // out_count) (runs of that part's shape); bn_scale: [out_planes], folded in.
+    std::shared_ptr<const BankSet> get(const memory::desc &layout, const WeightRuns &runs, int32_t out_first,
+                                       int32_t out_count, const std::vector<float> &bn_scale) {
         std::lock_guard<std::mutex> lock(mutex_);
         entries_.erase(std::remove_if(entries_.begin(), entries_.end(), [](const Entry &e) { return e.set.expired(); }),
                        entries_.end());
         for (const Entry &e : entries_)
             if (e.out_first == out_first && e.out_count == out_count && e.layout == layout)
                 if (auto set = e.set.lock()) return set;
-        std::shared_ptr<const BankSet> set = make();
+
+        auto set = std::make_shared<BankSet>();
+        const memory::desc bank_md({runs.runs * runs.run_length}, memory::data_type::f32, tag::x);
+        std::vector<float> plain(size_t(out_count) * filter_size(config_));
+        for (int32_t j = 0; j < config_.kernel_num; ++j) {
+            scaled_plain(j, out_first, out_count, bn_scale, plain.data());
+            memory target(bank_md, cpu_engine());
+            runs.scatter(plain.data(), static_cast<float *>(target.get_data_handle()));
+            set->banks.push_back(target);
+            set->pointers.push_back(static_cast<const float *>(target.get_data_handle()));
+        }
+        if (!whole_ && out_first == 0 && out_count == config_.out_planes) {
+            whole_ = set;
+            whole_runs_ = runs;
+            std::vector<float>().swap(copied_);
+        }
         entries_.push_back({layout, out_first, out_count, set});
         return set;
     }
 
 private:
+    static int64_t filter_size(const odconv_config_t &c) {
+        return int64_t(c.in_planes / c.groups) * c.kernel_size * c.kernel_size;
+    }
+
+    // Kernel j's filters for output channels [out_first, out_first + out_count), BatchNorm scale folded in, plain.
+    void scaled_plain(int32_t j, int32_t out_first, int32_t out_count, const std::vector<float> &bn_scale,
+                      float *dst) const {
+        const int64_t size = filter_size(config_);
+        if (whole_) {  // already scaled
+            std::vector<float> whole(size_t(config_.out_planes) * size);
+            whole_runs_->gather(whole_->pointers[j], whole.data());
+            std::copy(whole.begin() + out_first * size, whole.begin() + (out_first + out_count) * size, dst);
+            return;
+        }
+        const float *bank = copied_.data() + (int64_t(j) * config_.out_planes + out_first) * size;
+        for (int32_t o = 0; o < out_count; ++o)
+            for (int64_t t = 0; t < size; ++t) dst[o * size + t] = bank[o * size + t] * bn_scale[out_first + o];
+    }
+
     struct Entry {
         memory::desc layout;  // the kernel's layout the set's order follows
         int32_t out_first, out_count;
         std::weak_ptr<const BankSet> set;
     };
+    const odconv_config_t config_;
+    std::vector<float> copied_;             // until whole_ exists
+    std::shared_ptr<const BankSet> whole_;  // the first set of the whole bank, once laid out
+    std::optional<WeightRuns> whole_runs_;  // its order
     std::mutex mutex_;
     std::vector<Entry> entries_;
 };
 
-// The static parts of a layer that every plan reads: attention, folded BatchNorm, the layer's copy of the bank and
-// the sets laid out from it.
+// The static parts of a layer that every plan reads: attention, folded BatchNorm, the bank.
 struct LayerParameters {
     odconv_config_t config;
-    // [kernel_num, out, in / groups, k, k], copied at creation: once the layer exists it reads none of the
+    // Copied at creation (as the attention and BatchNorm are): once the layer exists it reads none of the
     // caller's buffers, so a model file may be unmapped, or changed, under it.
-    std::vector<float> bank;
+    mutable BankSets bank;  // internally synchronized
     Attention attention;
     FoldedBatchNorm bn;
     memory bias;        // [out] BatchNorm shift, the convolution's bias (empty without BatchNorm)
     memory::data_type compute_type;  // of the convolution's input and weights (see ODCONV_FLAG_BFLOAT16)
-    mutable BankSets bank_sets;      // for the plans' aggregations; internally synchronized
 };
 
 // What one forward call writes to build a sample's kernel: the attention, the aggregation's factors, the
@@ -118,26 +168,9 @@ public:
         runs_ = std::move(*runs);
 
         // The bank, BatchNorm scale folded in, in float32 in the layout the aggregation writes (whatever type it
-        // writes), so that only the aggregated kernel is ever rounded. The layout and the output channels decide
-        // it, so plans that agree on both share it.
+        // writes), so that only the aggregated kernel is ever rounded; shared with the plans that aggregate alike.
         const memory::desc aggregated_md = reorder_ ? reorder_pd_.src_desc() : weights_md_;
-        bank_set_ = p.bank_sets.get(aggregated_md, out_first, c.out_planes, [&] {
-            auto set = std::make_shared<BankSet>();
-            const int64_t filter_size = int64_t(in_per_group) * c.kernel_size * c.kernel_size;
-            const memory::desc bank_md({runs_.runs * runs_.run_length}, memory::data_type::f32, tag::x);
-            std::vector<float> scaled(size_t(c.out_planes) * filter_size);
-            for (int32_t j = 0; j < c.kernel_num; ++j) {
-                const float *bank = p.bank.data() + (int64_t(j) * p.config.out_planes + out_first) * filter_size;
-                for (int32_t o = 0; o < c.out_planes; ++o)
-                    for (int64_t t = 0; t < filter_size; ++t)
-                        scaled[o * filter_size + t] = bank[o * filter_size + t] * p.bn.scale[out_first + o];
-                memory target(bank_md, engine);
-                runs_.scatter(scaled.data(), static_cast<float *>(target.get_data_handle()));
-                set->banks.push_back(target);
-                set->pointers.push_back(static_cast<const float *>(target.get_data_handle()));
-            }
-            return set;
-        });
+        bank_set_ = p.bank.get(aggregated_md, runs_, out_first, c.out_planes, p.bn.scale);
     }
 
     KernelWorkspace make_workspace() const {
@@ -821,18 +854,11 @@ private:
     IdlePool<Workspace> idle_;
 };
 
-// Elements of the kernel bank (odconv_weights_t.weight), as the parameter table shapes it.
-int64_t bank_size(const odconv_config_t &c) {
-    for (int32_t i = 0; i < kParameterCount; ++i)
-        if (std::strcmp(kParameters[i].name, "weight") == 0) return kParameters[i].shape(c).element_count();
-    return 0;  // unreachable: every layer has a weight
-}
-
 class CpuLayer final : public Layer {
 public:
     CpuLayer(const odconv_config_t &c, const odconv_weights_t &w, uint32_t flags)
-        : p_{c, std::vector<float>(w.weight, w.weight + bank_size(c)), Attention(c, w),
-             fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var), memory(), compute_type(flags), {}} {
+        : p_{c, BankSets(c, w.weight), Attention(c, w), fold_batch_norm(c, w.bn_weight, w.bn_bias, w.bn_mean, w.bn_var),
+             memory(), compute_type(flags)} {
         if (p_.bn.present) {
             p_.bias = memory({{c.out_planes}, memory::data_type::f32, tag::x}, cpu_engine());
             std::copy(p_.bn.shift.begin(), p_.bn.shift.end(), static_cast<float *>(p_.bias.get_data_handle()));

@@ -368,40 +368,53 @@ void WeightRuns::set_factors(const float *filter, const float *channel, const fl
     }
 }
 
-void WeightRuns::scatter(const float *plain, float *dst) const {
-    const int64_t filter_size = int64_t(in_per_group) * kernel_size * kernel_size;
-    for (int64_t r = 0; r < runs; ++r) {
-        float *out = dst + r * run_length;
-        std::fill(out, out + run_length, 0.0f);
-        const int64_t first = plain_first[r];
+namespace {
+
+// Calls visit(index in the layout, plain (g)oihw index) for every element of the layout that holds a weight. Lanes
+// past the last channel (or group) of a padded block hold none, nor do the odd lanes of a pair whose first input
+// channel is the group's last, nor runs of padding alone.
+template <typename Visit>
+void each_weight(const WeightRuns &w, Visit &&visit) {
+    const int64_t filter_size = int64_t(w.in_per_group) * w.kernel_size * w.kernel_size;
+    for (int64_t r = 0; r < w.runs; ++r) {
+        const int64_t at = r * w.run_length, first = w.plain_first[r];
         if (first < 0) continue;
-        // Lanes past the last channel (or group) of a padded block stay zero, as do the odd lanes of a pair
-        // whose first input channel is the group's last.
-        switch (lanes) {
-            case Lanes::kPlainRows:
-                std::copy(plain + first, plain + first + run_length, out);
+        switch (w.lanes) {
+            case WeightRuns::Lanes::kPlainRows:
+                for (int64_t l = 0; l < w.run_length; ++l) visit(at + l, first + l);
                 break;
-            case Lanes::kGroups: {
-                const int64_t group_size = int64_t(out_per_group) * filter_size, g = first / group_size;
-                for (int64_t l = 0; l < run_length && g + l < groups; ++l) out[l] = plain[first + l * group_size];
+            case WeightRuns::Lanes::kGroups: {
+                const int64_t group_size = int64_t(w.out_per_group) * filter_size, g = first / group_size;
+                for (int64_t l = 0; l < w.run_length && g + l < w.groups; ++l) visit(at + l, first + l * group_size);
                 break;
             }
-            case Lanes::kOutputChannels: {
-                const int64_t o = (first / filter_size) % out_per_group;
-                for (int64_t l = 0; l < run_length && o + l < out_per_group; ++l) out[l] = plain[first + l * filter_size];
+            case WeightRuns::Lanes::kOutputChannels: {
+                const int64_t o = (first / filter_size) % w.out_per_group;
+                for (int64_t l = 0; l < w.run_length && o + l < w.out_per_group; ++l) visit(at + l, first + l * filter_size);
                 break;
             }
-            case Lanes::kOutputChannelPairs: {
-                const int64_t o = (first / filter_size) % out_per_group;
-                const bool second_exists = (first % filter_size) / pair_step + 1 < in_per_group;
-                for (int64_t l = 0; 2 * l < run_length && o + l < out_per_group; ++l) {
-                    out[2 * l] = plain[first + l * filter_size];
-                    if (second_exists) out[2 * l + 1] = plain[first + l * filter_size + pair_step];
+            case WeightRuns::Lanes::kOutputChannelPairs: {
+                const int64_t o = (first / filter_size) % w.out_per_group;
+                const bool second_exists = (first % filter_size) / w.pair_step + 1 < w.in_per_group;
+                for (int64_t l = 0; 2 * l < w.run_length && o + l < w.out_per_group; ++l) {
+                    visit(at + 2 * l, first + l * filter_size);
+                    if (second_exists) visit(at + 2 * l + 1, first + l * filter_size + w.pair_step);
                 }
                 break;
             }
         }
     }
+}
+
+}  // namespace
+
+void WeightRuns::scatter(const float *plain, float *dst) const {
+    std::fill(dst, dst + runs * run_length, 0.0f);
+    each_weight(*this, [&](int64_t at, int64_t index) { dst[at] = plain[index]; });
+}
+
+void WeightRuns::gather(const float *src, float *plain) const {
+    each_weight(*this, [&](int64_t at, int64_t index) { plain[index] = src[at]; });
 }
 
 void aggregate_kernel(const AggregationInputs &in, const WeightRuns &runs, float *dst, int max_threads) {

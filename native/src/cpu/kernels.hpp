@@ -76,6 +76,8 @@ struct WeightRuns {
     // The plain (g)oihw float32 weights in this layout (zeros in the padding); dst has runs * run_length
     // elements.
     void scatter(const float *plain, float *dst) const;
+    // The inverse: the plain weights from this layout (every plain element is written).
+    void gather(const float *src, float *plain) const;
 private:
     static WeightRuns shaped(int32_t groups, int32_t out_per_group, int32_t in_per_group, int32_t kernel_size);
 };

@@ -108,6 +108,12 @@ void check_layout(const char *name, const Shape &s, memory::data_type type, tag 
         banks[j].assign(elements, NAN);  // scatter must write every element
         runs->scatter(plain[j].data(), banks[j].data());
         bank_pointers.push_back(banks[j].data());
+        std::vector<float> back(plain_size, NAN);  // gather must write every plain element, and give each back
+        runs->gather(banks[j].data(), back.data());
+        int64_t wrong = 0;
+        for (int64_t e = 0; e < plain_size; ++e) wrong += back[e] != plain[j][e];
+        check(wrong == 0, std::string(name) + ": gather gave " + std::to_string(wrong) + " of " +
+                              std::to_string(plain_size) + " plain weights wrong");
     }
     std::vector<float> kernel(kernel_num), filter(out_planes, 1.0f), channel(in_planes), spatial(area);
     for (float &v : kernel) v = uniform(random);
