@@ -130,7 +130,7 @@ class LibraryJarIT {
             dependencies.put(text(dependency, "artifactId"), text(dependency, "scope") + " " + text(dependency, "optional"));
         }
         assertEquals(Map.of("picocli", "compile true", "onnxruntime", "compile true", "junit-jupiter", "test ",
-                "jazzer-junit", "test "), dependencies);
+                "jazzer-junit", "test ", "onnxruntime-engine", "test "), dependencies);
     }
 
     private static String text(Element element, String child) {
