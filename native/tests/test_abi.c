@@ -607,7 +607,8 @@ static void test_plans_share_the_bank(void) {
     odconv_config_t c = default_config(64, 64, 3);
     c.kernel_num = 32;  /* a bank of 4.7 MB, large against a plan's own buffers */
     odconv_weights_t w = random_weights(&c);
-    const size_t bank_bytes = sizeof(float) * 32 * 64 * 64 * 3 * 3;
+    const size_t bank_bytes = sizeof(float) * (size_t)c.kernel_num * c.out_planes * (c.in_planes / c.groups) *
+                              c.kernel_size * c.kernel_size;
     enum { FIRST = 20, SIZES = 12, STEP = 2 };
     const int last = FIRST + STEP * (SIZES - 1);
     float *input = random_buffer(64 * last * last, -1, 1), *output = malloc(sizeof(float) * 64 * last * last);
