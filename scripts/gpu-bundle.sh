@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Prepares target/gpu-check/, everything scripts/gpu-check.sh needs on a GPU machine that has no Java,
 # no Maven and no network: a jlink'd Java runtime, the compiled classes and test classes (without the
-# native libraries), their dependency jars, JUnit's console launcher, and oneDNN (headers and libraries,
-# xz-compressed) for building native/ there. Run it here after ./mvnw package; then run the check with
-#   run(command="bash scripts/gpu-check.sh", carry=["target/gpu-check"])
+# native libraries), their dependency jars (ONNX Runtime's with its x86-64 Linux natives only), JUnit's
+# console launcher, and oneDNN (headers and libraries, xz-compressed) for building native/ there. Run it
+# here after ./mvnw package; then run the check with
+#   run(command="bash scripts/gpu-check.sh", carry=["target/gpu-check"])     (and "... gpu-check.sh cpu")
 # The bundle stays under 60 MB (the device tool carries 64 MiB at most).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,17 @@ cp -r target/test-classes "$bundle/test-classes"
 ./mvnw -B -q dependency:copy \
   -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform_version" \
   -DoutputDirectory="$bundle/launcher"
+# ONNX Runtime for the CPU part's whole-network benchmark (`onnx` in the carried Java), slimmed to its classes
+# and its x86-64 Linux natives: the published jar carries every platform's (over 180 MB unpacked).
+ort_staging=$(mktemp -d)
+./mvnw -B -q dependency:copy-dependencies -DincludeScope=test -DincludeGroupIds=com.microsoft.onnxruntime \
+  -DexcludeTransitive=true -DoutputDirectory="$ort_staging/jar"
+ort_jar=$(ls "$ort_staging"/jar/onnxruntime-*.jar)
+mkdir "$ort_staging/tree"
+(cd "$ort_staging/tree" && "$JAVA_HOME/bin/jar" --extract --file "$ort_jar")
+find "$ort_staging/tree/ai/onnxruntime/native" -mindepth 1 -maxdepth 1 ! -name linux-x64 -exec rm -rf {} +
+"$JAVA_HOME/bin/jar" --create --file "$bundle/lib/$(basename "$ort_jar" .jar)-linux-x64.jar" -C "$ort_staging/tree" .
+rm -rf "$ort_staging"
 # The launcher holds its own copy of the JUnit platform; two copies on one class path clash.
 rm -f "$bundle"/lib/junit-*.jar "$bundle"/lib/opentest4j-*.jar "$bundle"/lib/apiguardian-*.jar
 

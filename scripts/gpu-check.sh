@@ -2,8 +2,8 @@
 # The GPU check: on a machine with an NVIDIA GPU, nvcc, CMake and Python with PyTorch and the
 # nvidia-cudnn package, but no Java, no Maven and no network. Prepare target/gpu-check here first with
 # scripts/gpu-bundle.sh; then, from the repository root on the GPU machine:
-#   bash scripts/gpu-check.sh            (device tool: run(command=..., carry=["target/gpu-check"]))
-# It
+#   bash scripts/gpu-check.sh [gpu] [cpu]   (device tool: run(command=..., carry=["target/gpu-check"]))
+# The GPU part (the default)
 #  1. builds native/ (the CPU library and the CUDA backend, sm_90) against cuDNN from site-packages;
 #  2. runs the native tests: ctest, whose odconv_cuda_test compares the GPU with the CPU and a C
 #     reference, and whose cudnn_api_check compiles our cuDNN declarations against the real header;
@@ -14,6 +14,22 @@
 #     reduce-overhead, CUDA graphs; the seed module, same GPU) on S1-S5 at batch 1 and 8, checks odconv's
 #     outputs against PyTorch's, and prints one table; then odconv in float32 and bfloat16 side by side
 #     (bench --precision f32,bf16; target: bfloat16 at least 1.5x float32 at batch 8).
+#
+# The device machine's CPU (an Intel Xeon with AVX-512 and AMX on the H200 machines) is also where the CPU targets
+# this development machine cannot measure are measured: `bash scripts/gpu-check.sh cpu` runs the CPU part
+# instead (`gpu cpu`: both, which may outlast the device tool's 10 minutes a call; run them as two calls back to
+# back, and the second reuses the first's build while the machine is warm). Pinned to two physical cores, as the
+# targets are set for 2 threads, it
+#  1. checks that the CPU computes in bfloat16 (`info`) and runs the bfloat16 tests on it: the native reference
+#     cases (odconv_abi_test bfloat16), BFloat16Test and the bfloat16 demo against PyTorch;
+#  2. times float32 and bfloat16 (bench --precision f32,bf16, S1-S5, batches 1 and 8, NCHW and NHWC) and checks
+#     the bfloat16 issue's CPU targets (tools/bench/bf16_cpu_targets.py);
+#  3. runs the whole-network benchmark (tools/bench/whole_network.py: the ONNX Runtime operator against the
+#     decomposed export, the static twin and PyTorch) and checks its targets.
+# The CPU part needs no GPU. ODCONV_CHECK_QUICK=1 cuts it down to a run of seconds that judges accuracy but not
+# speed, and where the CPU lacks bfloat16 instructions reports the bfloat16 steps as not run instead of failed
+# (ODCONV_REQUIRE_BF16=0 does that alone): CI runs it so on its own CPU, to keep the script and the bundle working.
+# PYTHON names the Python with PyTorch where that is not python3.
 # Everything it writes goes to $OUT (default target/gpu-check-out). Exit status: the number of failed
 # steps (0 = the check passed).
 set -uo pipefail
@@ -23,8 +39,15 @@ root=$PWD
 bundle=$root/target/gpu-check
 out=${OUT:-$root/target/gpu-check-out}
 work=$root/target/gpu-work
+python=${PYTHON:-python3}  # the Python that holds PyTorch
+parts=("$@")
+((${#parts[@]})) || parts=(gpu)
+for part in "${parts[@]}"; do
+  [[ $part == gpu || $part == cpu ]] || { echo "usage: bash scripts/gpu-check.sh [gpu] [cpu]"; exit 64; }
+done
+has_part() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 mkdir -p "$out" "$work"
-exec > >(tee "$out/gpu-check.log") 2>&1
+exec > >(tee "$out/$(IFS=-; echo "${parts[*]}")-check.log") 2>&1
 started=$SECONDS
 failed=()
 
@@ -41,43 +64,45 @@ run_step() {
 [[ $(uname -m) == x86_64 ]] || { echo "this check carries x86-64 binaries; this machine is $(uname -m)"; exit 66; }
 
 step "environment"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
-nvcc --version | tail -1
 cmake --version | head -1
-python3 - <<'PY'
+"$python" - <<'PY'
 import torch
 print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(),
       "GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")
 PY
-# cuDNN from the NVIDIA wheels: nvidia-cudnn-cu12 keeps it in nvidia/cudnn/{include,lib}; the CUDA 13
-# wheels may use another folder (nvidia/cu13/...), so look for the files rather than for one layout.
-nvidia_dirs=$(python3 - <<'PY'
+if has_part gpu; then
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  command -v nvcc >/dev/null || export PATH=/usr/local/cuda/bin:$PATH
+  nvcc --version | tail -1
+  # cuDNN from the NVIDIA wheels: nvidia-cudnn-cu12 keeps it in nvidia/cudnn/{include,lib}; the CUDA 13
+  # wheels may use another folder (nvidia/cu13/...), so look for the files rather than for one layout.
+  nvidia_dirs=$("$python" - <<'PY'
 import importlib
 try:
     print("\n".join(importlib.import_module("nvidia").__path__))
 except ImportError:
     pass
 PY
-)
-cudnn_library=$(find $nvidia_dirs -name 'libcudnn.so.9*' 2>/dev/null | sort | head -1)
-if [[ -z $nvidia_dirs || -z $cudnn_library ]]; then
-  echo "cuDNN not found: no libcudnn.so.9 under the Python package nvidia (${nvidia_dirs:-not installed})"
-  exit 65
+  )
+  cudnn_library=$(find $nvidia_dirs -name 'libcudnn.so.9*' 2>/dev/null | sort | head -1)
+  if [[ -z $nvidia_dirs || -z $cudnn_library ]]; then
+    echo "cuDNN not found: no libcudnn.so.9 under the Python package nvidia (${nvidia_dirs:-not installed})"
+    exit 65
+  fi
+  cudnn_header=$(find $nvidia_dirs -name cudnn.h 2>/dev/null | head -1)
+  echo "cuDNN: $cudnn_library; header: ${cudnn_header:-none (the declarations check is skipped)}"
+  # CUDNN_ROOT/include/cudnn.h is what the declarations check (native/tests) compiles against.
+  [[ -n $cudnn_header ]] && export CUDNN_ROOT=$(dirname "$(dirname "$cudnn_header")")
+  export ODCONV_CUDNN_LIBRARY=$cudnn_library
+  # cuDNN's sub-libraries may need other NVIDIA wheels' libraries (cuBLAS, NVRTC, the runtime): all of them.
+  for nvidia_lib in $(find $nvidia_dirs -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u); do
+    LD_LIBRARY_PATH=$nvidia_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  done
+  export LD_LIBRARY_PATH
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+  # GPU tests fail, instead of skipping, when the GPU cannot be used: a skip must not pass the check.
+  export ODCONV_REQUIRE_CUDA=1
 fi
-cudnn_header=$(find $nvidia_dirs -name cudnn.h 2>/dev/null | head -1)
-echo "cuDNN: $cudnn_library; header: ${cudnn_header:-none (the declarations check is skipped)}"
-# CUDNN_ROOT/include/cudnn.h is what the declarations check (native/tests) compiles against.
-[[ -n $cudnn_header ]] && export CUDNN_ROOT=$(dirname "$(dirname "$cudnn_header")")
-export ODCONV_CUDNN_LIBRARY=$cudnn_library
-# cuDNN's sub-libraries may need other NVIDIA wheels' libraries (cuBLAS, NVRTC, the runtime): all of them.
-for nvidia_lib in $(find $nvidia_dirs -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u); do
-  LD_LIBRARY_PATH=$nvidia_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-done
-export LD_LIBRARY_PATH
-echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
-# GPU tests fail, instead of skipping, when the GPU cannot be used: a skip must not pass the check.
-export ODCONV_REQUIRE_CUDA=1
 
 step "unpacking oneDNN and the Java runtime"
 mkdir -p "$work/onednn"
@@ -87,19 +112,38 @@ java=$work/jre/bin/java
 "$java" -version 2>&1 | head -1
 natives=$work/natives
 
+# One build folder for both parts: a second call on a warm machine only builds what the first did not.
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
-build_native() {
-  cmake -S native -B "$work/build" "${generator[@]}" -DDNNL_ROOT="$work/onednn" -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" 2>&1 &&
-    grep -E 'CUDA backend|cuDNN declarations' "$work/cmake.log" &&
+build_native() {  # build_native ON|OFF (the CUDA backend)
+  cmake -S native -B "$work/build" "${generator[@]}" -DDNNL_ROOT="$work/onednn" -DODCONV_CUDA="$1" \
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_INSTALL_PREFIX="$natives" -DCMAKE_BUILD_TYPE=Release \
+    >"$work/cmake.log" 2>&1 &&
+    { grep -E 'CUDA backend|cuDNN declarations' "$work/cmake.log" || true; } &&
     cmake --build "$work/build" -j "$(nproc)" >"$work/build.log" 2>&1 &&
     cmake --install "$work/build" >/dev/null &&
     ls -la "$natives" &&
-    [[ -f $natives/libodconv_cuda.so ]] || { tail -60 "$work/cmake.log" "$work/build.log"; return 1; }
+    { [[ $1 == OFF ]] || [[ -f $natives/libodconv_cuda.so ]]; } ||
+    { tail -60 "$work/cmake.log" "$work/build.log"; return 1; }
 }
-run_step "build native/ with the CUDA backend" build_native
+if has_part gpu; then
+  run_step "build native/ with the CUDA backend" build_native ON
+else
+  run_step "build native/ (CPU)" build_native OFF
+fi
 
+# The carried classes hold no natives: the library loads from the folder just built.
+java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
+  org.odconv.cli.Main)
+junit() {  # junit REPORTS_FOLDER SELECTORS...: JUnit's console launcher over the carried classes
+  local reports=$1; shift
+  timeout 240 "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
+    -jar "$bundle"/launcher/junit-platform-console-standalone-*.jar execute \
+    --class-path "$(ls "$bundle"/lib/*.jar | paste -sd:)" --class-path "$bundle/test-classes" \
+    "$@" --fail-if-no-tests --details=tree --disable-banner --reports-dir "$work/$reports"
+}
+
+gpu_part() {
 # Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
 # layers fall back to launching kernel by kernel (correct, slower at small batches). It runs beside the
 # counted tests to save device time.
@@ -114,16 +158,7 @@ wait "$graphs_diagnostic" ||
   echo "graph capture refused: see the message below; forwards fall back to direct launches"
 tail -40 "$work/graphs.log"
 
-# The carried classes hold no natives: the library loads from the folder just built.
-java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
-  org.odconv.cli.Main)
-java_tests() {
-  timeout 240 "$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" \
-    -jar "$bundle"/launcher/junit-platform-console-standalone-*.jar execute \
-    --class-path "$(ls "$bundle"/lib/*.jar | paste -sd:)" --class-path "$bundle/test-classes" \
-    --scan-class-path "$bundle/test-classes" --include-tag devices \
-    --fail-if-no-tests --details=tree --disable-banner --reports-dir "$work/junit"
-}
+java_tests() { junit junit --scan-class-path "$bundle/test-classes" --include-tag devices; }
 run_step "Java tests on every device (tag devices)" java_tests
 # One archive: the device tool brings back at most 8 files.
 tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
@@ -147,7 +182,7 @@ bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-g
 run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
 bench_pytorch() {
-  timeout 150 python3 tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
+  timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
     --output "$out/pytorch-gpu.json"
 }
 run_step "PyTorch eager on the GPU" bench_pytorch
@@ -155,7 +190,7 @@ run_step "PyTorch eager on the GPU" bench_pytorch
 # torch.compile with CUDA graphs, what a PyTorch user picks for latency: the anchor beside eager. Compiling
 # takes minutes; a failure here is recorded and the table goes on without the column.
 bench_pytorch_compiled() {
-  timeout 420 python3 tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
+  timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
     --output "$out/pytorch-compiled-gpu.json"
 }
 run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_compiled
@@ -164,7 +199,7 @@ compare() {
   local compiled=()
   [[ -f $out/pytorch-compiled-gpu.json ]] && compiled=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
   [[ -f $out/odconv-gpu-bf16.json ]] && compiled+=(--bfloat16 "$out/odconv-gpu-bf16.json")
-  timeout 240 python3 tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
+  timeout 240 "$python" tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
     --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${compiled[@]}"
 }
 run_step "accuracy against PyTorch and the table" compare
@@ -181,11 +216,89 @@ if [[ -n $ncu ]]; then
 else
   echo "ncu not found"
 fi
+}
+
+# The CPU part. The targets are for 2 threads: the process runs on two physical cores (the first CPU of each
+# of the first two cores), so that neither hyperthread siblings nor the other cores change what is measured.
+cpu_part() {
+  step "the CPU"
+  lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\))' || true
+  grep -o -w 'avx512[a-z_0-9]*\|amx[a-z_0-9]*\|avx_vnni\|avx_ne_convert' /proc/cpuinfo | sort -u | paste -sd' '
+  local cores
+  cores=$(lscpu -p=CPU,CORE,SOCKET | grep -v '^#' | awk -F, '!seen[$3 "," $2]++ {print $1}' | head -2 | paste -sd,)
+  local pin=()
+  if command -v taskset >/dev/null && [[ -n $cores ]]; then
+    pin=(taskset -c "$cores")
+    echo "pinned to CPUs $cores"
+  else
+    echo "not pinned (no taskset or no CPU list): timings may use more than two cores"
+  fi
+  local info
+  if ! info=$("${java_cli[@]}" info 2>&1); then
+    echo "$info"
+    failed+=("odconv info (CPU)")
+    echo "!! step failed: odconv info (CPU)"
+    return
+  fi
+  echo "$info"
+  # A quick run proves the steps work; the full one measures (its sizes fit the device tool's 10 minutes a call).
+  local quick=${ODCONV_CHECK_QUICK:-0} bench_args=(--warmup 20 --iters 100)
+  local network_args=(--rounds 3 --iterations 30 --require-targets)
+  if [[ $quick == 1 ]]; then
+    bench_args=(--shapes S1 --warmup 2 --iters 5)
+    network_args=(--sizes 160 --batches 1 --rounds 1 --iterations 3)
+    echo "quick run (ODCONV_CHECK_QUICK=1): accuracy is judged, speed is not"
+  fi
+  local bfloat16=yes require=${ODCONV_REQUIRE_BF16:-$((1 - quick))}
+  if grep -q '^    bf16: no' <<<"$info"; then
+    bfloat16=no
+    if [[ $require == 1 ]]; then
+      failed+=("bfloat16 on the CPU")
+      echo "!! step failed: bfloat16 on the CPU: this CPU has no bfloat16 instructions (ODCONV_REQUIRE_BF16=0 runs" \
+        "the float32 steps alone)"
+    else
+      echo "bfloat16 steps not run: this CPU has no bfloat16 instructions (ODCONV_REQUIRE_BF16=0)"
+    fi
+  fi
+
+  if [[ $bfloat16 == yes ]]; then
+    # Every bfloat16 test fails instead of skipping: the step above found the instructions.
+    bfloat16_tests() {
+      "$work/build/tests/odconv_abi_test" bfloat16 &&
+        ODCONV_REQUIRE_BF16=1 junit junit-bfloat16 --select-class org.odconv.BFloat16Test \
+          --select-method 'org.odconv.cli.PrecisionCommandTest#demoInBfloat16MatchesOrIsRefusedInOneLine'
+    }
+    run_step "bfloat16 tests on the CPU (native reference cases, BFloat16Test, the demo)" bfloat16_tests
+    tar -C "$work" -czf "$out/junit-bfloat16-reports.tar.gz" junit-bfloat16 2>/dev/null || true
+  fi
+
+  local precisions=f32
+  [[ $bfloat16 == yes ]] && precisions=f32,bf16
+  bench_cpu() {
+    timeout 300 "${pin[@]}" "${java_cli[@]}" bench --precision "$precisions" --batch 1,8 --layout nchw,nhwc \
+      --threads 2 "${bench_args[@]}" --json "$out/odconv-cpu.json"
+  }
+  run_step "odconv bench on two cores, $precisions" bench_cpu
+  if [[ $bfloat16 == yes && $quick == 1 ]]; then
+    "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" || echo "(quick run: not counted)"
+  elif [[ $bfloat16 == yes ]]; then
+    run_step "bfloat16 CPU targets" "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json"
+  fi
+
+  whole_network() {
+    timeout 420 "${pin[@]}" "$python" tools/bench/whole_network.py --threads 2 --java "${java_cli[*]}" \
+      --work "$work/whole-network" --json "$out/whole-network-cpu.json" "${network_args[@]}"
+  }
+  run_step "whole network in ONNX Runtime on two cores" whole_network
+}
+
+has_part gpu && gpu_part
+has_part cpu && cpu_part
 
 step "done in $((SECONDS - started)) s"
 if ((${#failed[@]})); then
   printf 'FAILED: %s\n' "${failed[@]}"
 else
-  echo "GPU check passed"
+  echo "check passed (${parts[*]})"
 fi
 exit "${#failed[@]}"

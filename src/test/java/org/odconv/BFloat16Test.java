@@ -31,10 +31,6 @@ class BFloat16Test {
     private static final LayerOptions BF16 = LayerOptions.DEFAULT.withPrecision(Precision.BF16);
     private static final int RANDOM_CONFIGURATIONS = Integer.getInteger("odconv.test.bf16.configurations", 200);
 
-    private static Optional<String> unsupported(Device device) {
-        return device.unsupportedReason(Precision.BF16);
-    }
-
     @Test
     void labelsParseAndBadOnesAreNamed() {
         assertEquals(Precision.BF16, Precision.parse("BF16"));
@@ -46,7 +42,7 @@ class BFloat16Test {
 
     @OnEachDevice
     void refusedByNameWhereUnavailable(Device device) {
-        Optional<String> reason = unsupported(device);
+        Optional<String> reason = device.unsupportedReason(Precision.BF16);
         assumeTrue(reason.isPresent(), device + " computes in bfloat16");
         if (!device.isCuda()) {
             assertTrue(reason.get().contains("AVX512-BF16") && reason.get().contains(Odconv.cpuIsa()),
@@ -76,7 +72,7 @@ class BFloat16Test {
     @MethodSource("goldenCasesOnEachDevice")
     @Tag(TestDevices.TAG)
     void goldenCasesWithinTheBound(Device device, Path dir) {
-        assumeTrue(unsupported(device).isEmpty(), () -> device + ": " + unsupported(device).orElse(""));
+        TestDevices.assumeComputesIn(device, Precision.BF16);
         for (Layout layout : Layout.values()) {
             try (ODConvModel model = ODConvModel.load(dir.resolve("model.safetensors"), BF16.onDevice(device));
                  SafeTensors input = SafeTensors.open(dir.resolve("input.safetensors"));
@@ -96,7 +92,7 @@ class BFloat16Test {
     /** Random configurations (TestData's seed, printed) against the Java reference, within the bfloat16 bound. */
     @OnEachDevice
     void randomConfigurationsWithinTheBound(Device device) {
-        assumeTrue(unsupported(device).isEmpty(), () -> device + ": " + unsupported(device).orElse(""));
+        TestDevices.assumeComputesIn(device, Precision.BF16);
         long seed = TestData.seed("BFloat16Test on " + device);
         SplittableRandom random = new SplittableRandom(seed);
         double worst = 0;
@@ -125,7 +121,7 @@ class BFloat16Test {
     @Test
     void staticConvolutionInBfloat16() {
         Device device = Device.cpu();
-        assumeTrue(unsupported(device).isEmpty(), () -> device + ": " + unsupported(device).orElse(""));
+        TestDevices.assumeComputesIn(device, Precision.BF16);
         ODConv2dConfig config = ODConv2dConfig.builder(32, 48, 3).build();
         SplittableRandom random = new SplittableRandom(7);
         try (Arena arena = Arena.ofConfined()) {

@@ -15,7 +15,8 @@ import org.junit.jupiter.params.provider.Arguments;
  * tested once ({@link OnEachDevice}), on the CPU always and on GPU 0 where CUDA can be used. Where it cannot, the
  * CUDA cases are left out and the reason is printed once. With the environment variable ODCONV_REQUIRE_CUDA=1
  * (the GPU check sets it) an unusable CUDA fails the run instead, so that a GPU machine whose CUDA stack is
- * broken cannot pass by leaving its cases out.
+ * broken cannot pass by leaving its cases out. Likewise ODCONV_REQUIRE_BF16=1 (the device check's CPU part sets it)
+ * fails, instead of skipping, a bfloat16 test on a device that cannot compute in bfloat16.
  */
 public final class TestDevices {
     /** The tag of every test that runs on devices; the GPU check runs the tests with this tag. */
@@ -52,6 +53,18 @@ public final class TestDevices {
         reason.ifPresent(TestDevices::failOrReport);
         Assumptions.assumeTrue(reason.isEmpty(), () -> "no usable CUDA GPU: " + reason.orElseThrow());
         return Device.cuda(0);
+    }
+
+    /**
+     * Skips the calling test where {@code device} cannot compute in {@code precision}, or fails it where
+     * ODCONV_REQUIRE_BF16=1 asks for bfloat16.
+     */
+    public static void assumeComputesIn(Device device, Precision precision) {
+        Optional<String> reason = device.unsupportedReason(precision);
+        if (reason.isPresent() && precision == Precision.BF16 && "1".equals(System.getenv("ODCONV_REQUIRE_BF16"))) {
+            Assertions.fail("ODCONV_REQUIRE_BF16=1 but " + device + " cannot compute in bf16: " + reason.get());
+        }
+        Assumptions.assumeTrue(reason.isEmpty(), () -> device + ": " + reason.orElseThrow());
     }
 
     private static void failOrReport(String reason) {
