@@ -24,6 +24,7 @@
 #     cases (odconv_abi_test bfloat16), BFloat16Test and the bfloat16 demo against PyTorch;
 #  2. times float32 and bfloat16 (bench --precision f32,bf16, S1-S5, batches 1 and 8, NCHW and NHWC) and checks
 #     the bfloat16 issue's CPU targets (tools/bench/bf16_cpu_targets.py);
+#     Then it measures what bfloat16 input tensors would save (tools/bench/bf16_tensors.py, a diagnostic);
 #  3. runs the whole-network benchmark (tools/bench/whole_network.py: the ONNX Runtime operator against the
 #     decomposed export, the static twin and PyTorch) and checks its targets.
 # The CPU part needs no GPU. ODCONV_CHECK_QUICK=1 cuts it down to a run of seconds that judges accuracy but not
@@ -284,6 +285,17 @@ cpu_part() {
   elif [[ $bfloat16 == yes ]]; then
     run_step "bfloat16 CPU targets" "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json"
   fi
+
+  # Diagnostic, counted only if it cannot run: the bfloat16 issue offers bfloat16 input and output tensors "if it
+  # pays"; this measures the input conversion they would remove (docs/bfloat16.md, Speed).
+  local tensors_args=(--shapes S1,S2,S3,S4,S5 --batches 1,8 --precision bf16)
+  [[ $quick == 1 ]] && tensors_args=(--shapes S1 --batches 1 --iters 5)
+  [[ $bfloat16 == yes ]] || tensors_args+=(--precision f32)
+  bfloat16_tensors() {
+    timeout 240 "${pin[@]}" "$python" tools/bench/bf16_tensors.py --java "${java_cli[*]}" --threads 2 \
+      "${tensors_args[@]}" --json "$out/bf16-tensors.json"
+  }
+  run_step "would bfloat16 tensors pay? (the input conversion's share, diagnostic)" bfloat16_tensors
 
   whole_network() {
     timeout 420 "${pin[@]}" "$python" tools/bench/whole_network.py --threads 2 --java "${java_cli[*]}" \
