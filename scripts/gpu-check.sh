@@ -13,7 +13,9 @@
 #  4. times odconv's GPU forward (bench --device cuda), PyTorch eager and torch.compile (mode
 #     reduce-overhead, CUDA graphs; the seed module, same GPU) on S1-S5 at batch 1 and 8, checks odconv's
 #     outputs against PyTorch's, and prints one table; then odconv in float32 and bfloat16 side by side
-#     (bench --precision f32,bf16; target: bfloat16 at least 1.5x float32 at batch 8).
+#     (bench --precision f32,bf16; target: bfloat16 at least 1.5x float32 at batch 8), beside PyTorch's
+#     bfloat16 autocast, eager and compiled. ODCONV_CHECK_COMPILE=0 leaves the torch.compile steps out, whose
+#     compiling takes minutes, where a session's device time is short.
 #
 # The device machine's CPU (an Intel Xeon with AVX-512 and AMX on the H200 machines) is also where the CPU targets
 # this development machine cannot measure are measured: `bash scripts/gpu-check.sh cpu` runs the CPU part
@@ -145,78 +147,103 @@ junit() {  # junit REPORTS_FOLDER SELECTORS...: JUnit's console launcher over th
 }
 
 gpu_part() {
-# Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
-# layers fall back to launching kernel by kernel (correct, slower at small batches). It runs beside the
-# counted tests to save device time.
-(cd "$work/build" && ctest --output-on-failure --timeout 120 -R graphs_required >"$work/graphs.log" 2>&1) &
-graphs_diagnostic=$!
-native_tests() {
-  (cd "$work/build" && ctest --output-on-failure --timeout 150 -j 4 -E graphs_required)
-}
-run_step "native tests (ctest)" native_tests
-step "CUDA graph capture (diagnostic)"
-wait "$graphs_diagnostic" ||
-  echo "graph capture refused: see the message below; forwards fall back to direct launches"
-tail -40 "$work/graphs.log"
+  # Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
+  # layers fall back to launching kernel by kernel (correct, slower at small batches). It runs beside the
+  # counted tests to save device time.
+  (cd "$work/build" && ctest --output-on-failure --timeout 120 -R graphs_required >"$work/graphs.log" 2>&1) &
+  graphs_diagnostic=$!
+  native_tests() {
+    (cd "$work/build" && ctest --output-on-failure --timeout 150 -j 4 -E graphs_required)
+  }
+  run_step "native tests (ctest)" native_tests
+  step "CUDA graph capture (diagnostic)"
+  wait "$graphs_diagnostic" ||
+    echo "graph capture refused: see the message below; forwards fall back to direct launches"
+  tail -40 "$work/graphs.log"
 
-java_tests() { junit junit --scan-class-path "$bundle/test-classes" --include-tag devices; }
-run_step "Java tests on every device (tag devices)" java_tests
-# One archive: the device tool brings back at most 8 files.
-tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
+  java_tests() { junit junit --scan-class-path "$bundle/test-classes" --include-tag devices; }
+  run_step "Java tests on every device (tag devices)" java_tests
+  # One archive: the device tool brings back at most 8 files.
+  tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
 
-run_step "odconv info (devices)" timeout 60 "${java_cli[@]}" info
+  run_step "odconv info (devices)" timeout 60 "${java_cli[@]}" info
 
-bench_odconv() {  # bench_odconv JSON_FILE
-  timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 --json "$1"
-}
-run_step "odconv bench on the GPU" bench_odconv "$out/odconv-gpu.json"
+  bench_odconv() {  # bench_odconv JSON_FILE
+    timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 --json "$1"
+  }
+  run_step "odconv bench on the GPU" bench_odconv "$out/odconv-gpu.json"
 
-# Float32 and bfloat16 side by side (the bfloat16 layer against a bfloat16 cuDNN floor).
-bench_odconv_bfloat16() {
-  timeout 240 "${java_cli[@]}" bench --device cuda --precision f32,bf16 --batch 1,8 --layout nchw --warmup 50 \
-    --iters 300 --json "$out/odconv-gpu-bf16.json"
-}
-run_step "odconv bench on the GPU, float32 and bfloat16" bench_odconv_bfloat16
+  # Float32 and bfloat16 side by side (the bfloat16 layer against a bfloat16 cuDNN floor).
+  bench_odconv_bfloat16() {
+    timeout 240 "${java_cli[@]}" bench --device cuda --precision f32,bf16 --batch 1,8 --layout nchw --warmup 50 \
+      --iters 300 --json "$out/odconv-gpu-bf16.json"
+  }
+  run_step "odconv bench on the GPU, float32 and bfloat16" bench_odconv_bfloat16
 
-# The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
-bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-gpu-without-graphs.json"; }
-run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
+  # The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
+  bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-gpu-without-graphs.json"; }
+  run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
-bench_pytorch() {
-  timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
-    --output "$out/pytorch-gpu.json"
-}
-run_step "PyTorch eager on the GPU" bench_pytorch
+  bench_pytorch() {
+    timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
+      --output "$out/pytorch-gpu.json"
+  }
+  run_step "PyTorch eager on the GPU" bench_pytorch
 
-# torch.compile with CUDA graphs, what a PyTorch user picks for latency: the anchor beside eager. Compiling
-# takes minutes; a failure here is recorded and the table goes on without the column.
-bench_pytorch_compiled() {
-  timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
-    --output "$out/pytorch-compiled-gpu.json"
-}
-run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_compiled
+  # torch.compile with CUDA graphs, what a PyTorch user picks for latency: the anchor beside eager. Compiling
+  # takes minutes; a failure here is recorded and the table goes on without the column.
+  bench_pytorch_compiled() {
+    timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
+      --output "$out/pytorch-compiled-gpu.json"
+  }
+  if [[ ${ODCONV_CHECK_COMPILE:-1} == 1 ]]; then
+    run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_compiled
+  else
+    echo "torch.compile steps skipped (ODCONV_CHECK_COMPILE=0)"
+  fi
 
-compare() {
-  local compiled=()
-  [[ -f $out/pytorch-compiled-gpu.json ]] && compiled=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
-  [[ -f $out/odconv-gpu-bf16.json ]] && compiled+=(--bfloat16 "$out/odconv-gpu-bf16.json")
-  timeout 240 "$python" tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
-    --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${compiled[@]}"
-}
-run_step "accuracy against PyTorch and the table" compare
+  # PyTorch's bfloat16 (autocast), eager and compiled: the anchors beside odconv's bfloat16 layers.
+  bench_pytorch_bfloat16() {
+    timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --precision bf16 --batch 1,8 --warmup 50 \
+      --iters 300 --output "$out/pytorch-gpu-bf16.json"
+  }
+  run_step "PyTorch eager in bfloat16 (autocast) on the GPU" bench_pytorch_bfloat16
+  bench_pytorch_compiled_bfloat16() {
+    timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --precision bf16 --batch 1,8 \
+      --warmup 50 --iters 300 --output "$out/pytorch-compiled-gpu-bf16.json"
+  }
+  [[ ${ODCONV_CHECK_COMPILE:-1} == 1 ]] &&
+    run_step "PyTorch torch.compile in bfloat16 on the GPU" bench_pytorch_compiled_bfloat16
 
-# Diagnostic, not counted: GPU time per kernel of the forward at batch 1 (graphs off, so each kernel is its
-# own launch), to see which stage to work on next. cuDNN's algorithm search shows up here too.
-step "kernel times under Nsight Compute (diagnostic)"
-ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-if [[ -n $ncu ]]; then
-  ODCONV_CUDA_GRAPHS=0 timeout 90 "$ncu" --target-processes all --clock-control none --cache-control none \
-    --metrics gpu__time_duration.sum --print-summary per-kernel \
-    "${java_cli[@]}" bench --device cuda --batch 1 --warmup 3 --iters 10 --shapes S1,S4,S5 2>&1 |
-    grep -v '^==PROF==' | tail -150 || echo "Nsight Compute run failed or timed out"
-else
-  echo "ncu not found"
-fi
+  compare() {
+    local optional=()
+    [[ -f $out/pytorch-compiled-gpu.json ]] && optional=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
+    if [[ -f $out/odconv-gpu-bf16.json ]]; then
+      optional+=(--bfloat16 "$out/odconv-gpu-bf16.json")
+      [[ -f $out/pytorch-gpu-bf16.json ]] && optional+=(--pytorch-bfloat16 "$out/pytorch-gpu-bf16.json")
+      [[ -f $out/pytorch-compiled-gpu-bf16.json ]] &&
+        optional+=(--pytorch-compiled-bfloat16 "$out/pytorch-compiled-gpu-bf16.json")
+    fi
+    timeout 240 "$python" tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
+      --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${optional[@]}"
+  }
+  run_step "accuracy against PyTorch and the table" compare
+
+  # Diagnostic, not counted: GPU time per kernel of the forward at batch 1 (graphs off, so each kernel is its
+  # own launch), to see which stage to work on next. cuDNN's algorithm search shows up here too.
+  step "kernel times under Nsight Compute (diagnostic)"
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [[ -n $ncu ]]; then
+    ODCONV_CUDA_GRAPHS=0 timeout 90 "$ncu" --target-processes all --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --print-summary per-kernel \
+      "${java_cli[@]}" bench --device cuda --batch 1 --warmup 3 --iters 10 --shapes S1,S4,S5 2>&1 |
+      grep -v '^==PROF==' | tail -150 || echo "Nsight Compute run failed or timed out"
+  else
+    echo "ncu not found"
+  fi
+  # The device tool brings back at most 8 files: the GPU part's JSON files go back as one archive.
+  (cd "$out" && tar -czf gpu-results.tar.gz odconv-gpu*.json pytorch-*gpu*.json 2>/dev/null &&
+    rm -f odconv-gpu*.json pytorch-*gpu*.json)
 }
 
 # The CPU part. The targets are for 2 threads: the process runs on two physical cores (the first CPU of each

@@ -8,7 +8,9 @@ convolution floor, with the targets of the GPU issue.
 
 --odconv is `bench --device cuda --json` output, --pytorch is `pytorch_eager.py --device cuda` output;
 --pytorch-compiled, optional, is `pytorch_eager.py --device cuda --compile` output: torch.compile with CUDA
-graphs, shown beside eager as the anchor to beat (no target of its own yet).
+graphs, shown beside eager as the anchor to beat (no target of its own yet). --bfloat16, optional, is `bench
+--precision f32,bf16` output, tabled against float32 with the bfloat16 target; --pytorch-bfloat16 and
+--pytorch-compiled-bfloat16 add PyTorch's bfloat16 autocast, eager and compiled, beside it as anchors.
 Exit status 0 only when every case is accurate and every target is met. --device also accepts cpu, which
 lets the accuracy half run on a machine without a GPU.
 """
@@ -123,13 +125,17 @@ def print_table(odconv_path, pytorch_path, accuracy, compiled_path=None):
     return misses
 
 
-def print_bfloat16_table(path):
-    """bench --precision f32,bf16 output: per case float32 and bfloat16 odconv and floors; returns the misses."""
+def print_bfloat16_table(path, pytorch_path=None, compiled_path=None):
+    """bench --precision f32,bf16 output: per case float32 and bfloat16 odconv and floors, beside PyTorch's bfloat16
+    autocast, eager and compiled, where given (anchors, no target); returns the misses."""
     with open(path) as f:
         rows = json.load(f)["results"]
     by_case = {(r["shape"], r["batch"], r.get("precision", "f32")): r for r in rows if r.get("layout", "nchw") == "nchw"}
+    anchors = [(label, rows_by_case(p)[1]) for label, p in (("PyTorch bf16", pytorch_path),
+                                                            ("compiled bf16", compiled_path)) if p]
     print()
-    header = ("case", "f32 ms", "bf16 ms", "f32/bf16", "bf16 floor ms", "bf16/floor", "verdict")
+    header = ("case", "f32 ms", "bf16 ms", "f32/bf16", "bf16 floor ms", "bf16/floor",
+              *[h for label, _ in anchors for h in (f"{label} ms", f"{label}/bf16")], "verdict")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     misses = 0
@@ -141,8 +147,12 @@ def print_bfloat16_table(path):
         wanted = MIN_BFLOAT16_SPEEDUP.get(batch)
         miss = wanted is not None and not speedup >= wanted
         misses += miss
+        anchor_cells = ""
+        for _, theirs in anchors:
+            ms = theirs[(shape, batch)]["odconv_ms"] if (shape, batch) in theirs else float("nan")
+            anchor_cells += f"{ms:.4f} | {ms / bf16['odconv_ms']:.2f} | "
         print(f"| {shape} b{batch} | {f32['odconv_ms']:.4f} | {bf16['odconv_ms']:.4f} | {speedup:.2f} | "
-              f"{bf16['floor_ms']:.4f} | {bf16['odconv_ms'] / bf16['floor_ms']:.3f} | "
+              f"{bf16['floor_ms']:.4f} | {bf16['odconv_ms'] / bf16['floor_ms']:.3f} | {anchor_cells}"
               f"{('MISS: < %gx float32' % wanted) if miss else 'PASS' if wanted else '-'} |")
     return misses
 
@@ -157,6 +167,9 @@ def main():
     parser.add_argument("--pytorch", help="pytorch_eager.py output")
     parser.add_argument("--pytorch-compiled", help="pytorch_eager.py --compile output (optional)")
     parser.add_argument("--bfloat16", help="bench --precision f32,bf16 output (optional): bfloat16 against float32")
+    parser.add_argument("--pytorch-bfloat16", help="pytorch_eager.py --precision bf16 output (optional), with --bfloat16")
+    parser.add_argument("--pytorch-compiled-bfloat16",
+                        help="pytorch_eager.py --compile --precision bf16 output (optional), with --bfloat16")
     args = parser.parse_args()
     os.makedirs(args.work, exist_ok=True)
     accuracy = check_accuracy(args.java, args.work, args.device, [int(b) for b in args.batch.split(",")])
@@ -164,7 +177,7 @@ def main():
     misses = (print_table(args.odconv, args.pytorch, accuracy, args.pytorch_compiled) if args.odconv and args.pytorch
               else inaccurate)
     if args.bfloat16:
-        misses += print_bfloat16_table(args.bfloat16)
+        misses += print_bfloat16_table(args.bfloat16, args.pytorch_bfloat16, args.pytorch_compiled_bfloat16)
     print(f"\ngpu_compare: {len(accuracy) - inaccurate}/{len(accuracy)} cases accurate, "
           f"{misses} case(s) missing a target")
     sys.exit(1 if misses or inaccurate else 0)
