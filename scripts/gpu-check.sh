@@ -25,7 +25,7 @@
 #  1. checks that the CPU computes in bfloat16 (`info`) and runs the bfloat16 tests on it: the native reference
 #     cases (odconv_abi_test bfloat16), BFloat16Test and the bfloat16 demo against PyTorch;
 #  2. times float32 and bfloat16 (bench --precision f32,bf16, S1-S5, batches 1 and 8, NCHW and NHWC) and checks
-#     the bfloat16 issue's CPU targets (tools/bench/bf16_cpu_targets.py);
+#     the bfloat16 issue's CPU targets (tools/bench/bf16_cpu_targets.py), with PyTorch's bfloat16 autocast beside;
 #     Then it measures what bfloat16 input tensors would save (tools/bench/bf16_tensors.py, a diagnostic);
 #  3. runs the whole-network benchmark (tools/bench/whole_network.py: the ONNX Runtime operator against the
 #     decomposed export, the static twin and PyTorch) and checks its targets.
@@ -307,10 +307,22 @@ cpu_part() {
       --threads 2 "${bench_args[@]}" --json "$out/odconv-cpu.json"
   }
   run_step "odconv bench on two cores, $precisions" bench_cpu
-  if [[ $bfloat16 == yes && $quick == 1 ]]; then
-    "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" || echo "(quick run: not counted)"
-  elif [[ $bfloat16 == yes ]]; then
-    run_step "bfloat16 CPU targets" "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json"
+  if [[ $bfloat16 == yes ]]; then
+    # PyTorch's bfloat16 autocast on the same cores: what a PyTorch user gets, beside the targets (no target).
+    local pytorch_args=(--warmup 10 --iters 50)
+    [[ $quick == 1 ]] && pytorch_args=(--warmup 1 --iters 3)
+    pytorch_cpu_bfloat16() {
+      timeout 240 "${pin[@]}" "$python" tools/bench/pytorch_eager.py --device cpu --threads 2 --precision bf16 \
+        --batch 1,8 "${pytorch_args[@]}" --output "$out/pytorch-cpu-bf16.json"
+    }
+    run_step "PyTorch eager in bfloat16 (autocast) on two cores" pytorch_cpu_bfloat16
+    local anchor=()
+    [[ -f $out/pytorch-cpu-bf16.json ]] && anchor=(--pytorch "$out/pytorch-cpu-bf16.json")
+    if [[ $quick == 1 ]]; then
+      "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" "${anchor[@]}" || echo "(quick run: not counted)"
+    else
+      run_step "bfloat16 CPU targets" "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" "${anchor[@]}"
+    fi
   fi
 
   # Diagnostic, counted only if it cannot run: the bfloat16 issue offers bfloat16 input and output tensors "if it

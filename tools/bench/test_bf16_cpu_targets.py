@@ -25,9 +25,9 @@ def report(bf16_b1_ms, bf16_b8_ms, bf16_floor_ms=1.0):
     return {"machine": {"cpu": "test", "isa": "avx512_core_amx", "threads": 2}, "results": rows}
 
 
-def evaluate(data):
+def evaluate(data, pytorch=None):
     with contextlib.redirect_stdout(io.StringIO()) as printed:
-        failures = bf16_cpu_targets.evaluate(data)
+        failures = bf16_cpu_targets.evaluate(data, pytorch)
     return failures, printed.getvalue()
 
 
@@ -79,6 +79,19 @@ class Bf16CpuTargetsTest(unittest.TestCase):
         data["results"] = [r for r in data["results"] if r["batch"] == 1]
         failures, _ = evaluate(data)
         self.assertEqual(["bfloat16 odconv / bfloat16 floor, batch 8: no cases"], failures)
+
+    def test_pytorch_beside_each_case_without_a_target(self):
+        # PyTorch's bfloat16: S1 b1 2.16 ms against odconv's 1.08 (2x), S2 b1 5.4 (5x), none at batch 8
+        pytorch = {"results": [{"shape": "S1", "batch": 1, "layout": "nchw", "precision": "bf16", "odconv_ms": 2.16},
+                               {"shape": "S2", "batch": 1, "layout": "nchw", "precision": "bf16", "odconv_ms": 5.4}]}
+        failures, printed = evaluate(report(1.08, 1.14), pytorch)
+        self.assertEqual([], failures, printed)
+        self.assertRegex(printed, r"S1 b1 nchw .* 2\.160 +2\.00\n")
+        self.assertRegex(printed, r"S1 b8 nchw .* 1\.140\n")
+        self.assertIn("bfloat16 autocast / odconv in bfloat16, batch 1: geometric mean 3.16 over 2 cases", printed)
+        # a PyTorch far slower or faster changes no verdict
+        pytorch["results"][0]["odconv_ms"] = 0.01
+        self.assertEqual([], evaluate(report(1.08, 1.14), pytorch)[0])
 
 
 if __name__ == "__main__":
