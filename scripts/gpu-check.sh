@@ -26,9 +26,9 @@
 #     cases (odconv_abi_test bfloat16), BFloat16Test and the bfloat16 demo against PyTorch;
 #  2. times float32 and bfloat16 (bench --precision f32,bf16, S1-S5, batches 1 and 8, NCHW and NHWC) and checks
 #     the bfloat16 issue's CPU targets (tools/bench/bf16_cpu_targets.py), with PyTorch's bfloat16 autocast beside;
-#     Then it measures what bfloat16 input tensors would save (tools/bench/bf16_tensors.py, a diagnostic);
 #  3. runs the whole-network benchmark (tools/bench/whole_network.py: the ONNX Runtime operator against the
-#     decomposed export, the static twin and PyTorch) and checks its targets.
+#     decomposed export, the static twin and PyTorch, with ONNX Runtime's profile) and checks its targets;
+#  4. measures what bfloat16 input tensors would save (tools/bench/bf16_tensors.py, a diagnostic).
 # The CPU part needs no GPU. ODCONV_CHECK_QUICK=1 cuts it down to a run of seconds that judges accuracy but not
 # speed, and where the CPU lacks bfloat16 instructions reports the bfloat16 steps as not run instead of failed
 # (ODCONV_REQUIRE_BF16=0 does that alone): CI runs it so on its own CPU, to keep the script and the bundle working.
@@ -271,7 +271,8 @@ cpu_part() {
   echo "$info"
   # A quick run proves the steps work; the full one measures (its sizes fit the device tool's 10 minutes a call).
   local quick=${ODCONV_CHECK_QUICK:-0} bench_args=(--warmup 20 --iters 100)
-  local network_args=(--rounds 3 --iterations 30 --require-targets)
+  # --profile: where each node's time goes, against the static twin's, for the next step if a target is missed.
+  local network_args=(--rounds 3 --iterations 30 --profile --require-targets)
   if [[ $quick == 1 ]]; then
     bench_args=(--shapes S1 --warmup 2 --iters 5)
     network_args=(--sizes 160 --batches 1 --rounds 1 --iterations 3)
@@ -325,6 +326,12 @@ cpu_part() {
     fi
   fi
 
+  whole_network() {
+    timeout 420 "${pin[@]}" "$python" tools/bench/whole_network.py --threads 2 --java "${java_cli[*]}" \
+      --work "$work/whole-network" --json "$out/whole-network-cpu.json" "${network_args[@]}"
+  }
+  run_step "whole network in ONNX Runtime on two cores" whole_network
+
   # Diagnostic, counted only if it cannot run: the bfloat16 issue offers bfloat16 input and output tensors "if it
   # pays"; this measures the input conversion they would remove (docs/bfloat16.md, Speed).
   local tensors_args=(--shapes S1,S2,S3,S4,S5 --batches 1,8 --precision bf16)
@@ -335,12 +342,6 @@ cpu_part() {
       "${tensors_args[@]}" --json "$out/bf16-tensors.json"
   }
   run_step "would bfloat16 tensors pay? (the input conversion's share, diagnostic)" bfloat16_tensors
-
-  whole_network() {
-    timeout 420 "${pin[@]}" "$python" tools/bench/whole_network.py --threads 2 --java "${java_cli[*]}" \
-      --work "$work/whole-network" --json "$out/whole-network-cpu.json" "${network_args[@]}"
-  }
-  run_step "whole network in ONNX Runtime on two cores" whole_network
 }
 
 has_part gpu && gpu_part
