@@ -32,9 +32,23 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tools/
 from odconv_reference.modules import ODConv2d  # noqa: E402  (the YOLO-style seed module)
 
-# (name, in, out, k, stride, groups, hw, kernel_num): the bench command's standard shapes
-SHAPES = [("S1", 64, 64, 3, 1, 1, 56, 1), ("S2", 128, 128, 3, 1, 1, 28, 4), ("S3", 256, 256, 3, 2, 1, 40, 1),
-          ("S4", 512, 512, 1, 1, 1, 20, 1), ("S5", 144, 144, 3, 1, 144, 56, 1)]
+STANDARD_SHAPES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                               "src", "main", "resources", "org", "odconv", "bench", "standard-shapes.txt")
+
+
+def read_shapes(path=STANDARD_SHAPES):
+    """[(name, in, out, k, stride, groups, hw, kernel_num)]: the bench command's standard shapes, from the file
+    its Java reads them from."""
+    shapes = []
+    with open(path) as f:
+        for line in f:
+            fields = line.split()
+            if fields and not fields[0].startswith("#"):
+                shapes.append((fields[0], *map(int, fields[1:])))
+    return shapes
+
+
+SHAPES = read_shapes()
 
 
 def cpu_name():

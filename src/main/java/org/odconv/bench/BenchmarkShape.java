@@ -1,5 +1,11 @@
 package org.odconv.bench;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 import org.odconv.ODConv2dConfig;
@@ -17,13 +23,45 @@ import org.odconv.ODConv2dConfig;
  * @param kernelNum number of kernels in the bank
  */
 public record BenchmarkShape(String name, int in, int out, int k, int stride, int groups, int hw, int kernelNum) {
-    /** The standard shapes: (in, out, k, stride, groups, H=W, kernel_num). */
-    public static final List<BenchmarkShape> STANDARD = List.of(
-            new BenchmarkShape("S1", 64, 64, 3, 1, 1, 56, 1),
-            new BenchmarkShape("S2", 128, 128, 3, 1, 1, 28, 4),
-            new BenchmarkShape("S3", 256, 256, 3, 2, 1, 40, 1),
-            new BenchmarkShape("S4", 512, 512, 1, 1, 1, 20, 1),
-            new BenchmarkShape("S5", 144, 144, 3, 1, 144, 56, 1));
+    /** Where the standard shapes are listed, once for this class and the Python benchmarks (pytorch_eager.py). */
+    static final String STANDARD_RESOURCE = "standard-shapes.txt";
+
+    /** The standard shapes S1..S5, from {@link #STANDARD_RESOURCE}. */
+    public static final List<BenchmarkShape> STANDARD = readStandard();
+
+    private static List<BenchmarkShape> readStandard() {
+        try (InputStream in = BenchmarkShape.class.getResourceAsStream(STANDARD_RESOURCE)) {
+            if (in == null) throw new IllegalStateException("resource " + STANDARD_RESOURCE + " is missing");
+            return parseStandard(new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().toList());
+        } catch (IOException e) {
+            throw new UncheckedIOException("reading " + STANDARD_RESOURCE, e);
+        }
+    }
+
+    /**
+     * Shapes from lines "name in out k stride groups hw kernel_num"; blank lines and lines starting with '#' are
+     * skipped.
+     *
+     * @throws IllegalArgumentException naming the line (1-based) that is not such a shape
+     */
+    static List<BenchmarkShape> parseStandard(List<String> lines) {
+        List<BenchmarkShape> shapes = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty() || line.startsWith("#")) continue;
+            String[] fields = line.split("\\s+");
+            try {
+                if (fields.length != 8) throw new IllegalArgumentException("expected 8 fields, found " + fields.length);
+                BenchmarkShape shape = parse(String.join(",", Arrays.copyOfRange(fields, 1, 8)));
+                shapes.add(new BenchmarkShape(fields[0], shape.in, shape.out, shape.k, shape.stride, shape.groups,
+                        shape.hw, shape.kernelNum));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(STANDARD_RESOURCE + " line " + (i + 1) + " \"" + line + "\": "
+                        + e.getMessage(), e);
+            }
+        }
+        return List.copyOf(shapes);
+    }
 
     /** A standard shape by name ("S1".."S5"). */
     public static BenchmarkShape standard(String name) {
