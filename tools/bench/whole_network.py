@@ -204,16 +204,24 @@ def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
     with torch.no_grad():
         expected = model(x)
     decomposed = prefix + "-decomposed.onnx"
-    plain_export(model, x, decomposed, dynamic_batch=False)
+    try:
+        plain_export(model, x, decomposed, dynamic_batch=False)
+    except Exception as e:  # noqa: BLE001  the TorchScript exporter, deprecated in PyTorch 2.x, may refuse it
+        # (b) is the one way that needs the decomposed export: without it the other three are still measured,
+        # and (b)'s target counts as missed.
+        print(f"{size} b{batch}: (b) not measured: torch.onnx.export of the decomposed model failed: "
+              f"{type(e).__name__}: {e}", flush=True)
+        decomposed = None
 
-    rounds = {key: [] for key in "abcd"}
+    rounds = {key: [] for key in ("abcd" if decomposed else "acd")}
     warmup = max(3, min(50, args.iterations // 5))  # as the onnx command's
     for round_index in range(args.rounds):
         output = prefix + "-odconv-output.safetensors" if round_index == 0 else None
         rounds["a"].append(run_onnx(args, odconv_onnx, inputs, prefix + "-a.json", output=output))
         if round_index == 0:
             error, tolerance = max_error(output, expected)
-        rounds["b"].append(run_onnx(args, decomposed, inputs, prefix + "-b.json", plain=True))
+        if decomposed:
+            rounds["b"].append(run_onnx(args, decomposed, inputs, prefix + "-b.json", plain=True))
         rounds["c"].append(run_onnx(args, static_onnx, inputs, prefix + "-c.json", plain=True))
         d_median, d_p10, d_p90 = median_ms(model, x, warmup, args.iterations)
         rounds["d"].append({"median_ms": d_median, "p10_ms": d_p10, "p90_ms": d_p90})
@@ -229,15 +237,17 @@ def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
         middle = sorted(results, key=lambda r: r["median_ms"])[len(results) // 2]
         row.update({f"{key}_ms": middle["median_ms"], f"{key}_p10_ms": middle["p10_ms"],
                     f"{key}_p90_ms": middle["p90_ms"], f"{key}_round_ms": [r["median_ms"] for r in results]})
-    row.update({"a_over_c": row["a_ms"] / row["c_ms"], "b_over_a": row["b_ms"] / row["a_ms"],
+    if not decomposed:
+        row.update({"b_ms": None, "b_p10_ms": None, "b_p90_ms": None, "b_round_ms": []})
+    row.update({"a_over_c": row["a_ms"] / row["c_ms"], "b_over_a": row["b_ms"] / row["a_ms"] if decomposed else None,
                 "d_over_a": row["d_ms"] / row["a_ms"]})
     if args.profile:
         nodes = {key: median_node_times([f"{prefix}-{key}-profile-{r + 1}.json" for r in range(args.rounds)])
                  for key in "ac"}
         row["profile"] = {"us_by_operator": {key: microseconds_by_operator(nodes[key]) for key in "ac"},
                           "us_by_layer": microseconds_by_layer(nodes["a"], nodes["c"])}
-    per_round = "; ".join(f"({key}) " + "/".join(f"{ms:.2f}" for ms in row[f"{key}_round_ms"]) for key in "abcd")
-    print(f"{size} b{batch}: (a) {row['a_ms']:.2f} ms, (b) {row['b_ms']:.2f} ms, (c) {row['c_ms']:.2f} ms, "
+    per_round = "; ".join(f"({key}) " + "/".join(f"{ms:.2f}" for ms in row[f"{key}_round_ms"]) for key in rounds)
+    print(f"{size} b{batch}: (a) {row['a_ms']:.2f} ms, (b) {number(row['b_ms'])} ms, (c) {row['c_ms']:.2f} ms, "
           f"(d) {row['d_ms']:.2f} ms; max |odconv - PyTorch| = {error:.3g} (tolerance {tolerance:.3g})"
           f"{'' if row['accurate'] else ' INACCURATE'}\n  rounds, ms: {per_round}", flush=True)
     if args.profile:
@@ -245,11 +255,16 @@ def bench_case(args, model, odconv_onnx, static_onnx, size, batch):
     return row
 
 
+def number(value):
+    """A time or ratio as the tables print it; "n/a" for one not measured."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def targets(row):
-    """{column: met} for the targets that apply to this row."""
+    """{column: met} for the targets that apply to this row; a ratio not measured is a target missed."""
     met = {"a_over_c": row["a_over_c"] <= MAX_STATIC_RATIO}
     if row["batch"] == 1:
-        met["b_over_a"] = row["b_over_a"] >= MIN_SPEEDUP
+        met["b_over_a"] = row["b_over_a"] is not None and row["b_over_a"] >= MIN_SPEEDUP
         met["d_over_a"] = row["d_over_a"] >= MIN_SPEEDUP
     return met
 
@@ -262,9 +277,9 @@ def print_table(rows):
     for row in rows:
         met = targets(row)
         hit, total = hit + sum(met.values()), total + len(met)
-        ratios = [f"{row[k]:.2f}" + (f" {'met' if met[k] else 'missed'}" if k in met else "")
+        ratios = [number(row[k]) + (f" {'met' if met[k] else 'missed'}" if k in met else "")
                   for k in ("a_over_c", "b_over_a", "d_over_a")]
-        times = [f"{row[k]:.2f}" for k in ("a_ms", "b_ms", "c_ms", "d_ms")]
+        times = [number(row[k]) for k in ("a_ms", "b_ms", "c_ms", "d_ms")]
         print("| " + " | ".join([str(row["size"]), str(row["batch"]), *times, *ratios]) + " |")
     print(f"\ntargets: a/c <= {MAX_STATIC_RATIO:.2f} (every case), b/a >= {MIN_SPEEDUP:g} and d/a >= {MIN_SPEEDUP:g}"
           f" (batch 1): {hit} of {total} met")
