@@ -17,15 +17,11 @@ met; 1 otherwise (a file without bfloat16 rows, from a CPU without the instructi
 
 import argparse
 import json
-import math
+import statistics
 import sys
 
 MAX_BF16_OVER_F32_FLOOR = {1: 0.60}
 MAX_BF16_OVER_BF16_FLOOR = {1: 1.10, 8: 1.15}
-
-
-def geometric_mean(values):
-    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def cases_by_precision(rows):
@@ -73,9 +69,9 @@ def evaluate(report, pytorch=None):
         print(line)
     for batch, speedups in sorted(pytorch_speedups.items()):
         print(f"PyTorch's bfloat16 autocast / odconv in bfloat16, batch {batch}: geometric mean "
-              f"{geometric_mean(speedups):.2f} over {len(speedups)} cases (an anchor, no target)")
+              f"{statistics.geometric_mean(speedups):.2f} over {len(speedups)} cases (an anchor, no target)")
     f32_ratios = [r["odconv_ms"] / r["floor_ms"] for r in float32.values()]
-    print(f"float32 odconv/floor: geometric mean {geometric_mean(f32_ratios):.3f} over {len(f32_ratios)} cases")
+    print(f"float32 odconv/floor: geometric mean {statistics.geometric_mean(f32_ratios):.3f} over {len(f32_ratios)} cases")
     for name, limits, ratios in (("bfloat16 odconv / float32 floor", MAX_BF16_OVER_F32_FLOOR, over_f32_floor),
                                  ("bfloat16 odconv / bfloat16 floor", MAX_BF16_OVER_BF16_FLOOR, over_bf16_floor)):
         for batch, limit in limits.items():
@@ -83,7 +79,7 @@ def evaluate(report, pytorch=None):
             if not values:
                 failures.append(f"{name}, batch {batch}: no cases")
                 continue
-            mean = geometric_mean(values)
+            mean = statistics.geometric_mean(values)
             met = mean <= limit
             print(f"{name}, batch {batch}: geometric mean {mean:.3f} (worst {max(values):.3f}) over "
                   f"{len(values)} cases, target <= {limit:.2f}: {'met' if met else 'MISSED'}")

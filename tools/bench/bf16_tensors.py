@@ -131,7 +131,7 @@ def main():
     for layout in args.layouts.split(","):
         shares = [r["conversion_share"] for r in rows if r["layout"] == layout]
         print(f"{layout}: bfloat16 input tensors would save at most {min(shares):.1%} to {max(shares):.1%} of "
-              f"oneDNN's time in the forward (median {sorted(shares)[len(shares) // 2]:.1%})")
+              f"oneDNN's time in the forward (median {statistics.median_high(shares):.1%})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "iters": args.iters, "results": rows}, f, indent=2)
