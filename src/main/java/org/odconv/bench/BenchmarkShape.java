@@ -52,9 +52,7 @@ public record BenchmarkShape(String name, int in, int out, int k, int stride, in
             String[] fields = line.split("\\s+");
             try {
                 if (fields.length != 8) throw new IllegalArgumentException("expected 8 fields, found " + fields.length);
-                BenchmarkShape shape = parse(String.join(",", Arrays.copyOfRange(fields, 1, 8)));
-                shapes.add(new BenchmarkShape(fields[0], shape.in, shape.out, shape.k, shape.stride, shape.groups,
-                        shape.hw, shape.kernelNum));
+                shapes.add(parse(fields[0], String.join(",", Arrays.copyOfRange(fields, 1, 8))));
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(STANDARD_RESOURCE + " line " + (i + 1) + " \"" + line + "\": "
                         + e.getMessage(), e);
@@ -71,8 +69,12 @@ public record BenchmarkShape(String name, int in, int out, int k, int stride, in
         throw new IllegalArgumentException("unknown shape \"" + name + "\"; standard shapes are S1..S5 or all");
     }
 
-    /** Parses "in,out,k,stride,groups,hw,kernel_num". */
+    /** Parses "in,out,k,stride,groups,hw,kernel_num", named by its parameter list. */
     public static BenchmarkShape parse(String spec) {
+        return parse(spec.replace(" ", ""), spec);
+    }
+
+    private static BenchmarkShape parse(String name, String spec) {
         String[] parts = spec.split(",");
         if (parts.length != 7) {
             throw new IllegalArgumentException("shape \"" + spec + "\" must be in,out,k,stride,groups,hw,kernel_num");
@@ -85,7 +87,7 @@ public record BenchmarkShape(String name, int in, int out, int k, int stride, in
                 throw new IllegalArgumentException("shape \"" + spec + "\": \"" + parts[i] + "\" is not an integer");
             }
         }
-        BenchmarkShape shape = new BenchmarkShape(spec.replace(" ", ""), v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+        BenchmarkShape shape = new BenchmarkShape(name, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
         shape.config();  // validates
         return shape;
     }
