@@ -55,11 +55,13 @@ started=$SECONDS
 failed=()
 
 step() { echo; echo "== [$((SECONDS - started)) s] $*"; }
-# Runs a named step; a failing step is recorded and the check goes on with the next one.
+# Records a failed step (and why, where given); the check goes on with the next one.
+step_failed() { failed+=("$1"); echo "!! step failed: $1${2:+: $2}"; }
+# Runs a named step; a failing step is recorded.
 run_step() {
   local name=$1; shift
   step "$name"
-  if ! "$@"; then failed+=("$name"); echo "!! step failed: $name"; fi
+  "$@" || step_failed "$name"
 }
 
 [[ -f $bundle/jre.tar.xz ]] || { echo "no $bundle: run scripts/gpu-bundle.sh where Java is, and carry it"; exit 64; }
@@ -264,8 +266,7 @@ cpu_part() {
   local info
   if ! info=$("${java_cli[@]}" info 2>&1); then
     echo "$info"
-    failed+=("odconv info (CPU)")
-    echo "!! step failed: odconv info (CPU)"
+    step_failed "odconv info (CPU)"
     return
   fi
   echo "$info"
@@ -282,9 +283,8 @@ cpu_part() {
   if grep -q '^    bf16: no' <<<"$info"; then
     bfloat16=no
     if [[ $require == 1 ]]; then
-      failed+=("bfloat16 on the CPU")
-      echo "!! step failed: bfloat16 on the CPU: this CPU has no bfloat16 instructions (ODCONV_REQUIRE_BF16=0 runs" \
-        "the float32 steps alone)"
+      step_failed "bfloat16 on the CPU" \
+        "this CPU has no bfloat16 instructions (ODCONV_REQUIRE_BF16=0 runs the float32 steps alone)"
     else
       echo "bfloat16 steps not run: this CPU has no bfloat16 instructions (ODCONV_REQUIRE_BF16=0)"
     fi
@@ -319,10 +319,11 @@ cpu_part() {
     run_step "PyTorch eager in bfloat16 (autocast) on two cores" pytorch_cpu_bfloat16
     local anchor=()
     [[ -f $out/pytorch-cpu-bf16.json ]] && anchor=(--pytorch "$out/pytorch-cpu-bf16.json")
+    bfloat16_targets() { "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" "${anchor[@]}"; }
     if [[ $quick == 1 ]]; then
-      "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" "${anchor[@]}" || echo "(quick run: not counted)"
+      bfloat16_targets || echo "(quick run: not counted)"
     else
-      run_step "bfloat16 CPU targets" "$python" tools/bench/bf16_cpu_targets.py "$out/odconv-cpu.json" "${anchor[@]}"
+      run_step "bfloat16 CPU targets" bfloat16_targets
     fi
   fi
 
@@ -334,9 +335,9 @@ cpu_part() {
 
   # Diagnostic, counted only if it cannot run: the bfloat16 issue offers bfloat16 input and output tensors "if it
   # pays"; this measures the input conversion they would remove (docs/bfloat16.md, Speed).
-  local tensors_args=(--shapes S1,S2,S3,S4,S5 --batches 1,8 --precision bf16)
+  local tensors_args=(--shapes S1,S2,S3,S4,S5 --batches 1,8)
   [[ $quick == 1 ]] && tensors_args=(--shapes S1 --batches 1 --iters 5)
-  [[ $bfloat16 == yes ]] || tensors_args+=(--precision f32)
+  if [[ $bfloat16 == yes ]]; then tensors_args+=(--precision bf16); else tensors_args+=(--precision f32); fi
   bfloat16_tensors() {
     timeout 240 "${pin[@]}" "$python" tools/bench/bf16_tensors.py --java "${java_cli[*]}" --threads 2 \
       "${tensors_args[@]}" --json "$out/bf16-tensors.json"
