@@ -4,7 +4,7 @@
 # native libraries), their dependency jars (ONNX Runtime's with its x86-64 Linux natives only), JUnit's
 # console launcher, and oneDNN (headers and libraries, xz-compressed) for building native/ there. Run it
 # here after ./mvnw package; then run the check with
-#   run(command="bash scripts/gpu-check.sh", carry=["target/gpu-check"])     (and "... gpu-check.sh cpu")
+#   run(command="ODCONV_CHECK_COMPILE=0 bash scripts/gpu-check.sh gpu cpu", carry=["target/gpu-check"], timeout_s=600)
 # The bundle stays under 60 MB (the device tool carries 64 MiB at most).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -19,9 +19,9 @@
 #
 # The device machine's CPU (an Intel Xeon with AVX-512 and AMX on the H200 machines) is also where the CPU targets
 # this development machine cannot measure are measured: `bash scripts/gpu-check.sh cpu` runs the CPU part
-# instead (`gpu cpu`: both, which may outlast the device tool's 10 minutes a call; run them as two calls back to
-# back, and the second reuses the first's build while the machine is warm). Pinned to two physical cores, as the
-# targets are set for 2 threads, it
+# instead; `gpu cpu` runs both at once, the GPU part beside the CPU part on the cores the CPU part does not time
+# on (one call of the device tool then brings back both: docs/gpu.md, "Both parts in one call"). Pinned to two
+# physical cores, as the targets are set for 2 threads, the CPU part
 #  1. checks that the CPU computes in bfloat16 (`info`) and runs the bfloat16 tests on it: the native reference
 #     cases (odconv_abi_test bfloat16), BFloat16Test and the bfloat16 demo against PyTorch;
 #  2. times float32 and bfloat16 (bench --precision f32,bf16, S1-S5, batches 1 and 8, NCHW and NHWC) and checks
@@ -137,6 +137,14 @@ else
   run_step "build native/ (CPU)" build_native OFF
 fi
 
+# The CPU part times on two physical cores, the first CPU of each of the first two cores (the targets are set for
+# 2 threads), so that neither hyperthread siblings nor other work change what it measures; a GPU part running
+# beside it gets every CPU of the other cores.
+cpu_list() { lscpu -p=CPU,CORE,SOCKET 2>/dev/null | grep -v '^#'; }
+timing_cpus=$(cpu_list | awk -F, '!seen[$3 "," $2]++ {print $1}' | head -2 | paste -sd,)
+other_cpus=$(cpu_list | awk -F, '!(($3 "," $2) in core) {core[$3 "," $2] = ++cores} core[$3 "," $2] > 2 {print $1}' |
+  paste -sd,)
+
 # The carried classes hold no natives: the library loads from the folder just built.
 java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
   org.odconv.cli.Main)
@@ -149,6 +157,10 @@ junit() {  # junit REPORTS_FOLDER SELECTORS...: JUnit's console launcher over th
 }
 
 gpu_part() {
+  # Written here and archived into $out at the end, so that a call cut short leaves no more than 8 files there;
+  # emptied first, since a warm machine keeps the last call's.
+  gpu_results=$work/gpu-results
+  rm -rf "$gpu_results" && mkdir -p "$gpu_results"
   # Diagnostic, not counted: whether CUDA and cuDNN capture the forward as a graph at all. Where they do not,
   # layers fall back to launching kernel by kernel (correct, slower at small batches). It runs beside the
   # counted tests to save device time.
@@ -165,6 +177,8 @@ gpu_part() {
 
   java_tests() { junit junit --scan-class-path "$bundle/test-classes" --include-tag devices; }
   run_step "Java tests on every device (tag devices)" java_tests
+  # The last of the GPU part's steps that keep many cores busy: a CPU part running beside it times from here on.
+  touch "$work/gpu-tests.done"
   # One archive: the device tool brings back at most 8 files.
   tar -C "$work" -czf "$out/junit-reports.tar.gz" junit 2>/dev/null || true
 
@@ -173,22 +187,22 @@ gpu_part() {
   bench_odconv() {  # bench_odconv JSON_FILE
     timeout 120 "${java_cli[@]}" bench --device cuda --batch 1,8 --layout nchw --warmup 50 --iters 300 --json "$1"
   }
-  run_step "odconv bench on the GPU" bench_odconv "$out/odconv-gpu.json"
+  run_step "odconv bench on the GPU" bench_odconv "$gpu_results/odconv-gpu.json"
 
   # Float32 and bfloat16 side by side (the bfloat16 layer against a bfloat16 cuDNN floor).
   bench_odconv_bfloat16() {
     timeout 240 "${java_cli[@]}" bench --device cuda --precision f32,bf16 --batch 1,8 --layout nchw --warmup 50 \
-      --iters 300 --json "$out/odconv-gpu-bf16.json"
+      --iters 300 --json "$gpu_results/odconv-gpu-bf16.json"
   }
   run_step "odconv bench on the GPU, float32 and bfloat16" bench_odconv_bfloat16
 
   # The same without CUDA graph replay, to see what the graphs buy (not part of the targets).
-  bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$out/odconv-gpu-without-graphs.json"; }
+  bench_odconv_without_graphs() { ODCONV_CUDA_GRAPHS=0 bench_odconv "$gpu_results/odconv-gpu-without-graphs.json"; }
   run_step "odconv bench on the GPU, graphs off" bench_odconv_without_graphs
 
   bench_pytorch() {
     timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --batch 1,8 --warmup 50 --iters 300 \
-      --output "$out/pytorch-gpu.json"
+      --output "$gpu_results/pytorch-gpu.json"
   }
   run_step "PyTorch eager on the GPU" bench_pytorch
 
@@ -196,7 +210,7 @@ gpu_part() {
   # takes minutes; a failure here is recorded and the table goes on without the column.
   bench_pytorch_compiled() {
     timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --batch 1,8 --warmup 50 --iters 300 \
-      --output "$out/pytorch-compiled-gpu.json"
+      --output "$gpu_results/pytorch-compiled-gpu.json"
   }
   if [[ ${ODCONV_CHECK_COMPILE:-1} == 1 ]]; then
     run_step "PyTorch torch.compile (reduce-overhead) on the GPU" bench_pytorch_compiled
@@ -207,27 +221,28 @@ gpu_part() {
   # PyTorch's bfloat16 (autocast), eager and compiled: the anchors beside odconv's bfloat16 layers.
   bench_pytorch_bfloat16() {
     timeout 150 "$python" tools/bench/pytorch_eager.py --device cuda --precision bf16 --batch 1,8 --warmup 50 \
-      --iters 300 --output "$out/pytorch-gpu-bf16.json"
+      --iters 300 --output "$gpu_results/pytorch-gpu-bf16.json"
   }
   run_step "PyTorch eager in bfloat16 (autocast) on the GPU" bench_pytorch_bfloat16
   bench_pytorch_compiled_bfloat16() {
     timeout 420 "$python" tools/bench/pytorch_eager.py --device cuda --compile --precision bf16 --batch 1,8 \
-      --warmup 50 --iters 300 --output "$out/pytorch-compiled-gpu-bf16.json"
+      --warmup 50 --iters 300 --output "$gpu_results/pytorch-compiled-gpu-bf16.json"
   }
   [[ ${ODCONV_CHECK_COMPILE:-1} == 1 ]] &&
     run_step "PyTorch torch.compile in bfloat16 on the GPU" bench_pytorch_compiled_bfloat16
 
   compare() {
     local optional=()
-    [[ -f $out/pytorch-compiled-gpu.json ]] && optional=(--pytorch-compiled "$out/pytorch-compiled-gpu.json")
-    if [[ -f $out/odconv-gpu-bf16.json ]]; then
-      optional+=(--bfloat16 "$out/odconv-gpu-bf16.json")
-      [[ -f $out/pytorch-gpu-bf16.json ]] && optional+=(--pytorch-bfloat16 "$out/pytorch-gpu-bf16.json")
-      [[ -f $out/pytorch-compiled-gpu-bf16.json ]] &&
-        optional+=(--pytorch-compiled-bfloat16 "$out/pytorch-compiled-gpu-bf16.json")
+    [[ -f $gpu_results/pytorch-compiled-gpu.json ]] &&
+      optional=(--pytorch-compiled "$gpu_results/pytorch-compiled-gpu.json")
+    if [[ -f $gpu_results/odconv-gpu-bf16.json ]]; then
+      optional+=(--bfloat16 "$gpu_results/odconv-gpu-bf16.json")
+      [[ -f $gpu_results/pytorch-gpu-bf16.json ]] && optional+=(--pytorch-bfloat16 "$gpu_results/pytorch-gpu-bf16.json")
+      [[ -f $gpu_results/pytorch-compiled-gpu-bf16.json ]] &&
+        optional+=(--pytorch-compiled-bfloat16 "$gpu_results/pytorch-compiled-gpu-bf16.json")
     fi
     timeout 240 "$python" tools/bench/gpu_compare.py --java "${java_cli[*]}" --work "$work/compare" --device cuda \
-      --odconv "$out/odconv-gpu.json" --pytorch "$out/pytorch-gpu.json" "${optional[@]}"
+      --odconv "$gpu_results/odconv-gpu.json" --pytorch "$gpu_results/pytorch-gpu.json" "${optional[@]}"
   }
   run_step "accuracy against PyTorch and the table" compare
 
@@ -244,22 +259,18 @@ gpu_part() {
     echo "ncu not found"
   fi
   # The device tool brings back at most 8 files: the GPU part's JSON files go back as one archive.
-  (cd "$out" && tar -czf gpu-results.tar.gz odconv-gpu*.json pytorch-*gpu*.json 2>/dev/null &&
-    rm -f odconv-gpu*.json pytorch-*gpu*.json)
+  (cd "$gpu_results" && tar -czf "$out/gpu-results.tar.gz" ./*.json 2>/dev/null) || echo "no GPU results to archive"
 }
 
-# The CPU part. The targets are for 2 threads: the process runs on two physical cores (the first CPU of each
-# of the first two cores), so that neither hyperthread siblings nor the other cores change what is measured.
+# The CPU part, its timings on $timing_cpus.
 cpu_part() {
   step "the CPU"
   lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|Core\(s\) per socket|Socket\(s\))' || true
   grep -o -w 'avx512[a-z_0-9]*\|amx[a-z_0-9]*\|avx_vnni\|avx_ne_convert' /proc/cpuinfo | sort -u | paste -sd' '
-  local cores
-  cores=$(lscpu -p=CPU,CORE,SOCKET | grep -v '^#' | awk -F, '!seen[$3 "," $2]++ {print $1}' | head -2 | paste -sd,)
   local pin=()
-  if command -v taskset >/dev/null && [[ -n $cores ]]; then
-    pin=(taskset -c "$cores")
-    echo "pinned to CPUs $cores"
+  if command -v taskset >/dev/null && [[ -n $timing_cpus ]]; then
+    pin=(taskset -c "$timing_cpus")
+    echo "pinned to CPUs $timing_cpus"
   else
     echo "not pinned (no taskset or no CPU list): timings may use more than two cores"
   fi
@@ -299,6 +310,17 @@ cpu_part() {
     }
     run_step "bfloat16 tests on the CPU (native reference cases, BFloat16Test, the demo)" bfloat16_tests
     tar -C "$work" -czf "$out/junit-bfloat16-reports.tar.gz" junit-bfloat16 2>/dev/null || true
+  fi
+
+  # Beside the GPU part, the timings start once its tests, which keep many cores and the memory busy, are over.
+  if [[ -n ${gpu_part_pid:-} ]]; then
+    step "waiting for the GPU part's tests to end"
+    local waited=0
+    while [[ ! -e $work/gpu-tests.done ]] && kill -0 "$gpu_part_pid" 2>/dev/null && ((waited < 300)); do
+      sleep 2
+      waited=$((waited + 2))
+    done
+    echo "waited $waited s"
   fi
 
   local precisions=f32
@@ -345,8 +367,35 @@ cpu_part() {
   run_step "would bfloat16 tensors pay? (the input conversion's share, diagnostic)" bfloat16_tensors
 }
 
-has_part gpu && gpu_part
-has_part cpu && cpu_part
+if has_part gpu && has_part cpu; then
+  # Both parts in one call: the GPU part in the background on $other_cpus, its log in $out while it runs (so that
+  # a call cut short still brings it back) and appended to this one when it ends.
+  rm -f "$work/gpu-tests.done" "$work/gpu-part.failed"
+  (
+    if command -v taskset >/dev/null && [[ -n $other_cpus ]]; then
+      taskset -pc "$other_cpus" "$BASHPID" >/dev/null && echo "GPU part on CPUs $other_cpus"
+    fi
+    failed=()
+    gpu_part
+    touch "$work/gpu-tests.done"
+    printf '%s\n' "${failed[@]}" >"$work/gpu-part.failed"
+  ) >"$out/gpu-part.log" 2>&1 &
+  gpu_part_pid=$!
+  echo "GPU part started beside the CPU part (its log: gpu-part.log, appended at the end)"
+  cpu_part
+  step "waiting for the GPU part"
+  wait "$gpu_part_pid"
+  echo "== the GPU part's log"
+  cat "$out/gpu-part.log" && rm -f "$out/gpu-part.log"
+  if [[ -f $work/gpu-part.failed ]]; then
+    while IFS= read -r name; do [[ -n $name ]] && failed+=("$name"); done <"$work/gpu-part.failed"
+  else
+    step_failed "GPU part" "it ended without its list of failed steps"
+  fi
+else
+  has_part gpu && gpu_part
+  has_part cpu && cpu_part
+fi
 
 step "done in $((SECONDS - started)) s"
 if ((${#failed[@]})); then
