@@ -54,11 +54,7 @@ Convolution::Convolution(const cudnn::Api &api, const ConvolutionShape &s, uint3
                      "cudnnSetConvolution2dDescriptor");
         cudnn::check(api_, api_.cudnnSetConvolutionGroupCount(conv_desc_, to_int(s.groups, "groups")),
                      "cudnnSetConvolutionGroupCount");
-        // FMA math keeps FP32 exact to PyTorch with TF32 off; DEFAULT lets cuDNN use TF32 tensor cores,
-        // as PyTorch does with allow_tf32, and bfloat16 ones.
-        cudnn::check(api_,
-                     api_.cudnnSetConvolutionMathType(conv_desc_, allow_tf32_ || bfloat16_ ? cudnn::DEFAULT_MATH
-                                                                                          : cudnn::FMA_MATH),
+        cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, descriptor_math()),
                      "cudnnSetConvolutionMathType");
         int n = 0, c = 0, h = 0, w = 0;
         cudnn::check(api_, api_.cudnnGetConvolution2dForwardOutputDim(conv_desc_, x_desc_, w_desc_, &n, &c, &h, &w),
@@ -86,18 +82,36 @@ void Convolution::release() noexcept {
     y_desc_ = x_desc_ = nullptr;
 }
 
+cudnn::MathType Convolution::descriptor_math() const {
+    // FMA math keeps FP32 exact to PyTorch with TF32 off; DEFAULT lets cuDNN use TF32 tensor cores, as PyTorch
+    // does with allow_tf32; bfloat16 asks for tensor cores outright, as frameworks do for it on compute
+    // capability 8.0 and later (the only GPUs odconv computes bfloat16 on).
+    if (bfloat16_) return cudnn::TENSOR_OP_MATH;
+    return allow_tf32_ ? cudnn::DEFAULT_MATH : cudnn::FMA_MATH;
+}
+
 void Convolution::choose_algorithm(cudnn::Handle handle, const void *x, const void *w, void *y) {
-    // The largest workspace any accurate candidate needs within the cap, so FindEx can try them all.
+    // The largest workspace any accurate candidate needs within the cap, so FindEx can try them all. cuDNN
+    // sizes an algorithm for the descriptor's math type, while Find also times the others it may use (tensor
+    // cores beside FMA): with tensor cores allowed, both are asked, so that no candidate is dropped for want
+    // of workspace it could have had.
+    const bool tensor_cores = allow_tf32_ || bfloat16_;
+    std::vector<cudnn::MathType> maths{descriptor_math()};
+    if (tensor_cores) maths.push_back(bfloat16_ ? cudnn::DEFAULT_MATH : cudnn::TENSOR_OP_MATH);
     size_t workspace = 0;
-    for (int a = 0; a < cudnn::FWD_ALGO_COUNT; ++a) {
-        const auto algo = static_cast<cudnn::ConvolutionFwdAlgo>(a);
-        size_t bytes = 0;
-        if (!is_accurate(algo) ||
-            api_.cudnnGetConvolutionForwardWorkspaceSize(handle, x_desc_, w_desc_, conv_desc_, y_desc_, algo, &bytes) !=
-                cudnn::STATUS_SUCCESS)
-            continue;  // not supported for this shape
-        if (bytes <= kMaxWorkspaceBytes) workspace = std::max(workspace, bytes);
+    for (const cudnn::MathType math : maths) {
+        cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, math), "cudnnSetConvolutionMathType");
+        for (int a = 0; a < cudnn::FWD_ALGO_COUNT; ++a) {
+            const auto algo = static_cast<cudnn::ConvolutionFwdAlgo>(a);
+            size_t bytes = 0;
+            if (!is_accurate(algo) ||
+                api_.cudnnGetConvolutionForwardWorkspaceSize(handle, x_desc_, w_desc_, conv_desc_, y_desc_, algo,
+                                                             &bytes) != cudnn::STATUS_SUCCESS)
+                continue;  // not supported for this shape
+            if (bytes <= kMaxWorkspaceBytes) workspace = std::max(workspace, bytes);
+        }
     }
+    cudnn::check(api_, api_.cudnnSetConvolutionMathType(conv_desc_, descriptor_math()), "cudnnSetConvolutionMathType");
     DeviceBuffer scratch(std::max<size_t>(workspace, 1));
     int max_count = 0;
     cudnn::check(api_, api_.cudnnGetConvolutionForwardAlgorithmMaxCount(handle, &max_count),

@@ -43,6 +43,8 @@ public:
 
 private:
     void release() noexcept;
+    // The math type the descriptor carries until choose_algorithm sets the one it timed.
+    cudnn::MathType descriptor_math() const;
 
     const cudnn::Api &api_;
     bool allow_tf32_, bfloat16_;
