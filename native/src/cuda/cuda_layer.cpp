@@ -154,6 +154,17 @@ private:
     cudaStream_t stream_;
 };
 
+// Where one operand's samples lie in a buffer: `size` elements each, `stride` elements apart.
+struct Spacing {
+    int64_t size, stride;
+    bool packed() const { return size == stride; }
+};
+
+// The spacing of the convolution's input, filters and output.
+struct OperandSpacing {
+    Spacing input, filter, output;
+};
+
 // How one (batch, height, width, layout) is convolved.
 struct Plan {
     uint64_t id;
@@ -163,6 +174,7 @@ struct Plan {
     // cuDNN call per sample with that sample's filter.
     bool grouped_over_batch = false;
     std::unique_ptr<Convolution> convolution;
+    OperandSpacing spacing{};
 };
 
 // ODCONV_CUDA_GRAPHS: "0" never captures (to measure graphs, or to rule them out); "require" makes a
@@ -248,17 +260,33 @@ private:
     // Bytes per element of the convolution's input, filters and output: float32, or bfloat16.
     size_t element_bytes() const { return bfloat16_ ? sizeof(uint16_t) : sizeof(float); }
 
+    // The operands' spacing for per-sample convolutions (grouped_over_batch false) or one convolution of the
+    // batch. Per sample in bfloat16, the layer's own buffers space samples 8 elements (16 bytes) apart at
+    // least: cuDNN's tensor-core kernels ask that of each sample's pointers (with NHWC filters, the legacy
+    // API's "Data and Filter Formats"), and the algorithm is chosen on sample 0, whose pointers are 256-byte
+    // aligned. Float32 operands are the caller's tensors, packed as they come, and the float32 filters stay
+    // packed, as they ran on the GPU.
+    OperandSpacing spacing(int64_t pixels, const Plan &plan, bool grouped_over_batch) const {
+        const auto spaced = [&](int64_t size) {
+            const bool aligned = bfloat16_ && !grouped_over_batch;
+            return Spacing{size, aligned ? (size + 7) / 8 * 8 : size};
+        };
+        return OperandSpacing{spaced(config_.in_planes * pixels), spaced(filter_.elements()),
+                              spaced(config_.out_planes * plan.out_height * plan.out_width)};
+    }
+
     // Grows the context's scratch memory for a forward of this batch and plan (before any capture: a
     // graph must not contain allocations, and growing invalidates the context's graphs).
-    void prepare(ExecutionContext &c, int64_t batch, int64_t pixels, const Plan &plan, bool with_workspace) const {
+    void prepare(ExecutionContext &c, int64_t batch, int64_t pixels, const Plan &plan, const OperandSpacing &spacing,
+                 bool with_workspace) const {
         c.ensure(c.pooled, sizeof(float) * batch * config_.in_planes);
         c.ensure(c.hidden, sizeof(float) * batch * width_);
         c.ensure(c.logits, sizeof(float) * batch * row_.length());
         c.ensure(c.attention, sizeof(float) * batch * row_.length());
-        c.ensure(c.filters, element_bytes() * batch * filter_.elements());
+        c.ensure(c.filters, element_bytes() * batch * spacing.filter.stride);
         if (bfloat16_) {
-            c.ensure(c.bfloat16_input, sizeof(uint16_t) * batch * config_.in_planes * pixels);
-            c.ensure(c.bfloat16_output, sizeof(uint16_t) * batch * config_.out_planes * plan.out_height * plan.out_width);
+            c.ensure(c.bfloat16_input, sizeof(uint16_t) * batch * spacing.input.stride);
+            c.ensure(c.bfloat16_output, sizeof(uint16_t) * batch * spacing.output.stride);
         }
         if (with_workspace) c.ensure(c.workspace, std::max<size_t>(plan.convolution->workspace_bytes(), 1));
     }
@@ -270,44 +298,82 @@ private:
         const char *w;
         char *y;
         size_t element_bytes;
-        const void *input_of(int64_t n, int64_t stride) const { return x + n * stride * element_bytes; }
-        const void *filter_of(int64_t n, int64_t stride) const { return w + n * stride * element_bytes; }
-        void *output_of(int64_t n, int64_t stride) const { return y + n * stride * element_bytes; }
+        OperandSpacing spacing;
+        const void *input_of(int64_t n) const { return x + n * spacing.input.stride * element_bytes; }
+        const void *filter_of(int64_t n) const { return w + n * spacing.filter.stride * element_bytes; }
+        void *output_of(int64_t n) const { return y + n * spacing.output.stride * element_bytes; }
     };
 
     // Enqueues the rounding of the input where the convolution is in bfloat16; returns the operands.
-    Operands enqueue_operands(ExecutionContext &c, cudaStream_t stream, int64_t input_elements, const float *input,
-                              float *output) const {
+    Operands enqueue_operands(ExecutionContext &c, cudaStream_t stream, int64_t batch, const OperandSpacing &spacing,
+                              const float *input, float *output) const {
         if (!bfloat16_) {
             return Operands{reinterpret_cast<const char *>(input), static_cast<const char *>(c.filters.data()),
-                            reinterpret_cast<char *>(output), sizeof(float)};
+                            reinterpret_cast<char *>(output), sizeof(float), spacing};
         }
-        enqueue_to_bfloat16(input, input_elements, static_cast<uint16_t *>(c.bfloat16_input.data()), stream);
-        return Operands{static_cast<const char *>(c.bfloat16_input.data()), static_cast<const char *>(c.filters.data()),
-                        static_cast<char *>(c.bfloat16_output.data()), sizeof(uint16_t)};
+        auto *rounded = static_cast<uint16_t *>(c.bfloat16_input.data());
+        if (spacing.input.packed()) {
+            enqueue_to_bfloat16(input, batch * spacing.input.size, rounded, stream);
+        } else {
+            for (int64_t n = 0; n < batch; ++n)
+                enqueue_to_bfloat16(input + n * spacing.input.size, spacing.input.size,
+                                    rounded + n * spacing.input.stride, stream);
+        }
+        return Operands{reinterpret_cast<const char *>(rounded), static_cast<const char *>(c.filters.data()),
+                        static_cast<char *>(c.bfloat16_output.data()), sizeof(uint16_t), spacing};
     }
 
-    // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`.
+    // Enqueues the epilogue: BatchNorm shift and activation into the caller's output, from the convolution's
+    // bfloat16 output where it computes in bfloat16.
+    void enqueue_epilogue_of(const Operands &on, cudaStream_t stream, int64_t batch, int64_t out_pixels,
+                             int32_t layout, float *output) const {
+        const Spacing &out = on.spacing.output;
+        if (!bfloat16_) {
+            enqueue_epilogue(output, batch * out.size, config_.out_planes, out_pixels, layout, bn_shift_.floats(),
+                             config_.activation, stream);
+            return;
+        }
+        const auto *convolved = reinterpret_cast<const uint16_t *>(on.y);
+        if (out.packed()) {
+            enqueue_epilogue(convolved, output, batch * out.size, config_.out_planes, out_pixels, layout,
+                             bn_shift_.floats(), config_.activation, stream);
+        } else {
+            for (int64_t n = 0; n < batch; ++n)
+                enqueue_epilogue(convolved + n * out.stride, output + n * out.size, out.size, config_.out_planes,
+                                 out_pixels, layout, bn_shift_.floats(), config_.activation, stream);
+        }
+    }
+
+    // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`, `filters`
+    // apart.
     void enqueue_filters(ExecutionContext &c, cudaStream_t stream, int64_t batch, int64_t pixels, int32_t layout,
-                         const float *input) const {
+                         const Spacing &filters, const float *input) const {
         enqueue_average_pool(input, batch, config_.in_planes, pixels, layout, c.pooled.floats(), stream);
         const AttentionWeights attention{trunk_weight_.floats(), trunk_bias_.floats(), head_weight_.floats(),
                                          head_bias_.floats(), config_.in_planes, width_, config_.temperature, row_};
         enqueue_attention(attention, c.pooled.floats(), batch, c.hidden.floats(), c.logits.floats(),
                           c.attention.floats(), stream);
+        const auto aggregate = [&](auto *destination) {
+            if (filters.packed()) {
+                enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(),
+                                    batch, destination, stream);
+                return;
+            }
+            for (int64_t n = 0; n < batch; ++n)  // one sample at a time: its attention row, its filter's place
+                enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats() + n * row_.length(),
+                                    bn_scale_.floats(), 1, destination + n * filters.stride, stream);
+        };
         if (bfloat16_)
-            enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
-                                static_cast<uint16_t *>(c.filters.data()), stream);
+            aggregate(static_cast<uint16_t *>(c.filters.data()));
         else
-            enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(), batch,
-                                c.filters.floats(), stream);
+            aggregate(c.filters.floats());
     }
 
     // The whole forward on `stream`: replayed as a CUDA graph when this context has run the same plan on
     // the same tensors before, otherwise launched kernel by kernel.
     void enqueue(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
                  int64_t width, int32_t layout, const float *input, float *output) {
-        prepare(c, batch, height * width, plan, true);
+        prepare(c, batch, height * width, plan, plan.spacing, true);
         if (!graphs_usable_.load(std::memory_order_relaxed)) {
             enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
             return;
@@ -392,23 +458,16 @@ private:
     void enqueue_kernels(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
                          int64_t width, int32_t layout, const float *input, float *output) const {
         const int64_t pixels = height * width, out_pixels = plan.out_height * plan.out_width;
-        enqueue_filters(c, stream, batch, pixels, layout, input);
-        const int64_t in_stride = config_.in_planes * pixels, out_stride = config_.out_planes * out_pixels;
-        const Operands on = enqueue_operands(c, stream, batch * in_stride, input, output);
+        enqueue_filters(c, stream, batch, pixels, layout, plan.spacing.filter, input);
+        const Operands on = enqueue_operands(c, stream, batch, plan.spacing, input, output);
         if (plan.grouped_over_batch) {
             plan.convolution->run(c.handle.get(), on.x, on.w, on.y, c.workspace.data());
         } else {
             for (int64_t n = 0; n < batch; ++n)
-                plan.convolution->run(c.handle.get(), on.input_of(n, in_stride), on.filter_of(n, filter_.elements()),
-                                      on.output_of(n, out_stride), c.workspace.data());
+                plan.convolution->run(c.handle.get(), on.input_of(n), on.filter_of(n), on.output_of(n),
+                                      c.workspace.data());
         }
-        const int64_t out_elements = batch * out_stride;
-        if (bfloat16_)
-            enqueue_epilogue(reinterpret_cast<const uint16_t *>(on.y), output, out_elements, config_.out_planes,
-                             out_pixels, layout, bn_shift_.floats(), config_.activation, stream);
-        else
-            enqueue_epilogue(output, out_elements, config_.out_planes, out_pixels, layout, bn_shift_.floats(),
-                             config_.activation, stream);
+        enqueue_epilogue_of(on, stream, batch, out_pixels, layout, output);
     }
 
     ConvolutionShape shape(int64_t batch, int64_t height, int64_t width, int32_t layout, const Plan &plan,
@@ -441,11 +500,13 @@ private:
         ExecutionContext &c = *context;
         const cudaStream_t stream = context.stream();
         const int64_t pixels = height * width;
-        prepare(c, batch, pixels, *plan, false);
-        enqueue_filters(c, stream, batch, pixels, layout, input);  // real filters, so timing sees real data
-        const int64_t in_stride = config_.in_planes * pixels;
-        const int64_t out_stride = config_.out_planes * plan->out_height * plan->out_width;
-        const Operands on = enqueue_operands(c, stream, batch * in_stride, input, output);
+        // Laid out for per-sample convolutions, whose buffers are the larger; the grouped candidate is timed on
+        // the same buffers, read packed.
+        plan->spacing = spacing(pixels, *plan, false);
+        prepare(c, batch, pixels, *plan, plan->spacing, false);
+        // Real filters, so that timing sees real data.
+        enqueue_filters(c, stream, batch, pixels, layout, plan->spacing.filter, input);
+        const Operands on = enqueue_operands(c, stream, batch, plan->spacing, input, output);
 
         auto per_sample = std::make_unique<Convolution>(api_, shape(batch, height, width, layout, *plan, false), flags_);
         per_sample->choose_algorithm(c.handle.get(), on.x, on.w, on.y);
@@ -468,8 +529,7 @@ private:
             const Convolution &single = *plan->convolution;
             const float per_sample_ms = time_on_stream(stream, kRuns, [&] {
                 for (int64_t n = 0; n < batch; ++n)
-                    single.run(c.handle.get(), on.input_of(n, in_stride), on.filter_of(n, filter_.elements()),
-                               on.output_of(n, out_stride), c.workspace.data());
+                    single.run(c.handle.get(), on.input_of(n), on.filter_of(n), on.output_of(n), c.workspace.data());
             });
             const float grouped_ms = time_on_stream(stream, kRuns, [&] {
                 grouped->run(c.handle.get(), on.x, on.w, on.y, c.workspace.data());
@@ -477,6 +537,7 @@ private:
             if (grouped_ms < per_sample_ms) {
                 plan->convolution = std::move(grouped);
                 plan->grouped_over_batch = true;
+                plan->spacing = spacing(pixels, *plan, true);
             }
         }
         check_cuda(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
