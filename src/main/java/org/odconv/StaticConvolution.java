@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
+import java.util.concurrent.locks.ReentrantLock;
 
 import org.odconv.bindings.odconv_h;
 import org.odconv.bindings.odconv_tools_h;
@@ -13,7 +14,8 @@ import org.odconv.bindings.odconv_tools_h;
  * once, BatchNorm folded into a bias, the activation as a post-op) for one input shape and layout, by oneDNN
  * on the CPU or cuDNN on a CUDA GPU (on {@link DeviceTensor}s there): what a static convolution of the same
  * work costs, for benchmarks and performance regression suites (odconv_tools.h; its shape may change in any
- * release). Runs are not thread-safe on one convolution; {@link #close()} waits for a run in flight, is
+ * release). Runs on one convolution take turns (the native convolution points its buffers at each run's
+ * tensors, so two at once would write into each other's); {@link #close()} waits for a run in flight, is
  * idempotent, and later runs throw {@link IllegalStateException}. One that becomes unreachable unclosed is freed
  * by a {@link Cleaner} as a backstop only.
  */
@@ -23,6 +25,8 @@ public final class StaticConvolution extends NativeResource {
     private final long[] outputShape;
     private final Layout layout;
     private final Device device;
+    /** Held for each run: the native convolution is not safe for concurrent runs. */
+    private final ReentrantLock runs = new ReentrantLock();
 
     private StaticConvolution(MemorySegment handle, long[] inputShape, long[] outputShape, Layout layout,
             Device device) {
@@ -102,11 +106,13 @@ public final class StaticConvolution extends NativeResource {
     /** Runs the convolution once on a CPU convolution. */
     public void forward(Tensor input, Tensor output) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
+        MemorySegment in = input.segment(), out = output.writableSegment("output");
         long stamp = enter();
+        runs.lock();
         try {
-            Natives.check(odconv_tools_h.odconv_static_conv_forward(handle, input.segment(), output.segment()),
-                    "odconv_static_conv_forward");
+            Natives.check(odconv_tools_h.odconv_static_conv_forward(handle, in, out), "odconv_static_conv_forward");
         } finally {
+            runs.unlock();
             exit(stamp);
         }
     }
@@ -117,7 +123,7 @@ public final class StaticConvolution extends NativeResource {
      */
     public double[] benchmark(Tensor input, Tensor output, int iterations) {
         checkTensors(input.shape(), input.layout(), output.shape(), output.layout(), Device.cpu());
-        return benchmark(input.segment(), output.segment(), iterations);
+        return benchmark(input.segment(), output.writableSegment("output"), iterations);
     }
 
     /**
@@ -133,12 +139,14 @@ public final class StaticConvolution extends NativeResource {
     private double[] benchmark(MemorySegment input, MemorySegment output, int iterations) {
         if (iterations < 1) throw new IllegalArgumentException("iterations = " + iterations + " must be >= 1");
         long stamp = enter();
+        runs.lock();
         try (Arena call = Arena.ofConfined()) {
             MemorySegment times = call.allocate(ValueLayout.JAVA_DOUBLE, iterations);
             Natives.check(odconv_tools_h.odconv_static_conv_benchmark(handle, input, output, iterations, times),
                     "odconv_static_conv_benchmark", device);
             return times.toArray(ValueLayout.JAVA_DOUBLE);
         } finally {
+            runs.unlock();
             exit(stamp);
         }
     }

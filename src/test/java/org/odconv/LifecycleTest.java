@@ -88,6 +88,70 @@ class LifecycleTest {
         }
     }
 
+    /**
+     * The static convolution (the benchmarks' floor) refuses read-only outputs as layers do: its native code
+     * writing one took the JVM down (SIGSEGV).
+     */
+    @Test
+    void staticConvolutionRefusesReadOnlyOutputs() {
+        try (Arena arena = Arena.ofShared(); Tensor input = TestData.tensor(7, 1, 16, 8, 8);
+             StaticConvolution conv = staticConvolution(arena, 8, 8)) {
+            Tensor readOnly = Tensor.wrap(arena.allocate(4L * 16 * 8 * 8, 64).asReadOnly(), 1, 16, 8, 8);
+            var e = assertThrows(IllegalArgumentException.class, () -> conv.forward(input, readOnly));
+            assertEquals("the output " + readOnly + " is read-only memory (a READ_ONLY file mapping, or a segment made"
+                    + " asReadOnly()), which cannot be written", e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> conv.benchmark(input, readOnly, 1));
+        }
+    }
+
+    /**
+     * Runs from several threads on one static convolution take turns: the native convolution points its buffers at
+     * each run's tensors, and concurrent runs wrote into each other's outputs (and into freed memory).
+     */
+    @Test
+    @Timeout(120)
+    void staticConvolutionRunsFromManyThreadsEachGetTheirOwnResult() throws Exception {
+        try (Arena arena = Arena.ofShared(); StaticConvolution conv = staticConvolution(arena, 32, 32)) {
+            Tensor[] inputs = {TestData.tensor(8, 1, 16, 32, 32), TestData.tensor(9, 1, 16, 32, 32)};
+            float[][] expected = new float[2][];
+            for (int i = 0; i < 2; i++) {
+                try (Tensor out = Tensor.allocate(1, 16, 32, 32)) {
+                    conv.forward(inputs[i], out);
+                    expected[i] = out.toArray();
+                }
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<Integer>> results = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    int which = t % 2;
+                    results.add(pool.submit(() -> {
+                        int mismatches = 0;
+                        for (int i = 0; i < 200; i++) {
+                            try (Tensor out = Tensor.allocate(1, 16, 32, 32)) {
+                                conv.forward(inputs[which], out);
+                                if (!Arrays.equals(expected[which], out.toArray())) mismatches++;
+                            }
+                        }
+                        return mismatches;
+                    }));
+                }
+                for (Future<Integer> r : results) assertEquals(0, r.get(), "runs with another run's output");
+            } finally {
+                pool.shutdown();
+                for (Tensor input : inputs) input.close();
+            }
+        }
+    }
+
+    /** A 16-channel 3x3 static convolution with weights of a fixed seed, single-threaded, for height x width inputs. */
+    private static StaticConvolution staticConvolution(Arena arena, int height, int width) {
+        ODConv2dConfig config = ODConv2dConfig.builder(16, 16, 3).build();
+        MemorySegment weight = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT,
+                TestData.values(16 * 16 * 9, 10));
+        return StaticConvolution.create(config, weight, null, 1, height, width, Layout.NCHW, 1);
+    }
+
     /** A tensor closed while a forward uses it stays open (no leak) and closes once the forward returns. */
     @Test
     @Timeout(120)
