@@ -5,6 +5,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -81,13 +83,15 @@ public final class ODConv2d extends NativeResource {
         MemorySegment.Scope[] scopes = weights.segments().values().stream().map(MemorySegment::scope).distinct()
                 .toArray(MemorySegment.Scope[]::new);
         checkAlive(scopes);
-        // The file stays mapped while the native side copies from it, even if its owner closes it meanwhile.
+        // The native side reads the weights through addresses in a struct, which keep nothing alive: the file
+        // stays mapped under a lease even if its owner closes it meanwhile, and weights in other memory are read
+        // from a copy in this call's arena, since another thread may close a shared arena during the call.
         SafeTensors.Lease lease = weights.source() == null ? null : weights.source().lease();
         try (Arena call = Arena.ofConfined()) {
+            Map<Parameter, MemorySegment> segments = lease != null ? weights.segments() : copies(weights.segments(), call);
             MemorySegment handleOut = call.allocate(ValueLayout.ADDRESS);
             int status = odconv_h.odconv_layer_create(handleOut, Natives.config(config, call),
-                    Natives.weights(weights.segments(), call), device.type().nativeValue(), device.index(),
-                    flags);
+                    Natives.weights(segments, call), device.type().nativeValue(), device.index(), flags);
             Natives.check(status, "odconv_layer_create", device);
             return new ODConv2d(config, weights, options, handleOut.get(ValueLayout.ADDRESS, 0));
         } finally {
@@ -369,11 +373,22 @@ public final class ODConv2d extends NativeResource {
     /** Weights whose memory was freed before creation: refuse rather than read it. */
     private static void checkAlive(MemorySegment.Scope[] weightScopes) {
         for (MemorySegment.Scope scope : weightScopes) {
-            if (!scope.isAlive()) {
-                throw new IllegalStateException("the memory of this layer's weights was freed (its arena is closed);"
-                        + " keep it open until the layer is closed");
-            }
+            if (!scope.isAlive()) throw new IllegalStateException(WEIGHTS_FREED);
         }
+    }
+
+    private static final String WEIGHTS_FREED = "the memory of this layer's weights was freed (its arena is closed);"
+            + " keep it open until the layer is created";
+
+    /** Copies of the weights in {@code call}; their arena closing first makes the copy fail, never the native read. */
+    private static Map<Parameter, MemorySegment> copies(Map<Parameter, MemorySegment> segments, Arena call) {
+        Map<Parameter, MemorySegment> copies = new EnumMap<>(Parameter.class);
+        try {
+            segments.forEach((p, data) -> copies.put(p, call.allocate(data.byteSize(), Float.BYTES).copyFrom(data)));
+        } catch (IllegalStateException closed) {
+            throw new IllegalStateException(WEIGHTS_FREED, closed);
+        }
+        return copies;
     }
 
     /** Holds only the handle, so the Cleaner does not keep the layer reachable. */

@@ -152,6 +152,35 @@ class LifecycleTest {
         return StaticConvolution.create(config, weight, null, 1, height, width, Layout.NCHW, 1);
     }
 
+    /**
+     * Another thread closing the weights' shared arena while a layer is created from them: creation succeeds or
+     * throws IllegalStateException. The native side read them through raw addresses, freed under it: SIGSEGV
+     * within a few rounds before.
+     */
+    @Test
+    @Timeout(120)
+    void closingTheWeightsArenaDuringCreationFailsCleanly() throws Exception {
+        ODConv2dConfig big = ODConv2dConfig.builder(512, 512, 3).kernelNum(4).build();  // 38 MB of kernel bank
+        Map<Parameter, float[]> values = TestData.parameters(big, 11);
+        for (int round = 0; round < 60; round++) {
+            Arena arena = Arena.ofShared();
+            ODConv2dWeights weights = ODConv2dWeights.copyOf(big, values, arena);
+            long delayNanos = (round % 20) * 500_000L;
+            Thread closer = new Thread(() -> {
+                long start = System.nanoTime();
+                while (System.nanoTime() - start < delayNanos) Thread.onSpinWait();
+                arena.close();
+            });
+            closer.start();
+            try (ODConv2d layer = ODConv2d.create(weights)) {
+                assertFalse(layer.isClosed());
+            } catch (IllegalStateException e) {
+                assertTrue(e.getMessage().startsWith("the memory of this layer's weights was freed"), e.getMessage());
+            }
+            closer.join();
+        }
+    }
+
     /** A tensor closed while a forward uses it stays open (no leak) and closes once the forward returns. */
     @Test
     @Timeout(120)
