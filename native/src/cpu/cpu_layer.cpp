@@ -312,6 +312,7 @@ class Plan {
 public:
     Plan(const LayerParameters &p, int64_t height, int64_t width, int32_t layout, int threads)
         : p_(p), layout_(layout), threads_(threads) {
+        ThreadCountScope scope(threads);  // oneDNN sizes the primitives for the count the plan is keyed by
         const odconv_config_t &c = p.config;
         const int64_t out_height = output_extent(c, height, "height");
         const int64_t out_width = output_extent(c, width, "width");
@@ -380,7 +381,7 @@ private:
         if (layout_ == ODCONV_LAYOUT_NHWC)
             average_pool_nhwc(x, c.in_planes, pixels_, pooled, ws.pool_partials.data(), threads_);
         else
-            average_pool_nchw(x, c.in_planes, pixels_, pooled);
+            average_pool_nchw(x, c.in_planes, pixels_, pooled, threads_);
         kernel_->attend(ws.kernel);
         kernel_->aggregate(ws.kernel, ws.conv.stream, threads_);
         ws.user_src.set_data_handle(const_cast<float *>(x));
@@ -807,8 +808,12 @@ private:
             char *dst = dst_lease.buffer.get() + slices_[s].dst_offset;
             sw.conv.src.set_data_handle(const_cast<float *>(x));
             sw.conv.dst.set_data_handle(dst);
-            sw.dst_move.from.set_data_handle(dst);
-            sw.dst_move.to.set_data_handle(y);
+            if (slices_[s].dst_move.needed()) {
+                sw.dst_move.from.set_data_handle(dst);
+                sw.dst_move.to.set_data_handle(y);
+            } else {  // its own output is already a view of the caller's (a 1x1 output, the first slice)
+                sw.conv.dst.set_data_handle(y + slices_[s].out_first);
+            }
         }
         run_tasks(pool, count, [&](size_t s) {
             nhwc_pool_partials(x, c.in_planes, pixels, chunks * int64_t(s) / int64_t(count),
@@ -824,7 +829,7 @@ private:
             slice.kernel->aggregate_part(sw.kernel, 0, 1);
             slice.kernel->finish(sw.kernel, sw.conv.stream);
             slice.conv.execute(sw.conv.stream, sw.conv.args);
-            slice.dst_move.reorder().execute(sw.conv.stream, sw.dst_move.args);
+            if (slice.dst_move.needed()) slice.dst_move.reorder().execute(sw.conv.stream, sw.dst_move.args);
         });
         scratch.give(std::move(dst_lease));
     }

@@ -157,8 +157,8 @@ void aggregate_in_parallel(const AggregationInputs &in, const WeightRuns &runs, 
 
 }  // namespace
 
-void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled) {
-#pragma omp parallel for if (channels * pixels >= kParallelThreshold) schedule(static)
+void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled, int max_threads) {
+#pragma omp parallel for if (channels * pixels >= kParallelThreshold) num_threads(max_threads) schedule(static)
     for (int64_t c = 0; c < channels; ++c) average_pool_nchw_channels(x, c, c + 1, pixels, pooled);
 }
 

@@ -16,7 +16,7 @@ namespace odconv::cpu {
 // `partials` ([nhwc_pool_chunks(pixels)][channels]), then the rows in order.
 constexpr int64_t kNhwcPoolChunkPixels = 256;
 int64_t nhwc_pool_chunks(int64_t pixels);
-void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled);
+void average_pool_nchw(const float *x, int64_t channels, int64_t pixels, float *pooled, int max_threads);
 void average_pool_nhwc(const float *x, int64_t channels, int64_t pixels, float *pooled, float *partials,
                        int max_threads);
 // The same in parts, for work spread over a caller's pool: channels [first, last) of NCHW; NHWC's chunks
