@@ -155,6 +155,8 @@ BAD_MODELS = {
     "bad_activation": bad_attribute("activation", "gelu"),
     "bad_layout": bad_attribute("layout", "NCWH"),
     "bad_temperature_type": bad_attribute("temperature", 2),
+    "bad_stride_list": bad_attribute("stride", [2, 2]),
+    "bad_temperature_list": bad_attribute("temperature", [2.0]),
     "bad_missing_in_planes": bad_attribute("in_planes", None),
     "bad_missing_input": bad_drop_last_input,
     "bad_initializer_shape": bad_reshape_initializer,

@@ -119,6 +119,9 @@ public:
     virtual std::optional<int64_t> integer(const char *name) const = 0;
     virtual std::optional<float> real(const char *name) const = 0;
     virtual std::optional<std::string> text(const char *name) const = 0;
+    // Whether the node has the attribute at all, of any type (a list too): a value the readers above refuse is
+    // then one of another type, never "not given".
+    virtual bool present(const char *name) const = 0;
 };
 
 class KernelInfoAttributes final : public Attributes {
@@ -141,6 +144,10 @@ public:
         return read_string(api_, [&](char *out, size_t *size) {
             return fn<api::KernelInfoGetAttribute_string>(api_)(info_, name, out, size);
         });
+    }
+    bool present(const char *name) const override {
+        size_t size = 0;  // ORT's list reads check the name, not the type
+        return succeeded(fn<api::KernelInfoGetAttributeArray_int64>(api_)(info_, name, nullptr, &size));
     }
 
 private:
@@ -171,6 +178,7 @@ public:
         value.resize(std::strlen(value.c_str()));
         return value;
     }
+    bool present(const char *name) const override { return attribute(name) != nullptr; }
 
 private:
     const OrtOpAttr *attribute(const char *name) const {
@@ -199,8 +207,7 @@ int32_t activation_named(const std::string &name, const std::string &node) {
 std::string text_attribute(const Attributes &attributes, const char *name, const char *fallback,
                            const std::string &node) {
     std::optional<std::string> value = attributes.text(name);
-    if (!value && (attributes.integer(name) || attributes.real(name)))
-        fail(kInvalidArgument, node, ": attribute ", name, " must be of type string");
+    if (!value && attributes.present(name)) fail(kInvalidArgument, node, ": attribute ", name, " must be of type string");
     return value.value_or(fallback);
 }
 
@@ -239,7 +246,7 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
     auto int32 = [&](const char *name, std::optional<int64_t> fallback) -> int32_t {
         std::optional<int64_t> value = attributes.integer(name);
         if (!value) {
-            require_type(name, "int", attributes.real(name) || attributes.text(name));
+            require_type(name, "int", attributes.present(name));
             if (!fallback) fail(kInvalidArgument, node, ": required int attribute '", name, "' is missing");
             value = fallback;
         }
@@ -249,7 +256,7 @@ odconv_config_t read_config(const Attributes &attributes, const std::string &nod
     };
     auto real = [&](const char *name, float fallback) {
         std::optional<float> value = attributes.real(name);
-        if (!value) require_type(name, "float", attributes.integer(name) || attributes.text(name));
+        if (!value) require_type(name, "float", attributes.present(name));
         return value.value_or(fallback);
     };
 
@@ -364,6 +371,7 @@ public:
     void compute(OrtKernelContext *context) const {
         const OrtValue *input = nullptr;
         check(api_, fn<api::KernelContext_GetInput>(api_)(context, 0, &input), node_ + ": input 0 (X)");
+        if (input == nullptr) fail(kInvalidArgument, node_, ": input 0 (X) is missing");
         const TensorShape x = value_shape(api_, input, node_ + ": input 0 (X)");
         if (const auto problem = input_problem(config_, layout_, x.dims))
             fail(kInvalidArgument, node_, ": input 0 (X) has shape ", x.str(), *problem);
@@ -372,6 +380,7 @@ public:
         const std::vector<int64_t> out_dims = output_dims(config_, layout_, x.dims);
         OrtValue *output = nullptr;
         check(api_, fn<api::KernelContext_GetOutput>(api_)(context, 0, out_dims.data(), 4, &output), node_ + ": output 0");
+        if (output == nullptr) fail(kRuntimeException, node_, ": ONNX Runtime gave no tensor for output 0 (Y)");
         if (batch == 0) return;  // an empty batch has an empty output, nothing to compute
 
         void *in_data = nullptr, *out_data = nullptr;
@@ -380,7 +389,9 @@ public:
         // odconv's work runs as tasks on the session's own intra-op pool: a second pool of odconv's would
         // compete with ORT's threads for the same cores (docs/onnx-runtime.md, Threads).
         IntraOpPool intra_op{api_, context, {}};
-        const odconv_thread_pool_t pool{parallel_for, &intra_op, tasks_};
+        // odconv bounds a pool's task count by the calling thread's processors, which may be fewer than those of
+        // the thread that created the session.
+        const odconv_thread_pool_t pool{parallel_for, &intra_op, std::min(tasks_, max_threads())};
         if (odconv_layer_forward_on_pool(layer_, &pool, batch, height, width, odconv_layout(layout_),
                                          static_cast<const float *>(in_data),
                                          static_cast<float *>(out_data)) != ODCONV_STATUS_SUCCESS)

@@ -136,6 +136,9 @@ using ReleaseStatus = ApiFunction<93, void (*)(OrtStatus *status)>;
 using ReleaseTypeInfo = ApiFunction<98, void (*)(OrtTypeInfo *info)>;
 using ReleaseTensorTypeAndShapeInfo = ApiFunction<99, void (*)(OrtTensorTypeAndShapeInfo *info)>;
 using ReleaseCustomOpDomain = ApiFunction<101, void (*)(OrtCustomOpDomain *domain)>;
+// With out == nullptr, *size receives the list's length; fails only for a name the node lacks (ORT checks no type).
+using KernelInfoGetAttributeArray_int64 =
+    ApiFunction<163, OrtStatus *(*)(const OrtKernelInfo *info, const char *name, int64_t *out, size_t *size)>;
 using KernelInfo_GetInputCount = ApiFunction<230, OrtStatus *(*)(const OrtKernelInfo *info, size_t *out)>;
 using AddSessionConfigEntry =
     ApiFunction<130, OrtStatus *(*)(OrtSessionOptions *options, const char *key, const char *value)>;
@@ -155,7 +158,7 @@ using ShapeInferContext_GetInputCount = ApiFunction<267, OrtStatus *(*)(const Or
 // *info is owned by the context, not the caller; unknown dimensions read as -1.
 using ShapeInferContext_GetInputTypeShape =
     ApiFunction<268, OrtStatus *(*)(const OrtShapeInferContext *context, size_t index, OrtTensorTypeAndShapeInfo **info)>;
-// *attr is nullptr when the node lacks the attribute.
+// Fails (ORT_INVALID_ARGUMENT) when the node lacks the attribute.
 using ShapeInferContext_GetAttribute =
     ApiFunction<269, OrtStatus *(*)(const OrtShapeInferContext *context, const char *name, const OrtOpAttr **attr)>;
 using ShapeInferContext_SetOutputTypeShape = ApiFunction<270, OrtStatus *(*)(const OrtShapeInferContext *context,

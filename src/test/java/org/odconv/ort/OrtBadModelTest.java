@@ -28,6 +28,8 @@ class OrtBadModelTest {
         "bad_layout            | " + NODE + ": attribute layout = \"NCWH\" is not one of \"NCHW\", \"NHWC\"",
         "bad_missing_in_planes | " + NODE + ": required int attribute 'in_planes' is missing",
         "bad_temperature_type  | " + NODE + ": attribute temperature must be of type float",
+        "bad_stride_list       | " + NODE + ": attribute stride must be of type int",
+        "bad_temperature_list  | " + NODE + ": attribute temperature must be of type float",
         "bad_missing_input     | " + NODE + ": has 18 inputs, expected 19 for its attributes: X, then weight, attention_fc_weight,",
         "bad_initializer_shape | " + NODE + ": input 3 (attention_bn_weight) has shape [15], expected [16] for the node's attributes",
         "bad_not_constant      | " + NODE + ": input 1 (weight) must be a constant initializer",
