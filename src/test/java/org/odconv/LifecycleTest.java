@@ -89,6 +89,52 @@ class LifecycleTest {
     }
 
     /**
+     * A safetensors file closed while a forward reads a tensor of it: the close is refused, saying why, and a later
+     * close unmaps the file (it stayed mapped for good before: the first close had marked it closed).
+     */
+    @Test
+    @Timeout(120)
+    void closingAMappedFileDuringAForwardOnItFailsAndALaterCloseUnmapsIt(@TempDir Path dir) throws Exception {
+        ODConv2dConfig big = ODConv2dConfig.builder(64, 64, 3).kernelNum(4).build();
+        Path path = dir.resolve("input.safetensors");
+        try (Tensor written = TestData.tensor(12, 32, 64, 160, 160)) {  // about a second of forward on two cores
+            Tensor.writeSafeTensors(path, Map.of("x", written), Map.of());
+        }
+        try (Arena arena = Arena.ofShared(); ODConv2d layer = ODConv2d.create(TestData.weights(big, 13, arena));
+             Tensor output = Tensor.allocate(32, 64, 160, 160)) {
+            SafeTensors file = SafeTensors.open(path);
+            Tensor input = Tensor.from(file, "x");
+            CountDownLatch starting = new CountDownLatch(1);
+            ExecutorService thread = Executors.newSingleThreadExecutor();
+            Future<?> forward = thread.submit(() -> {
+                starting.countDown();
+                layer.forward(input, output);
+            });
+            starting.await();
+            Thread.sleep(100);
+            IllegalStateException refused = null;
+            try {
+                file.close();
+            } catch (IllegalStateException e) {
+                refused = e;
+            }
+            try {
+                forward.get(100, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Assumptions.abort("inconclusive: the close came before the forward took the memory (" + e.getCause() + ")");
+            } finally {
+                thread.shutdown();
+            }
+            Assumptions.assumeTrue(refused != null, "inconclusive: the forward ended within 100 ms");
+            assertEquals(path + " is in use by a native call reading one of its tensors (a forward or a copy); close"
+                    + " it again once that returns", refused.getMessage());
+            assertTrue(input.segment().scope().isAlive(), "still mapped, for the forward");
+            file.close();
+            assertFalse(input.segment().scope().isAlive(), "unmapped by the second close");
+        }
+    }
+
+    /**
      * The static convolution (the benchmarks' floor) refuses read-only outputs as layers do: its native code
      * writing one took the JVM down (SIGSEGV).
      */

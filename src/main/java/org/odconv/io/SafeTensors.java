@@ -40,7 +40,9 @@ import org.odconv.internal.OutputFiles;
  * <p>Owns the mapping's arena when opened from a path. Layers that borrow its memory hold a {@link Lease}:
  * {@link #close()} unmaps at once when there is none, else when the last lease is released, so closing the
  * file while layers still use it is safe (in the manner of Lucene's reference-counted arenas). After close,
- * new leases and lookups throw {@link IllegalStateException}.
+ * new leases and lookups throw {@link IllegalStateException}. A native call reading a tensor of the file (a
+ * forward on a {@code Tensor} view of it) holds the mapping for the call's length: a close meanwhile throws
+ * {@link IllegalStateException} saying so, leaves the file mapped, and a later close unmaps it.
  */
 public final class SafeTensors implements AutoCloseable {
     /** Headers above this size are refused before anything is allocated for them. */
@@ -303,7 +305,13 @@ public final class SafeTensors implements AutoCloseable {
             synchronized (SafeTensors.this) {
                 if (released) return;
                 released = true;
-                if (--leases == 0 && closeRequested) unmap();
+                if (--leases == 0 && closeRequested) {
+                    try {
+                        unmap();
+                    } catch (IllegalStateException inUse) {
+                        // a native call reads a view of the file: mapped until a later close()
+                    }
+                }
             }
         }
     }
@@ -380,12 +388,23 @@ public final class SafeTensors implements AutoCloseable {
         return floatData(entry).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
-    /** Unmaps the file if this object mapped it, now or when the last lease is released. Idempotent. */
+    /**
+     * Unmaps the file if this object mapped it, now or when the last lease is released. Idempotent once unmapped;
+     * called again after a refusal below, it tries again.
+     *
+     * @throws IllegalStateException when a native call is reading a tensor of the file (the mapping stays, and
+     *                               lookups are refused from now on)
+     */
     @Override
     public synchronized void close() {
-        if (closeRequested) return;
         closeRequested = true;
-        if (leases == 0) unmap();
+        if (leases > 0) return;
+        try {
+            unmap();
+        } catch (IllegalStateException inUse) {
+            throw new IllegalStateException(source + " is in use by a native call reading one of its tensors (a"
+                    + " forward or a copy); close it again once that returns", inUse);
+        }
     }
 
     /**
