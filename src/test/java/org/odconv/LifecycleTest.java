@@ -104,28 +104,7 @@ class LifecycleTest {
              Tensor output = Tensor.allocate(32, 64, 160, 160)) {
             SafeTensors file = SafeTensors.open(path);
             Tensor input = Tensor.from(file, "x");
-            CountDownLatch starting = new CountDownLatch(1);
-            ExecutorService thread = Executors.newSingleThreadExecutor();
-            Future<?> forward = thread.submit(() -> {
-                starting.countDown();
-                layer.forward(input, output);
-            });
-            starting.await();
-            Thread.sleep(100);
-            IllegalStateException refused = null;
-            try {
-                file.close();
-            } catch (IllegalStateException e) {
-                refused = e;
-            }
-            try {
-                forward.get(100, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                Assumptions.abort("inconclusive: the close came before the forward took the memory (" + e.getCause() + ")");
-            } finally {
-                thread.shutdown();
-            }
-            Assumptions.assumeTrue(refused != null, "inconclusive: the forward ended within 100 ms");
+            IllegalStateException refused = refusedCloseDuringForward(layer, input, output, file::close);
             assertEquals(path + " is in use by a native call reading one of its tensors (a forward or a copy); close"
                     + " it again once that returns", refused.getMessage());
             assertTrue(input.segment().scope().isAlive(), "still mapped, for the forward");
@@ -190,6 +169,38 @@ class LifecycleTest {
         }
     }
 
+    /**
+     * Runs {@code close} 100 ms into a forward (of about a second) on another thread, waits for the forward, and
+     * returns the IllegalStateException the close threw; aborts the test as inconclusive where the timing did not
+     * put the close inside the forward.
+     */
+    private static IllegalStateException refusedCloseDuringForward(ODConv2d layer, Tensor input, Tensor output,
+            Runnable close) throws Exception {
+        CountDownLatch starting = new CountDownLatch(1);
+        ExecutorService thread = Executors.newSingleThreadExecutor();
+        Future<?> forward = thread.submit(() -> {
+            starting.countDown();
+            layer.forward(input, output);
+        });
+        starting.await();
+        Thread.sleep(100);
+        IllegalStateException refused = null;
+        try {
+            close.run();
+        } catch (IllegalStateException e) {
+            refused = e;
+        }
+        try {
+            forward.get(100, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            Assumptions.abort("inconclusive: the close came before the forward took the memory (" + e.getCause() + ")");
+        } finally {
+            thread.shutdown();
+        }
+        Assumptions.assumeTrue(refused != null, "inconclusive: the forward ended within 100 ms");
+        return refused;
+    }
+
     /** A 16-channel 3x3 static convolution with weights of a fixed seed, single-threaded, for height x width inputs. */
     private static StaticConvolution staticConvolution(Arena arena, int height, int width) {
         ODConv2dConfig config = ODConv2dConfig.builder(16, 16, 3).build();
@@ -236,28 +247,7 @@ class LifecycleTest {
             ODConv2d layer = ODConv2d.create(TestData.weights(big, 6, arena));
             Tensor input = TestData.tensor(6, 32, 64, 160, 160);  // about a second of forward on two cores
             Tensor output = Tensor.allocate(32, 64, 160, 160);
-            CountDownLatch starting = new CountDownLatch(1);
-            ExecutorService thread = Executors.newSingleThreadExecutor();
-            Future<?> forward = thread.submit(() -> {
-                starting.countDown();
-                layer.forward(input, output);
-            });
-            starting.await();
-            Thread.sleep(100);
-            IllegalStateException refused = null;
-            try {
-                output.close();
-            } catch (IllegalStateException e) {
-                refused = e;
-            }
-            try {
-                forward.get(100, TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                Assumptions.abort("inconclusive: the close came before the forward took the memory (" + e.getCause() + ")");
-            } finally {
-                thread.shutdown();
-            }
-            Assumptions.assumeTrue(refused != null, "inconclusive: the forward ended within 100 ms");
+            IllegalStateException refused = refusedCloseDuringForward(layer, input, output, output::close);
             assertEquals(output + " is in use by a native call (a forward or a copy); close it once that returns",
                     refused.getMessage());
             assertFalse(output.isClosed(), "still open, so that the memory is not lost");
