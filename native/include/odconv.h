@@ -124,7 +124,9 @@ typedef ODCONV_ENUM(odconv_copy_kind) {
 } odconv_copy_kind;
 
 /*
- * Limits: every int32_t field of odconv_config_t is at most this (1 << 20), and so is the attention width.
+ * Limits: every int32_t field of odconv_config_t is at most this (1 << 20), and so is the attention width. A
+ * layer's kernel bank holds at most 2^40 elements, and its per-sample kernel (out_planes x in_planes / groups x
+ * kernel_size^2) at most 2^31 - 1: odconv_config_validate refuses more.
  */
 #define ODCONV_CONFIG_MAX_SIZE 1048576
 

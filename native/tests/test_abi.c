@@ -54,6 +54,8 @@ static void test_config_validation(void) {
     bad = c; bad.bn_eps = -1.0f; expect_invalid_config(bad, "config.bn_eps = -1");
     bad = c; bad.activation = 7; expect_invalid_config(bad, "config.activation = 7");
     bad = c; bad.reduction = 0.0; expect_invalid_config(bad, "config.reduction = 0");
+    bad = default_config(1, 1, 46341); bad.padding = 0;  /* 46341^2 > 2^31 - 1: a kernel int32_t cannot index */
+    expect_invalid_config(bad, "per-sample kernel of out_planes x in_planes / groups x kernel_size^2 = 2147488281");
     bad = c; bad.has_batch_norm = 0; bad.bn_eps = 0.0f;
     CHECK(odconv_config_validate(&bad) == ODCONV_STATUS_SUCCESS, "bn_eps is unused without BatchNorm");
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "errors.hpp"
 #include "parameters.hpp"
@@ -59,8 +60,13 @@ void validate_config(const odconv_config_t &c) {
     if (c.activation != ODCONV_ACTIVATION_IDENTITY && c.activation != ODCONV_ACTIVATION_RELU &&
         c.activation != ODCONV_ACTIVATION_SILU)
         invalid_argument("config.activation = ", c.activation, " is not an odconv_activation (0, 1 or 2)");
-    checked_mul(checked_mul(int64_t(c.kernel_num) * c.out_planes, c.in_planes / c.groups, "weight"),
-                int64_t(c.kernel_size) * c.kernel_size, "weight");
+    const int64_t filter = checked_mul(checked_mul(c.out_planes, c.in_planes / c.groups, "weight"),
+                                       int64_t(c.kernel_size) * c.kernel_size, "weight");
+    checked_mul(filter, c.kernel_num, "weight");
+    // The backends index one sample's kernel, and the per-input-channel factors within it, with int32_t.
+    if (filter > INT32_MAX)
+        invalid_argument("config: the per-sample kernel of out_planes x in_planes / groups x kernel_size^2 = ", filter,
+                         " elements exceeds ", INT32_MAX);
 }
 
 int32_t attention_channels(const odconv_config_t &c) {
