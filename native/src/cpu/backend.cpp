@@ -71,7 +71,13 @@ DeviceBackend *open_cpu_backend(uint32_t, char *, int64_t) {
 // The two entry points of odconv.h that describe the CPU backend in particular.
 extern "C" {
 
-const char *odconv_backend_description(void) { return odconv::cpu::backend_description(); }
+const char *odconv_backend_description(void) {
+    try {
+        return odconv::cpu::backend_description();
+    } catch (...) {  // its one-time formatting could fail to allocate: nothing may cross the C boundary
+        return "oneDNN (description unavailable)";
+    }
+}
 
 const char *odconv_cpu_isa(void) {
     try {
