@@ -71,11 +71,22 @@ final class BenchCommand extends Subcommand {
 
     @Override
     public Integer call() throws IOException {
+        // Every argument is judged before the benchmark runs (minutes), and no output may replace an input: the
+        // baseline least of all, which a regressed run would otherwise overwrite with its own figures.
         List<BenchmarkShape> cases = selectedShapes();
-        List<Layout> layoutList = layouts.stream().map(BenchCommand::layout).toList();
+        List<Layout> layoutList = new ArrayList<>();
+        for (String name : layouts) layoutList.add(layout(name));
         for (int b : batches) {
-            if (b < 1) throw new IllegalArgumentException("--batch " + b + " must be >= 1");
+            if (b < 1) throw usageError("--batch " + b + " must be >= 1");
         }
+        if (warmup < 0) throw usageError("--warmup " + warmup + " must be >= 0");
+        if (iterations < BenchmarkRunner.ROUNDS) {
+            throw usageError("--iters " + iterations + " must be >= " + BenchmarkRunner.ROUNDS + " (one per timing round)");
+        }
+        if (!(maxRegression >= 0)) throw usageError("--max-regression " + maxRegression + " must be >= 0");
+        List<Path> inputs = new ArrayList<>(compare);
+        inputs.add(baseline);
+        Outputs.check(Outputs.named("--json", json, "--report", report), inputs);
         List<LayerOptions> optionsEach = execution.layerOptionsEach();
         Device device = optionsEach.get(0).device();
         BenchmarkReport baselineReport = baseline == null ? null : BenchmarkReport.read(baseline);
@@ -139,11 +150,11 @@ final class BenchCommand extends Subcommand {
         return selected;
     }
 
-    private static Layout layout(String name) {
+    private Layout layout(String name) {
         return switch (name.strip().toLowerCase(Locale.ROOT)) {
             case "nchw" -> Layout.NCHW;
             case "nhwc" -> Layout.NHWC;
-            default -> throw new IllegalArgumentException("--layout " + name + " is not nchw or nhwc");
+            default -> throw usageError("--layout " + name + " is not nchw or nhwc");
         };
     }
 

@@ -35,7 +35,7 @@ final class DemoCommand extends Subcommand {
 
     @Override
     public Integer call() throws IOException {
-        if (iterations < 1) throw new IllegalArgumentException("--iterations = " + iterations + " must be >= 1");
+        if (iterations < 1) throw usageError("--iterations " + iterations + " must be >= 1");
         PrintWriter out = out();
         LayerOptions options = execution.layerOptions();
         Device device = options.device();

@@ -67,6 +67,7 @@ final class Execution {
      * line with the reason, before any file is read.
      */
     Device usable() {
+        if (threads < 0) throw new CommandLine.ParameterException(spec.commandLine(), "--threads " + threads + " must be >= 0");
         if (tf32 && !device.isCuda()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tf32 applies to CUDA devices only, not "
                     + device);

@@ -2,6 +2,7 @@ package org.odconv.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -51,8 +52,10 @@ final class OnnxCommand extends Subcommand {
         if (iterations < 0) throw usageError("--iterations " + iterations + " must be >= 0");
         if (json != null && iterations == 0) throw usageError("--json needs --iterations");
         if (output == null && iterations == 0) throw usageError("give --output, --iterations or both");
-        if (!Files.isRegularFile(model)) throw new ModelFormatException(model.toString(), "no such file");
-        Outputs.refuseReplacingAnInput(output, model, input);
+        if (!Files.isRegularFile(model)) {
+            throw new ModelFormatException(model.toString(), Files.exists(model) ? "not a regular file" : "no such file");
+        }
+        Outputs.check(Outputs.named("--output", output, "--json", json, "--profile", profile), Arrays.asList(model, input));
         int odconvNodes = OnnxGraph.countNodes(model, OdconvOrt.DOMAIN, OdconvOrt.OP_TYPE);
         if (plain && odconvNodes > 0) {
             throw new ModelFormatException(model.toString(), odconvNodes + " " + OdconvOrt.DOMAIN + "::"

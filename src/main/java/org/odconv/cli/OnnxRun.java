@@ -72,8 +72,12 @@ final class OnnxRun {
             } else {
                 OdconvOrt.register(options);
             }
+            // ONNX Runtime writes its profile into a folder of odconv's beside the target (one file system: the
+            // move is a rename), removed at the end, and by a shutdown hook should the process be stopped first.
             Path profileFolder = profile == null ? null
                     : Files.createTempDirectory(profile.toAbsolutePath().getParent(), "." + profile.getFileName());
+            Thread removeProfileFolder = profileFolder == null ? null : new Thread(() -> deleteTreeQuietly(profileFolder));
+            if (removeProfileFolder != null) Runtime.getRuntime().addShutdownHook(removeProfileFolder);
             try {
                 if (profileFolder != null) options.enableProfiling(profileFolder.resolve("profile").toString());
                 try (OrtSession session = createSession(env, options)) {
@@ -86,13 +90,26 @@ final class OnnxRun {
                         feeds.values().forEach(OnnxTensor::close);
                     }
                     if (profileFolder != null) {
-                        Files.move(Path.of(session.endProfiling()), profile, StandardCopyOption.REPLACE_EXISTING);
+                        Path written = Path.of(session.endProfiling());
+                        OutputFiles.replace(profile, temporary -> Files.move(written, temporary,
+                                StandardCopyOption.REPLACE_EXISTING));
                         out.printf("wrote ONNX Runtime's profile to %s%n", profile);
                     }
                 }
             } finally {
-                if (profileFolder != null) deleteTree(profileFolder);  // a failed run's partial profile too
+                if (profileFolder != null) {
+                    deleteTree(profileFolder);  // a failed run's partial profile too
+                    Runtime.getRuntime().removeShutdownHook(removeProfileFolder);
+                }
             }
+        }
+    }
+
+    private static void deleteTreeQuietly(Path folder) {
+        try {
+            deleteTree(folder);
+        } catch (IOException ignored) {
+            // the process is ending: nothing left to tell
         }
     }
 
@@ -130,6 +147,11 @@ final class OnnxRun {
                 feeds.put(name, OnnxTensor.createTensor(env, data, entry.shape()));
             }
             if (feeds.isEmpty()) throw new ModelFormatException(model.toString(), "the model has no inputs");
+            List<String> unused = tensors.entries().keySet().stream().filter(name -> !feeds.containsKey(name)).toList();
+            if (!unused.isEmpty()) {
+                throw new ModelFormatException(input.toString(), "tensors the model does not take: " + String.join(", ",
+                        unused) + " (its inputs: " + String.join(", ", feeds.keySet()) + ")");
+            }
             return feeds;
         } catch (RuntimeException | OrtException e) {
             feeds.values().forEach(OnnxTensor::close);

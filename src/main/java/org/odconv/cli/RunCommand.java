@@ -38,7 +38,7 @@ final class RunCommand extends Subcommand {
 
     @Override
     public Integer call() throws Exception {
-        Outputs.refuseReplacingAnInput(output, model, input);
+        Outputs.check(Outputs.named("--output", output), Arrays.asList(model, input));
         LayerOptions options = execution.layerOptions();
         Device device = options.device();
         // Read, not mapped: another process truncating a mapped file would kill this one (SIGBUS).

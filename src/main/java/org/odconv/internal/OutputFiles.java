@@ -38,10 +38,7 @@ public final class OutputFiles {
         Path absolute = target.toAbsolutePath();
         Path temporary = null;
         try {
-            if (Files.exists(absolute) && !Files.isRegularFile(absolute)) {
-                throw new FileSystemException(absolute.toString(), null, "it is not a regular file (a folder, FIFO,"
-                        + " socket or device), which an output never replaces");
-            }
+            refuseNonRegular(absolute);
             temporary = createTemporary(absolute.getParent());
             writer.write(temporary);
             Files.move(temporary, absolute, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -49,6 +46,30 @@ public final class OutputFiles {
             throw new IOException("cannot write " + target + ": " + reason(e, absolute), e);
         } finally {
             if (temporary != null) Files.deleteIfExists(temporary);
+        }
+    }
+
+    /**
+     * Fails as {@link #replace} would before writing anything: the target exists and is not a regular file, or its
+     * folder does not exist. A command with several outputs checks each first, so that a bad second one does not
+     * fail it after the first has been replaced.
+     *
+     * @throws IOException "cannot write TARGET: REASON"
+     */
+    public static void checkReplaceable(Path target) throws IOException {
+        Path absolute = target.toAbsolutePath();
+        try {
+            refuseNonRegular(absolute);
+            if (!Files.isDirectory(absolute.getParent())) throw new NoSuchFileException(absolute.toString());
+        } catch (IOException e) {
+            throw new IOException("cannot write " + target + ": " + reason(e, absolute), e);
+        }
+    }
+
+    private static void refuseNonRegular(Path absolute) throws FileSystemException {
+        if (Files.exists(absolute) && !Files.isRegularFile(absolute)) {
+            throw new FileSystemException(absolute.toString(), null, "it is not a regular file (a folder, FIFO,"
+                    + " socket or device), which an output never replaces");
         }
     }
 

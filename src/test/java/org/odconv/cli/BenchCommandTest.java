@@ -88,6 +88,34 @@ class BenchCommandTest {
         assertEquals(0, lenient.code(), lenient.err());
     }
 
+    /**
+     * Wrong numbers are argument errors (exit 2) found before the benchmark runs, and no output may replace the
+     * baseline or a compared file, or another output: a regressed run wrote its figures over its own baseline.
+     */
+    @Test
+    void wrongNumbersAndClashingFilesAreRefusedBeforeTheBenchmarkRuns() throws Exception {
+        for (String[] wrong : List.of(new String[] {"--max-regression", "-1"}, new String[] {"--max-regression", "NaN"},
+                new String[] {"--batch", "0"}, new String[] {"--layout", "nhcw"}, new String[] {"--iters", "3"},
+                new String[] {"--warmup", "-1"}, new String[] {"--threads", "-1"})) {
+            CliTest.Result r = CliTest.odconv("bench", "--shape", "8,16,3,1,2,9,2", wrong[0], wrong[1]);
+            assertEquals(2, r.code(), String.join(" ", wrong) + ": " + r.err());
+            assertTrue(r.err().startsWith("odconv: " + wrong[0] + " " + (wrong[1].equals("-1") && wrong[0].equals(
+                    "--max-regression") ? "-1.0" : wrong[1])), r.err());
+            assertTrue(!r.err().contains("[1/"), "refused before the first case: " + r.err());
+        }
+        Path baseline = Files.writeString(dir.resolve("baseline.json"), "{\"machine\":{},\"results\":[]}");
+        CliTest.Result overBaseline = CliTest.odconv(with("--baseline", baseline.toString(), "--json", baseline.toString()));
+        assertEquals(1, overBaseline.code());
+        assertEquals("odconv: " + baseline + ": the output is the same file as " + baseline + ", which writing it would"
+                + " replace; choose another --json", overBaseline.err().strip());
+        assertEquals("{\"machine\":{},\"results\":[]}", Files.readString(baseline));
+        Path both = dir.resolve("r.out");
+        CliTest.Result twice = CliTest.odconv(with("--json", both.toString(), "--report", both.toString()));
+        assertEquals(1, twice.code());
+        assertTrue(twice.err().contains("--json and --report name the same file"), twice.err());
+        assertTrue(Files.notExists(both));
+    }
+
     @Test
     void badArgumentsAreOneLine() {
         CliTest.Result r = CliTest.odconv("bench", "--shapes", "S9");

@@ -301,6 +301,21 @@ class CliTest {
         assertTrue(r.out().contains("total parameters: 14748"), r.out());
     }
 
+    /** Wrong numbers are argument errors: exit 2, the option named, as picocli reports the others. */
+    @Test
+    void wrongNumbersAreArgumentErrors() {
+        String model = golden("chain3/model.safetensors").toString(), input = golden("chain3/input.safetensors").toString();
+        Result iterations = odconv("demo", "--iterations", "0");
+        assertEquals(2, iterations.code(), iterations.err());
+        assertTrue(iterations.err().startsWith("odconv: --iterations 0 must be >= 1"), iterations.err());
+        for (String[] args : List.of(new String[] {"demo", "--threads", "-1"},
+                new String[] {"run", "--model", model, "--input", input, "--output", "y.safetensors", "--threads", "-1"})) {
+            Result r = odconv(args);
+            assertEquals(2, r.code(), r.err());
+            assertTrue(r.err().startsWith("odconv: --threads -1 must be >= 0"), r.err());
+        }
+    }
+
     @OnEachDevice
     void demoMatchesItsBundledPyTorchOutput(Device device) {
         Result r = odconv("demo", "--iterations", "3", "--threads", "1", "--device", device.toString());

@@ -179,6 +179,52 @@ class OnnxCommandTest {
         assertTrue(Files.notExists(output));
     }
 
+    /**
+     * No output may replace an input or another output, and each is checked before anything is written: --json
+     * and --profile replaced the model or the input before, and a --profile folder became a file.
+     */
+    @Test
+    void outputsThatWouldReplaceAnInputOrEachOtherAreRefusedBeforeAnythingIsWritten() throws Exception {
+        Path model = Files.copy(fixture("single.onnx"), dir.resolve("m.onnx"));
+        Path input = Files.copy(fixture("single_a.safetensors"), dir.resolve("in.safetensors"));
+        byte[] modelBytes = Files.readAllBytes(model), inputBytes = Files.readAllBytes(input);
+        Path existing = Files.writeString(dir.resolve("y.safetensors"), "kept");
+        Path folder = Files.createDirectory(dir.resolve("folder"));
+        String m = model.toString(), in = input.toString();
+        assertOneLineError(CliTest.odconv("onnx", "--model", m, "--input", in, "--iterations", "1", "--json", m), 1,
+                m + ": the output is the same file as " + m + ", which writing it would replace; choose another --json");
+        assertOneLineError(CliTest.odconv("onnx", "--model", m, "--input", in, "--iterations", "1", "--profile", in), 1,
+                "choose another --profile");
+        assertOneLineError(CliTest.odconv("onnx", "--model", m, "--input", in, "--output", existing.toString(),
+                "--iterations", "1", "--json", existing.toString()), 1,
+                existing + ": --output and --json name the same file, which the second would replace; choose another --json");
+        assertOneLineError(CliTest.odconv("onnx", "--model", m, "--input", in, "--output", existing.toString(),
+                "--iterations", "1", "--profile", folder.toString()), 1,
+                "cannot write " + folder + ": it is not a regular file");
+        assertArrayEquals(modelBytes, Files.readAllBytes(model));
+        assertArrayEquals(inputBytes, Files.readAllBytes(input));
+        assertEquals("kept", Files.readString(existing), "--output untouched when a later output is refused");
+        assertTrue(Files.isDirectory(folder));
+        try (var files = Files.list(dir)) {
+            assertEquals(4, files.count(), "nothing else left behind");
+        }
+    }
+
+    /** An input file's tensor the model does not take (a misspelt name, say) is refused, not ignored. */
+    @Test
+    void anInputTensorTheModelDoesNotTakeIsRefused() throws Exception {
+        Path input = dir.resolve("extra.safetensors");
+        try (SafeTensors given = SafeTensors.open(fixture("single_a.safetensors"))) {
+            SafeTensors.F32Array x = new SafeTensors.F32Array(given.entry("input").shape(),
+                    given.floatData(given.entry("input")));
+            SafeTensors.writeArrays(input, new java.util.LinkedHashMap<>(java.util.Map.of("input", x, "inptu", x)),
+                    java.util.Map.of());
+        }
+        assertOneLineError(CliTest.odconv("onnx", "--model", fixture("single.onnx").toString(), "--input",
+                input.toString(), "--iterations", "1"), 1,
+                input + ": tensors the model does not take: inptu (its inputs: input)");
+    }
+
     @Test
     void argumentErrorsExitWithTwo() {
         String model = fixture("yolo.onnx").toString();
@@ -189,5 +235,7 @@ class OnnxCommandTest {
                 "--json needs --iterations");
         assertOneLineError(CliTest.odconv("onnx", "--model", model, "--input", input, "--iterations", "-1"), 2,
                 "--iterations -1 must be >= 0");
+        assertOneLineError(CliTest.odconv("onnx", "--model", dir.toString(), "--input", input, "--iterations", "1"), 1,
+                dir + ": not a regular file");
     }
 }
