@@ -47,6 +47,7 @@ import struct
 import sys
 import tempfile
 import types
+import warnings
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -192,13 +193,24 @@ def _check_conv1x1(conv: nn.Conv2d, path: str, in_channels: int, out_channels: O
         raise _Unsupported(f"{path} {'has no' if bias else 'has a'} bias")
 
 
+def _number(value, what: str) -> float:
+    """A Python or 0-d tensor number as a float; anything else (None, a string, a longer tensor) is refused."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dim() == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Unsupported(f"{what} {value!r} is not a number")
+    return float(value)
+
+
 def _check_batch_norm(bn: nn.BatchNorm2d, path: str, channels: int) -> float:
     """An affine BatchNorm2d with running statistics over ``channels``; returns its eps."""
+    if type(bn) is not nn.BatchNorm2d:  # a subclass may compute something else
+        raise _Unsupported(f"{path} is {type(bn).__name__}, not a BatchNorm2d")
     if bn.num_features != channels:
         raise _Unsupported(f"{path} has {bn.num_features} features, expected {channels}")
     if not bn.affine or bn.running_mean is None or bn.running_var is None:
         raise _Unsupported(f"{path} needs affine parameters and running statistics")
-    return float(bn.eps)
+    return _number(bn.eps, f"{path}.eps")
 
 
 def _attention_trunk(attention: nn.Module, in_planes: int) -> Tuple[str, List[str], int, float]:
@@ -302,7 +314,7 @@ def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
                            f"{expected_shape} = [kernel_num, out_planes, in_planes/groups, k, k])")
 
     family, trunk, width, attention_bn_eps = _attention_trunk(module.attention, in_planes)
-    temperature = float(module.attention.temperature)
+    temperature = _number(module.attention.temperature, "attention temperature")
     if not (math.isfinite(temperature) and temperature > 0):
         raise _Unsupported(f"attention temperature {temperature} is not a positive number")
     has_bn, bn_eps, act, trailing = _trailing(module, out_planes)
@@ -325,7 +337,82 @@ def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
               "reduction": reduction, "kernel_num": kernel_num, "min_channel": min_channel,
               "temperature": temperature, "act": act, "bn": has_bn, "bn_eps": bn_eps,
               "attention_bn_eps": attention_bn_eps}
+    _check_forward(module, config, trunk, state)
     return ODConvLayer(name, family, config, [(f"{name}.{key}", value) for key, value in state.items()])
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module):
+    """The whole model in eval mode; afterwards every module's own train/eval flag as it was."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _format_forward(config: dict, trunk: List[str], tensors: Dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """What a layer of the format computes on ``x`` (NCHW, float32) from its configuration and its tensors (named
+    as in the layer; ``trunk``: the attention trunk's conv weight, then its BatchNorm's tensors): the ODConv
+    mathematics odconv runs, written out here once so that every module's own forward is checked against it."""
+    import torch.nn.functional as F
+    t = {name: value.detach().float().cpu() for name, value in tensors.items()}
+    in_planes, out_planes, k = config["in_planes"], config["out_planes"], config["kernel_size"]
+    groups, kernel_num, temperature = config["groups"], config["kernel_num"], config["temperature"]
+    batch = x.shape[0]
+
+    def head(name):
+        return F.conv2d(a, t[f"attention.{name}.weight"], t[f"attention.{name}.bias"])
+
+    a = F.conv2d(x.mean((2, 3), keepdim=True), t[trunk[0]])
+    a = F.relu(F.batch_norm(a, t[trunk[3]], t[trunk[4]], t[trunk[1]], t[trunk[2]], False, 0.0,
+                            config["attention_bn_eps"]))
+    channel = torch.sigmoid(head("channel_fc") / temperature)
+    filters = 1.0 if in_planes == groups == out_planes else torch.sigmoid(head("filter_fc") / temperature)
+    spatial = 1.0 if k == 1 else torch.sigmoid(head("spatial_fc").view(batch, 1, 1, 1, k, k) / temperature)
+    kernel = 1.0 if kernel_num == 1 else torch.softmax(head("kernel_fc").view(batch, -1, 1, 1, 1, 1) / temperature, 1)
+    bank = t["weight"]  # [kernel_num, out, in / groups, k, k]
+    weight = (spatial * kernel * bank.unsqueeze(0)).sum(1).expand(batch, *bank.shape[1:])
+    y = torch.cat([F.conv2d(x[n:n + 1] * channel[n:n + 1], weight[n], None, config["stride"], config["padding"],
+                            config["dilation"], groups) for n in range(batch)]) * filters
+    if config["bn"]:
+        y = F.batch_norm(y, t["bn.running_mean"], t["bn.running_var"], t["bn.weight"], t["bn.bias"], False, 0.0,
+                         config["bn_eps"])
+    return {"silu": F.silu, "relu": F.relu, "identity": lambda v: v}[config["act"]](y)
+
+
+def _check_forward(module: nn.Module, config: dict, trunk: List[str], state: Dict[str, torch.Tensor]) -> None:
+    """Refuses a module whose forward, in eval mode, computes something else than its configuration and tensors
+    describe: a module is recognised by its parts, and a changed forward (a subclass's, a residual added, a max
+    pool for the average) would otherwise export without a word and run differently in odconv.
+
+    The check runs both on a seeded input, CPU and float32 for the format; the bound is far above float32's
+    rounding between two summation orders and far below what a changed forward does. Modules whose parameters
+    are not float32 or float64 are not checked (PyTorch cannot run every half-precision operator on a CPU)."""
+    dtype = module.weight.dtype
+    if dtype not in (torch.float32, torch.float64):
+        return
+    extent = config["dilation"] * (config["kernel_size"] - 1) + 1
+    size = max(extent, 2 * config["stride"], 5)
+    x = torch.randn(2, config["in_planes"], size, size + 1, generator=torch.Generator().manual_seed(20261130))
+    with torch.no_grad(), _eval_mode(module):
+        try:
+            expected = module(x.to(device=module.weight.device, dtype=dtype)).float().cpu()
+        except Exception as e:  # a forward this check cannot run is not refused for that: it is said
+            warnings.warn(f"{config['name']}: not checked against the format's ODConv: its forward failed on a "
+                          f"test input of shape {list(x.shape)} ({type(e).__name__}: {e})", stacklevel=2)
+            return
+        got = _format_forward(config, trunk, state, x)
+    if expected.shape != got.shape:
+        raise _Unsupported(f"its forward gives shape {list(expected.shape)} where the format gives {list(got.shape)}")
+    difference = (expected - got).abs().max().item()
+    bound = 1e-3 * max(1.0, expected.abs().max().item())
+    if not difference <= bound:
+        raise _Unsupported(f"its forward computes something else than the ODConv its parts describe (on a test "
+                           f"input, max |difference| {difference:.3g} > {bound:.3g}): a module with a changed "
+                           f"forward cannot be exported")
 
 
 def find_odconv_layers(model: nn.Module, names: Optional[Iterable[str]] = None) -> List[ODConvLayer]:

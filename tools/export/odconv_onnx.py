@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from odconv_export import ODConvLayer, find_odconv_layers
+from odconv_export import ODConvLayer, _eval_mode, find_odconv_layers
 
 __all__ = ["DOMAIN", "OP_TYPE", "OP_VERSION", "export_onnx", "node_attributes", "torchscript_exporter"]
 
@@ -185,20 +185,16 @@ def _export_warnings_silenced():
         yield
 
 
-@contextlib.contextmanager
-def _eval_mode(model: nn.Module):
-    """The whole model in eval mode; afterwards every module's own train/eval flag as it was.
-
-    torch.onnx.export switches to eval by itself but then puts the root's flag on every submodule, and the
-    probe run that counts the outputs must not update BatchNorm running statistics.
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
+def _tensors_of(value) -> List[torch.Tensor]:
+    """The tensors of a model's output in the order torch.onnx makes them outputs (nested sequences and dict
+    values flattened)."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (tuple, list)):
+        return [tensor for item in value for tensor in _tensors_of(item)]
+    return []
 
 
 def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, opset: int = 17,
@@ -222,7 +218,7 @@ def export_onnx(model: nn.Module, example_input: torch.Tensor, path: str, *, ops
     with _eval_mode(model):
         with torch.no_grad():
             probe = model(example_input)
-        count = len(probe) if isinstance(probe, (tuple, list)) else 1
+        count = len(_tensors_of(probe))  # torch.onnx flattens nested tuples, lists and dicts into outputs
         if output_names is None:
             output_names = ["output"] if count == 1 else [f"output{i}" for i in range(count)]
         output_names = list(output_names)

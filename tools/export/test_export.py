@@ -467,7 +467,9 @@ class StructureTest(unittest.TestCase):
         layer.attention = OsvaiAttention(40, 40, 3, reduction=0.0625, kernel_num=4, min_channel=8)
         layer.attention.min_channel = 8  # a variant that keeps its min_channel
         layer.kernel_size, layer.stride, layer.padding, layer.dilation = (3, 3), (2, 2), (1, 1), (1, 1)
-        _, f = self.export(model=nn.Sequential(layer))
+        # The reference module's own forward cannot run with tuples: the export says it could not check it.
+        with self.assertWarnsRegex(UserWarning, "0: not checked against the format's ODConv: its forward failed"):
+            _, f = self.export(model=nn.Sequential(layer))
         config = f.odconv()["layers"][0]
         self.assertEqual((config["kernel_size"], config["stride"], config["padding"], config["dilation"]),
                          (3, 2, 1, 1))
@@ -550,6 +552,49 @@ class UnsupportedTest(unittest.TestCase):
             ("3", "attention.fc.act is SiLU, expected ReLU"),
             ("4", "padding 'same' is not an integer"),
             ("5", "padding = 20000 is wider than the dilated kernel (3)"))
+
+    def test_a_changed_forward_is_refused(self):
+        """A module is recognised by its parts; one whose forward computes something else is refused, not
+        exported to run differently in odconv (each of these exported silently before)."""
+        class Residual(SeedODConv2d):
+            def forward(self, x):
+                return x + super().forward(x)
+
+        class ActivationFirst(SeedODConv2d):
+            def forward(self, x):
+                return self.bn(self.act(self._forward_impl(x)))
+
+        max_pool = OsvaiODConv2d(16, 16, 3, kernel_num=2)
+        max_pool.attention.avgpool = nn.AdaptiveMaxPool2d(1)
+        skipped_head = OsvaiODConv2d(16, 16, 3, kernel_num=2)
+        skipped_head.attention.func_spatial = skipped_head.attention.skip
+        model = nn.Sequential(SeedODConv2d(16, 16, 3), Residual(16, 16, 3), ActivationFirst(16, 16, 3), max_pool,
+                              skipped_head)
+        randomize(model, torch.Generator().manual_seed(5))
+        reason = "its forward computes something else than the ODConv its parts describe"
+        self.assert_unsupported(model, ("1", reason), ("2", reason), ("3", reason), ("4", reason))
+
+    def test_numbers_that_are_not_numbers_are_refused_by_name(self):
+        no_temperature = SeedODConv2d(16, 16, 3)
+        no_temperature.attention.temperature = None
+        two_temperatures = OsvaiODConv2d(16, 16, 3)
+        two_temperatures.attention.temperature = torch.ones(2)
+        text_eps = SeedODConv2d(16, 16, 3)
+        text_eps.bn.eps = "x"
+
+        class OwnNorm(nn.BatchNorm2d):
+            def forward(self, x):
+                return super().forward(x) * 2
+
+        own_norm = SeedODConv2d(16, 16, 3)
+        own_norm.bn = OwnNorm(16)
+        self.assert_unsupported(
+            nn.Sequential(no_temperature, two_temperatures, text_eps, own_norm),
+            ("0", "attention temperature None is not a number"),
+            ("1", "attention temperature tensor([1., 1.]) is not a number"),
+            ("2", "bn.eps 'x' is not a number"),
+            ("3", "bn is OwnNorm, not a BatchNorm2d"))
+
 
 
 # ------------------------------------------------------------------------------------------------------

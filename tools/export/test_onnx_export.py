@@ -473,6 +473,25 @@ class ErrorTest(TempDir):
             export_onnx(layer, torch.randn(1, 16, 8, 8), str(self.dir / "layer.onnx"), output_names=["a", "b"])
         self.assert_nothing_written_and_model_intact(layer)
 
+    def test_nested_and_dict_outputs_count_as_torch_onnx_flattens_them(self):
+        class Nested(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.conv = single_seed_layer()
+
+            def forward(self, x):
+                y = self.conv(x)
+                return y, [y * 2, {"p": y + 1}]
+
+        net = Nested()
+        with self.assertRaisesRegex(ValueError, "output_names has 2 names, the model returns 3 outputs"):
+            export_onnx(net, torch.randn(1, 16, 8, 8), str(self.dir / "net.onnx"), output_names=["a", "b"])
+        export_onnx(net, torch.randn(1, 16, 8, 8), str(self.dir / "net.onnx"))
+        if onnx is None:
+            self.skipTest(ONNX_MISSING)
+        graph = onnx.load(str(self.dir / "net.onnx"))
+        self.assertEqual([o.name for o in graph.graph.output], ["output0", "output1", "output2"])
+
     def test_unsupported_module(self):
         torch.manual_seed(7)
         model = nn.Sequential(SeedODConv2d(16, 16, 3), nn.Conv2d(16, 16, 1), SeedODConv2d(16, 16, 3, act=nn.GELU()))
