@@ -158,6 +158,17 @@ private:
 struct Spacing {
     int64_t size, stride;
     bool packed() const { return size == stride; }
+
+    // Calls launch(first_sample, samples) over the batch: once for all of it where the samples are packed,
+    // else once per sample (a kernel sees its samples back to back).
+    template <typename Launch>
+    void by_samples(int64_t batch, Launch launch) const {
+        if (packed()) {
+            launch(int64_t(0), batch);
+            return;
+        }
+        for (int64_t n = 0; n < batch; ++n) launch(n, int64_t(1));
+    }
 };
 
 // The spacing of the convolution's input, filters and output.
@@ -277,8 +288,8 @@ private:
 
     // Grows the context's scratch memory for a forward of this batch and plan (before any capture: a
     // graph must not contain allocations, and growing invalidates the context's graphs).
-    void prepare(ExecutionContext &c, int64_t batch, int64_t pixels, const Plan &plan, const OperandSpacing &spacing,
-                 bool with_workspace) const {
+    void prepare(ExecutionContext &c, int64_t batch, int64_t pixels, const Plan &plan, bool with_workspace) const {
+        const OperandSpacing &spacing = plan.spacing;
         c.ensure(c.pooled, sizeof(float) * batch * config_.in_planes);
         c.ensure(c.hidden, sizeof(float) * batch * width_);
         c.ensure(c.logits, sizeof(float) * batch * row_.length());
@@ -312,13 +323,10 @@ private:
                             reinterpret_cast<char *>(output), sizeof(float), spacing};
         }
         auto *rounded = static_cast<uint16_t *>(c.bfloat16_input.data());
-        if (spacing.input.packed()) {
-            enqueue_to_bfloat16(input, batch * spacing.input.size, rounded, stream);
-        } else {
-            for (int64_t n = 0; n < batch; ++n)
-                enqueue_to_bfloat16(input + n * spacing.input.size, spacing.input.size,
-                                    rounded + n * spacing.input.stride, stream);
-        }
+        const Spacing &in = spacing.input;
+        in.by_samples(batch, [&](int64_t n, int64_t samples) {
+            enqueue_to_bfloat16(input + n * in.size, samples * in.size, rounded + n * in.stride, stream);
+        });
         return Operands{reinterpret_cast<const char *>(rounded), static_cast<const char *>(c.filters.data()),
                         static_cast<char *>(c.bfloat16_output.data()), sizeof(uint16_t), spacing};
     }
@@ -334,14 +342,10 @@ private:
             return;
         }
         const auto *convolved = reinterpret_cast<const uint16_t *>(on.y);
-        if (out.packed()) {
-            enqueue_epilogue(convolved, output, batch * out.size, config_.out_planes, out_pixels, layout,
-                             bn_shift_.floats(), config_.activation, stream);
-        } else {
-            for (int64_t n = 0; n < batch; ++n)
-                enqueue_epilogue(convolved + n * out.stride, output + n * out.size, out.size, config_.out_planes,
-                                 out_pixels, layout, bn_shift_.floats(), config_.activation, stream);
-        }
+        out.by_samples(batch, [&](int64_t n, int64_t samples) {
+            enqueue_epilogue(convolved + n * out.stride, output + n * out.size, samples * out.size, config_.out_planes,
+                             out_pixels, layout, bn_shift_.floats(), config_.activation, stream);
+        });
     }
 
     // Enqueues pool, attention and aggregation: c.filters receives the batch's filters in `layout`, `filters`
@@ -354,14 +358,10 @@ private:
         enqueue_attention(attention, c.pooled.floats(), batch, c.hidden.floats(), c.logits.floats(),
                           c.attention.floats(), stream);
         const auto aggregate = [&](auto *destination) {
-            if (filters.packed()) {
-                enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats(), bn_scale_.floats(),
-                                    batch, destination, stream);
-                return;
-            }
-            for (int64_t n = 0; n < batch; ++n)  // one sample at a time: its attention row, its filter's place
+            filters.by_samples(batch, [&](int64_t n, int64_t samples) {  // from sample n: its attention row, its place
                 enqueue_aggregation(geometry(layout), row_, bank_.floats(), c.attention.floats() + n * row_.length(),
-                                    bn_scale_.floats(), 1, destination + n * filters.stride, stream);
+                                    bn_scale_.floats(), samples, destination + n * filters.stride, stream);
+            });
         };
         if (bfloat16_)
             aggregate(static_cast<uint16_t *>(c.filters.data()));
@@ -373,7 +373,7 @@ private:
     // the same tensors before, otherwise launched kernel by kernel.
     void enqueue(ExecutionContext &c, const Plan &plan, cudaStream_t stream, int64_t batch, int64_t height,
                  int64_t width, int32_t layout, const float *input, float *output) {
-        prepare(c, batch, height * width, plan, plan.spacing, true);
+        prepare(c, batch, height * width, plan, true);
         if (!graphs_usable_.load(std::memory_order_relaxed)) {
             enqueue_kernels(c, plan, stream, batch, height, width, layout, input, output);
             return;
@@ -503,7 +503,7 @@ private:
         // Laid out for per-sample convolutions, whose buffers are the larger; the grouped candidate is timed on
         // the same buffers, read packed.
         plan->spacing = spacing(pixels, *plan, false);
-        prepare(c, batch, pixels, *plan, plan->spacing, false);
+        prepare(c, batch, pixels, *plan, false);
         // Real filters, so that timing sees real data.
         enqueue_filters(c, stream, batch, pixels, layout, plan->spacing.filter, input);
         const Operands on = enqueue_operands(c, stream, batch, plan->spacing, input, output);
