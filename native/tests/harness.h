@@ -57,6 +57,17 @@ static inline float *random_buffer(int64_t count, double low, double high) {
     return b;
 }
 
+/* The seed's defaults for an in -> out layer of k x k kernels: stride 1, "same" padding, one kernel, BatchNorm and
+ * SiLU. */
+static inline odconv_config_t default_config(int in, int out, int k) {
+    odconv_config_t c;
+    memset(&c, 0, sizeof c);
+    c.in_planes = in; c.out_planes = out; c.kernel_size = k; c.stride = 1; c.padding = k / 2; c.dilation = 1;
+    c.groups = 1; c.kernel_num = 1; c.reduction = 0.0625; c.min_channel = 16; c.has_batch_norm = 1;
+    c.temperature = 1.0f; c.bn_eps = 1e-5f; c.attention_bn_eps = 1e-5f; c.activation = ODCONV_ACTIVATION_SILU;
+    return c;
+}
+
 /* The fields of odconv_weights_t by index: it is nothing but one pointer per parameter, in table order. */
 static inline const float **weight_field(odconv_weights_t *w, int32_t index) {
     return (const float **)w + index;

@@ -13,15 +13,6 @@
 #include "odconv_tools.h"
 #include "reference.h"
 
-static odconv_config_t default_config(int in, int out, int k) {
-    odconv_config_t c;
-    memset(&c, 0, sizeof c);
-    c.in_planes = in; c.out_planes = out; c.kernel_size = k; c.stride = 1; c.padding = k / 2; c.dilation = 1;
-    c.groups = 1; c.kernel_num = 1; c.reduction = 0.0625; c.min_channel = 16; c.has_batch_norm = 1;
-    c.temperature = 1.0f; c.bn_eps = 1e-5f; c.attention_bn_eps = 1e-5f; c.activation = ODCONV_ACTIVATION_SILU;
-    return c;
-}
-
 static void test_version_and_strings(void) {
     CHECK(odconv_version() == ODCONV_VERSION_MAJOR * 10000 + ODCONV_VERSION_MINOR * 100 + ODCONV_VERSION_PATCH,
           "version %u", odconv_version());

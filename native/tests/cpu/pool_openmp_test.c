@@ -33,11 +33,8 @@ static void serial(void *pool_context, odconv_task_fn task, void *task_context, 
 int main(void) {
     CHECK(getenv("OMP_NUM_THREADS") != NULL && atoi(getenv("OMP_NUM_THREADS")) >= 2,
           "run with OMP_NUM_THREADS of 2 or more (CTest sets it), so that OpenMP forwards use a team");
-    odconv_config_t c;
-    memset(&c, 0, sizeof c);
-    c.in_planes = 32; c.out_planes = 32; c.kernel_size = 3; c.stride = 1; c.padding = 1; c.dilation = 1;
-    c.groups = 1; c.kernel_num = 2; c.reduction = 0.0625; c.min_channel = 16; c.has_batch_norm = 1;
-    c.temperature = 1.0f; c.bn_eps = 1e-5f; c.attention_bn_eps = 1e-5f; c.activation = ODCONV_ACTIVATION_SILU;
+    odconv_config_t c = default_config(32, 32, 3);
+    c.kernel_num = 2;
     odconv_weights_t w = random_weights(&c);
     const int64_t h = 28, width = 28;
     float *x = random_buffer(2 * 32 * h * width, -1, 1), *y = calloc(2 * 32 * h * width, sizeof(float));
