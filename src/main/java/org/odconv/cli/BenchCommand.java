@@ -74,8 +74,7 @@ final class BenchCommand extends Subcommand {
         // Every argument is judged before the benchmark runs (minutes), and no output may replace an input: the
         // baseline least of all, which a regressed run would otherwise overwrite with its own figures.
         List<BenchmarkShape> cases = selectedShapes();
-        List<Layout> layoutList = new ArrayList<>();
-        for (String name : layouts) layoutList.add(layout(name));
+        List<Layout> layoutList = layouts.stream().map(this::layout).toList();
         for (int b : batches) {
             if (b < 1) throw usageError("--batch " + b + " must be >= 1");
         }
