@@ -140,10 +140,11 @@ fi
 # The CPU part times on two physical cores, the first CPU of each of the first two cores (the targets are set for
 # 2 threads), so that neither hyperthread siblings nor other work change what it measures; a GPU part running
 # beside it gets every CPU of the other cores.
-cpu_list() { lscpu -p=CPU,CORE,SOCKET 2>/dev/null | grep -v '^#'; }
-timing_cpus=$(cpu_list | awk -F, '!seen[$3 "," $2]++ {print $1}' | head -2 | paste -sd,)
-other_cpus=$(cpu_list | awk -F, '!(($3 "," $2) in core) {core[$3 "," $2] = ++cores} core[$3 "," $2] > 2 {print $1}' |
-  paste -sd,)
+# Per CPU: "CPU core first", the core numbered in order of first appearance, first 1 for the core's first CPU.
+cpu_cores=$(lscpu -p=CPU,CORE,SOCKET 2>/dev/null | grep -v '^#' |
+  awk -F, '{key = $3 "," $2; first = !(key in core); if (first) core[key] = ++n; print $1, core[key], first}')
+timing_cpus=$(awk '$2 <= 2 && $3 {print $1}' <<<"$cpu_cores" | paste -sd,)
+other_cpus=$(awk '$2 > 2 {print $1}' <<<"$cpu_cores" | paste -sd,)
 
 # The carried classes hold no natives: the library loads from the folder just built.
 java_cli=("$java" --enable-native-access=ALL-UNNAMED -Dodconv.library.path="$natives" -cp "$bundle/lib/*"
