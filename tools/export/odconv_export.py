@@ -53,6 +53,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 __all__ = ["UnsupportedModuleError", "ODConvLayer", "DTYPES", "export_odconv", "find_odconv_layers",
            "is_odconv_module", "write_model", "write_safetensors", "save_layer_io", "load_model", "main"]
@@ -343,7 +344,12 @@ def _read_layer(name: str, module: nn.Module) -> ODConvLayer:
 
 @contextlib.contextmanager
 def _eval_mode(model: nn.Module):
-    """The whole model in eval mode; afterwards every module's own train/eval flag as it was."""
+    """The whole model in eval mode; afterwards every module's own train/eval flag as it was.
+
+    torch.onnx.export switches to eval by itself but then puts the root's flag on every submodule, and runs made
+    before it (the check of each module's forward, the probe that counts a model's outputs) must not update
+    BatchNorm running statistics.
+    """
     modes = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
@@ -357,7 +363,6 @@ def _format_forward(config: dict, trunk: List[str], tensors: Dict[str, torch.Ten
     """What a layer of the format computes on ``x`` (NCHW, float32) from its configuration and its tensors (named
     as in the layer; ``trunk``: the attention trunk's conv weight, then its BatchNorm's tensors): the ODConv
     mathematics odconv runs, written out here once so that every module's own forward is checked against it."""
-    import torch.nn.functional as F
     t = {name: value.detach().float().cpu() for name, value in tensors.items()}
     in_planes, out_planes, k = config["in_planes"], config["out_planes"], config["kernel_size"]
     groups, kernel_num, temperature = config["groups"], config["kernel_num"], config["temperature"]
